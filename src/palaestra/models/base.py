@@ -79,7 +79,7 @@ def _discover() -> None:
     if _discovered:
         return
     _discovered = True
-    from palaestra.models import mock, openai  # noqa: F401  (they register themselves)
+    from palaestra.models import local, mock, openai  # noqa: F401  (they register themselves)
 
     for ep in entry_points(group="palaestra.models"):
         _providers.setdefault(ep.name, ep.load())
