@@ -1,0 +1,223 @@
+"""Training examples from ``palaestra export`` files.
+
+An SFT row (``--format sft``) is one whole episode; it becomes one prompt-completion example per
+assistant turn: the prompt is every message before that turn, cut to the model's prompt budget with
+:func:`~palaestra.models.chat_format.fit_messages` exactly as the ``local`` provider cuts it when the
+model acts, and the completion is that one assistant message. The loss then covers only the
+model's own turns, each seen in the very context it will have at inference.
+
+Assistant turns whose tool call did not parse keep the model's raw text as the call's ``arguments``
+(a string). ``palaestra export`` writes only successful episodes by default, which rarely hold such
+turns; they are kept as they are (an export with ``--filter all`` trains on them too).
+
+A DPO row (``--format dpo``) has ``prompt``, ``chosen`` and ``rejected``; its prompt is cut the same
+way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from palaestra.errors import UsageError
+from palaestra.export.conversation import ChatMessage
+from palaestra.models.chat_format import fit_messages
+
+JSON_COLUMNS = ("messages", "tools", "prompt", "chosen", "rejected")
+"""Columns holding messages or tools (JSON text in Parquet files)."""
+
+Example = dict[str, Any]
+
+
+def _paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    if isinstance(paths, str | Path):
+        return [Path(paths)]
+    return [Path(p) for p in paths]
+
+
+def check_files(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    """The data files, each an existing ``.jsonl`` or ``.parquet`` file (else one UsageError line)."""
+    files = _paths(paths)
+    if not files:
+        raise UsageError("name at least one data file (from `palaestra export`)")
+    for f in files:
+        if not f.is_file():
+            raise UsageError(f"no such data file: {f}")
+        if f.suffix.lower() not in (".jsonl", ".parquet"):
+            raise UsageError(
+                f"cannot read {f}: data files are FILE.jsonl or FILE.parquet from `palaestra export`"
+            )
+    return files
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    for key in JSON_COLUMNS:
+        value = row.get(key)
+        if isinstance(value, str):
+            row[key] = json.loads(value)
+        elif isinstance(value, list):
+            row[key] = [json.loads(v) if isinstance(v, str) else v for v in value]
+    return row
+
+
+def _read_parquet(path: Path) -> list[dict[str, Any]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise UsageError(
+            f"reading {path} needs pyarrow: pip install 'palaestra[export]' (or export FILE.jsonl)"
+        ) from None
+    try:
+        rows: list[dict[str, Any]] = pq.read_table(path).to_pylist()
+    except Exception as e:
+        raise UsageError(f"cannot read {path} as Parquet: {e}") from None
+    return rows
+
+
+def load_rows(paths: str | Path | Iterable[str | Path]) -> list[dict[str, Any]]:
+    """Every row of one or more export files (``.jsonl`` or ``.parquet``), in order, with the
+    message and tool columns as Python objects."""
+    rows: list[dict[str, Any]] = []
+    for path in check_files(paths):
+        if path.suffix.lower() == ".parquet":
+            raw = _read_parquet(path)
+        else:
+            raw = []
+            with path.open(encoding="utf-8") as f:
+                for n, line in enumerate(f, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        raw.append(json.loads(line))
+                    except ValueError as e:
+                        raise UsageError(f"{path}:{n}: not a JSON line ({e})") from None
+        for n, row in enumerate(raw, 1):
+            if not isinstance(row, dict):
+                raise UsageError(f"{path}: row {n} is not a JSON object")
+            try:
+                rows.append(_decode(row))
+            except ValueError as e:
+                raise UsageError(f"{path}: row {n} holds invalid JSON ({e})") from None
+    return rows
+
+
+def prompt_counter(tokenizer: Any, tools: list[dict[str, Any]] | None) -> Callable[[list[ChatMessage]], int]:
+    """Tokens of a prompt as the model reads it before it acts: the chat template applied with
+    ``tools`` and the generation prompt (the count the ``local`` provider budgets)."""
+
+    def count(messages: list[ChatMessage]) -> int:
+        ids = tokenizer.apply_chat_template(
+            messages, tools=tools, add_generation_prompt=True, tokenize=True, return_dict=False
+        )
+        if isinstance(ids, dict) or hasattr(ids, "keys"):
+            ids = ids["input_ids"]
+        return len(ids)
+
+    return count
+
+
+def _tools(row: dict[str, Any]) -> list[dict[str, Any]] | None:
+    tools = row.get("tools")
+    return list(tools) if tools else None
+
+
+KEYS = {"sft": ("messages",), "dpo": ("prompt", "chosen", "rejected")}
+
+
+def check_rows(rows: Sequence[dict[str, Any]], kind: str) -> None:
+    """Refuse rows of another export format (one UsageError line naming the first bad row)."""
+    _require(rows, KEYS[kind], kind)
+
+
+def _require(rows: Sequence[dict[str, Any]], keys: tuple[str, ...], kind: str) -> None:
+    for n, row in enumerate(rows, 1):
+        missing = [k for k in keys if not isinstance(row.get(k), list)]
+        if missing:
+            raise UsageError(
+                f"row {n} is not a {kind.upper()} row (no {', '.join(missing)}); "
+                f"make the data with: palaestra export RUN --format {kind} --out FILE.jsonl"
+            )
+
+
+def _fit(
+    messages: list[ChatMessage], count: Callable[[list[ChatMessage]], int], budget: int
+) -> list[ChatMessage] | None:
+    """The prompt cut to ``budget`` as the provider cuts it, or None when it cannot fit (the
+    provider refuses such a prompt, so the model never acts there)."""
+    cut = fit_messages(messages, count, budget)
+    return cut if count(cut) <= budget else None
+
+
+def sft_split(
+    rows: Sequence[dict[str, Any]], tokenizer: Any, max_prompt_tokens: int
+) -> tuple[list[Example], int]:
+    """:func:`sft_examples` and how many assistant turns were left out because their prompt does
+    not fit in ``max_prompt_tokens`` even when cut."""
+    _require(rows, ("messages",), "sft")
+    examples: list[Example] = []
+    skipped = 0
+    for row in rows:
+        messages: list[ChatMessage] = list(row["messages"])
+        tools = _tools(row)
+        count = prompt_counter(tokenizer, tools)
+        for i, m in enumerate(messages):
+            if m.get("role") != "assistant" or i == 0:
+                continue
+            prompt = _fit(messages[:i], count, max_prompt_tokens)
+            if prompt is None:
+                skipped += 1
+                continue
+            examples.append({"prompt": prompt, "completion": [m], "tools": tools})
+    return examples, skipped
+
+
+def sft_examples(rows: Sequence[dict[str, Any]], tokenizer: Any, max_prompt_tokens: int) -> list[Example]:
+    """Prompt-completion examples (TRL's conversational format) from SFT export rows: one per
+    assistant turn, ``prompt`` the messages before it cut to ``max_prompt_tokens`` tokens as the
+    ``local`` provider cuts them, ``completion`` that assistant message, ``tools`` the row's tools
+    (None when it has none). Turns whose prompt cannot fit even when cut are left out."""
+    return sft_split(rows, tokenizer, max_prompt_tokens)[0]
+
+
+def dpo_split(
+    rows: Sequence[dict[str, Any]], tokenizer: Any, max_prompt_tokens: int
+) -> tuple[list[Example], int]:
+    """:func:`dpo_examples` and how many pairs were left out because their prompt cannot fit."""
+    _require(rows, ("prompt", "chosen", "rejected"), "dpo")
+    examples: list[Example] = []
+    skipped = 0
+    for row in rows:
+        if not row["prompt"] or not row["chosen"] or not row["rejected"]:
+            skipped += 1
+            continue
+        tools = _tools(row)
+        prompt = _fit(list(row["prompt"]), prompt_counter(tokenizer, tools), max_prompt_tokens)
+        if prompt is None:
+            skipped += 1
+            continue
+        examples.append(
+            {
+                "prompt": prompt,
+                "chosen": list(row["chosen"]),
+                "rejected": list(row["rejected"]),
+                "tools": tools,
+            }
+        )
+    return examples, skipped
+
+
+def dpo_examples(rows: Sequence[dict[str, Any]], tokenizer: Any, max_prompt_tokens: int) -> list[Example]:
+    """Preference examples (TRL's conversational format with an explicit prompt) from DPO export
+    rows, each prompt cut to ``max_prompt_tokens`` tokens as the ``local`` provider cuts it."""
+    return dpo_split(rows, tokenizer, max_prompt_tokens)[0]
