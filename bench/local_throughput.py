@@ -7,7 +7,7 @@ The same ``--requests`` prompts (guess-the-number conversations of different len
 at each concurrency level, greedily, ``--max-tokens`` tokens at most each. Prints, per level, the
 generated tokens per second, its ratio to concurrency 1, the mean batch size the worker formed and
 the forward passes it made. The model is ``nano`` when it is installed, else a randomly initialised
-Llama of nano's size (vocab 2048, hidden 256, 4 layers, 4 heads, MLP 768, context 1024) with the
+Llama of nano's size (vocab 2048, hidden 192, 4 layers, 6 heads, MLP 512, context 1024) with the
 micro tokenizer (a random model rarely writes the end-of-turn token, so its replies run to
 ``--max-tokens``).
 """
@@ -38,11 +38,11 @@ def random_nano(path: Path) -> Path:
     build_micro_model(path, max_position_embeddings=1024)  # tokenizer (and a micro model, replaced)
     config = LlamaConfig(
         vocab_size=2048,
-        hidden_size=256,
-        intermediate_size=768,
+        hidden_size=192,
+        intermediate_size=512,
         num_hidden_layers=4,
-        num_attention_heads=4,
-        num_key_value_heads=4,
+        num_attention_heads=6,
+        num_key_value_heads=6,
         max_position_embeddings=1024,
         tie_word_embeddings=True,
         pad_token_id=0,

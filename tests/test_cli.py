@@ -23,6 +23,7 @@ def cli(*args: str, input: str | None = None, cwd: Path | None = None) -> subpro
         (["run", "guess", "--agent", "nope"], "unknown agent 'nope'; valid agents: "),
         (["run", "guess", "--agent", "tools", "--model", "nope:x"], "unknown model provider 'nope'; valid"),
         (["run", "guess", "--agent", "tools"], "needs a model"),
+        (["run", "guess", "--model", "local:/no/such/model"], "no local model at '/no/such/model'"),
         (["run", "guess", "--split", "val"], "unknown split 'val'"),
         (["run", "guess", "--tasks", "0"], "--tasks must be at least 1"),
         (["show", "no-such-run"], "no store at"),

@@ -73,7 +73,10 @@ def run(
     env: Annotated[list[str] | None, typer.Argument(help="Environment name(s).", show_default=False)] = None,
     agent: Annotated[str | None, typer.Option(help="Agent: tools, react, expert, random, ...")] = None,
     model: Annotated[
-        str | None, typer.Option(help="Model spec, e.g. openai:NAME or openai:NAME@URL.")
+        str | None,
+        typer.Option(
+            help="Model spec, e.g. openai:NAME@URL or local:DIR."
+        ),
     ] = None,
     tasks: Annotated[int, typer.Option("--tasks", "-n", help="Tasks per environment.")] = 10,
     split: Annotated[str, typer.Option(help="train | dev | test")] = "test",
@@ -124,6 +127,7 @@ def run(
             raise UsageError("name at least one environment: palaestra run ENV (see `palaestra envs`)")
         if split not in ("train", "dev", "test"):
             raise UsageError(f"unknown split {split!r}; valid splits: train, dev, test")
+        env_kwargs = _env_kwargs(env, env_arg or [])  # checks the names before the model is looked for
         config = RunConfig(
             envs=env,
             **_agent_and_model(agent, model),
@@ -137,7 +141,7 @@ def run(
             timeout=timeout,
             generate=GenerateConfig(temperature=temperature, max_tokens=max_tokens),
             model_options={k: v for k, v in model_options.items() if k != "api_key"},
-            env_kwargs=_env_kwargs(env, env_arg or []),
+            env_kwargs=env_kwargs,
         )
     run_id, summary = _execute(config, st, resume=resume, as_json=as_json, model_options=model_options)
     if as_json:
@@ -158,6 +162,8 @@ def _env_kwargs(envs: list[str], args: list[str]) -> dict[str, dict[str, Any]]:
 
     from palaestra.env import env_factory
 
+    for name in envs:
+        env_factory(name)  # an unknown name: one line listing the valid ones
     out: dict[str, dict[str, Any]] = {}
     for arg in args:
         key, sep, raw = arg.partition("=")
@@ -188,35 +194,10 @@ def _env_kwargs(envs: list[str], args: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-DEFAULT_MODEL = "local:nano"
-"""The model ``run`` and ``eval`` use when none is given: the embedded ``nano``."""
-
-
 def _agent_and_model(agent: str | None, model: str | None) -> dict[str, Any]:
     """The agent and model of a run from the options given: a model alone means the ``tools``
-    agent; nothing at all means the ``tools`` agent on the embedded default model (nano); an agent
-    that needs no model (expert, random) runs without one."""
-    from palaestra.agents.base import agent_needs_model
-
-    agent = agent or "tools"
-    if model is None and agent_needs_model(agent):
-        _require_default_model()
-        model = DEFAULT_MODEL
-    return {"agent": agent, "model": model}
-
-
-def _require_default_model() -> None:
-    import importlib.util
-
-    from palaestra.models.chat_format import resolve_model_dir
-
-    missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
-    if missing:
-        raise UsageError(
-            f"the default model ({DEFAULT_MODEL}) needs {' and '.join(missing)}: "
-            "pip install 'palaestra[local]'; or pass --model PROVIDER:NAME, or --agent expert"
-        )
-    resolve_model_dir(DEFAULT_MODEL.partition(":")[2])
+    agent; nothing at all means the ``expert`` baseline (no trained default model ships yet)."""
+    return {"agent": agent or ("tools" if model else "expert"), "model": model}
 
 
 def _model_options(base_url: str | None, api_key: str | None) -> dict[str, Any]:
@@ -441,7 +422,10 @@ def eval_(
     suite: Annotated[str | None, typer.Argument(help="Suite: quick | core.", show_default=False)] = None,
     agent: Annotated[str | None, typer.Option(help="Agent: tools, react, expert, random, ...")] = None,
     model: Annotated[
-        str | None, typer.Option(help="Model spec, e.g. openai:NAME or openai:NAME@URL.")
+        str | None,
+        typer.Option(
+            help="Model spec, e.g. openai:NAME@URL or local:DIR."
+        ),
     ] = None,
     env: Annotated[
         list[str] | None, typer.Option("--env", help="Only these environments of the suite (repeatable).")
@@ -942,6 +926,7 @@ def evolve(
     temperature: Annotated[float, typer.Option(help="Sampling temperature on train tasks.")] = 1.0,
     test_tasks: Annotated[int, typer.Option(help="Held-out test tasks per env (greedy).")] = 50,
     difficulty: Annotated[int | None, typer.Option(help="Only this difficulty level.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Step limit per episode (default: env's).")] = None,
     accumulate: Annotated[
         bool, typer.Option(help="Train on every iteration's successes so far (else the latest only).")
     ] = True,
@@ -969,6 +954,7 @@ def evolve(
         temperature=temperature,
         test_tasks=test_tasks,
         difficulty=difficulty,
+        max_steps=max_steps,
         accumulate=accumulate,
         dpo=dpo,
         seed=seed,

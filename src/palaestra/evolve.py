@@ -40,6 +40,8 @@ class EvolveConfig(BaseModel):
     test_tasks: int = 50
     """Test-split tasks per environment, the same ones at every iteration (greedy decoding)."""
     difficulty: int | None = None
+    max_steps: int | None = None
+    """Step limit per episode, sampling and test alike (default: each environment's own)."""
     accumulate: bool = True
     """Train on the successes of every iteration so far (else only the latest iteration's)."""
     dpo: bool = False
@@ -83,6 +85,7 @@ def _run(
         tasks=tasks,
         samples=samples,
         difficulty=cfg.difficulty,
+        max_steps=cfg.max_steps,
         seed=seed,
         concurrency=cfg.concurrency,
         generate=GenerateConfig(temperature=temperature),

@@ -404,6 +404,9 @@ def _load(path: Path, device: str | None, dtype: str, threads: int | None) -> tu
     hf_logging.disable_progress_bar()  # no progress bar over a run's own display
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        # whole conversations are tokenized to measure them before fit_messages cuts them to the
+        # context: that is not an overflow, and transformers' warning about it would be noise
+        tokenizer.model_max_length = 2**62
         model: Any = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch_dtype)
         model = model.to(dev).eval()
     except Exception as e:

@@ -273,6 +273,10 @@ def _train(
     common[ckpt] = cfg.gradient_checkpointing
     if kind == "dpo":
         common["beta"] = cfg.beta
+    elif "train_sampling_strategy" in names:
+        # batches of similar lengths: turns range from a hundred tokens to the whole context, and
+        # padding every batch to its longest would waste about a third of the compute
+        common["train_sampling_strategy"] = "group_by_length"
     losses: list[tuple[int, float]] = []
     ok = False
     try:
