@@ -74,9 +74,7 @@ def run(
     agent: Annotated[str | None, typer.Option(help="Agent: tools, react, expert, random, ...")] = None,
     model: Annotated[
         str | None,
-        typer.Option(
-            help="Model spec, e.g. openai:NAME@URL or local:DIR."
-        ),
+        typer.Option(help="Model spec, e.g. openai:NAME@URL or local:DIR."),
     ] = None,
     tasks: Annotated[int, typer.Option("--tasks", "-n", help="Tasks per environment.")] = 10,
     split: Annotated[str, typer.Option(help="train | dev | test")] = "test",
@@ -423,9 +421,7 @@ def eval_(
     agent: Annotated[str | None, typer.Option(help="Agent: tools, react, expert, random, ...")] = None,
     model: Annotated[
         str | None,
-        typer.Option(
-            help="Model spec, e.g. openai:NAME@URL or local:DIR."
-        ),
+        typer.Option(help="Model spec, e.g. openai:NAME@URL or local:DIR."),
     ] = None,
     env: Annotated[
         list[str] | None, typer.Option("--env", help="Only these environments of the suite (repeatable).")

@@ -141,22 +141,27 @@ def evolve(
 
     store = Store(work / "evolve.db")
     try:
-        if not rows:
-            t0 = time.perf_counter()
-            test_run, per_env, mean = _test(cfg, store, str(start))
+
+        def finish(t0: float, model: str, **trained: Any) -> None:
+            """Test ``model``, record the iteration's row and report it."""
+            test_run, per_env, mean = _test(cfg, store, model)
             rows.append(
                 IterationRow(
-                    iteration=0,
-                    model=str(start),
+                    iteration=len(rows),
+                    model=model,
                     test_run=test_run,
                     test_success=per_env,
                     test_mean=mean,
                     seconds=round(time.perf_counter() - t0, 1),
+                    **trained,
                 )
             )
             save()
             if on_row:
                 on_row(rows[-1])
+
+        if not rows:
+            finish(time.perf_counter(), str(start))
         sft_files = [work / f"iter{r.iteration}" / "successes.jsonl" for r in rows[1:]]
         while len(rows) <= cfg.iterations:
             k = len(rows)
@@ -195,26 +200,16 @@ def evolve(
                     loss = train_dpo([pair_file.path], it_dir / "sft", model_dir, train_config).final_loss
                 else:
                     (it_dir / "sft").rename(model_dir)
-            test_run, per_env, mean = _test(cfg, store, str(model_dir))
-            rows.append(
-                IterationRow(
-                    iteration=k,
-                    model=str(model_dir),
-                    train_run=sample_run,
-                    train_episodes=int(summary["episodes"]),
-                    train_successes=successes.rows,
-                    sft_rows=sum(_count_lines(f) for f in data),
-                    dpo_pairs=pairs,
-                    train_loss=loss,
-                    test_run=test_run,
-                    test_success=per_env,
-                    test_mean=mean,
-                    seconds=round(time.perf_counter() - t0, 1),
-                )
+            finish(
+                t0,
+                str(model_dir),
+                train_run=sample_run,
+                train_episodes=int(summary["episodes"]),
+                train_successes=successes.rows,
+                sft_rows=sum(_count_lines(f) for f in data),
+                dpo_pairs=pairs,
+                train_loss=loss,
             )
-            save()
-            if on_row:
-                on_row(rows[-1])
     finally:
         store.close()
     return rows

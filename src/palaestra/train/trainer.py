@@ -275,7 +275,7 @@ def _train(
         common["beta"] = cfg.beta
     elif "train_sampling_strategy" in names:
         # batches of similar lengths: turns range from a hundred tokens to the whole context, and
-        # padding every batch to its longest would waste about a third of the compute
+        # random batches are padded to their longest (nano's turns average ~500 tokens of an 832-token context)
         common["train_sampling_strategy"] = "group_by_length"
     losses: list[tuple[int, float]] = []
     ok = False
