@@ -22,6 +22,7 @@ from palaestra.train import (
     make_config,
     prompt_counter,
     sft_examples,
+    sft_sequences,
     train_dpo,
     train_sft,
 )
@@ -137,6 +138,58 @@ def test_long_prompt_is_cut_like_the_local_provider(tokenizer: Any, micro: Path)
             assert model.prompt_ids(convo[:i], [GUESS]) == list(want)
     finally:
         asyncio.run(model.close())
+
+
+def _turn_ids(tokenizer: Any, ex: dict[str, Any]) -> tuple[list[int], list[int]]:
+    """A per-turn example's prompt tokens (as the provider gives them) and reply tokens."""
+    prompt = tokenizer.apply_chat_template(
+        ex["prompt"], tools=ex["tools"], add_generation_prompt=True, tokenize=False
+    )
+    full = tokenizer.apply_chat_template(ex["prompt"] + ex["completion"], tools=ex["tools"], tokenize=False)
+    ids = tokenizer(full, add_special_tokens=False)["input_ids"]
+    n = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    return ids[:n], ids[n:]
+
+
+def test_first_turns_share_one_sequence_and_loss_is_unchanged(tokenizer: Any, micro: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    msgs, tools = hf_messages(conversation(12)), hf_tools([GUESS])
+    row = {"messages": msgs, "tools": tools}
+    count = prompt_counter(tokenizer, tools)
+    budget = count(msgs[:10]) + 5  # the first 5 replies see their whole prompt, the other 8 a cut one
+    examples = sft_examples([row], tokenizer, budget)
+    sequences, turns, skipped = sft_sequences([row], tokenizer, budget)
+    assert (turns, skipped, len(examples)) == (13, 0, 13)
+    assert len(sequences) == 1 + 8  # one shared sequence, then a sequence per cut turn
+    model = AutoModelForCausalLM.from_pretrained(micro, local_files_only=True).eval()
+
+    def logprobs(ids: list[int]) -> Any:
+        with torch.no_grad():
+            return model(torch.tensor([ids])).logits[0].log_softmax(-1)
+
+    shared = sequences[0]
+    lp = logprobs(shared["input_ids"])
+    at = [i for i, m in enumerate(shared["completion_mask"]) if m]
+    trained = [shared["input_ids"][i] for i in at]
+    want: list[int] = []
+    for ex in examples[:5]:
+        prompt, reply = _turn_ids(tokenizer, ex)
+        assert shared["input_ids"][: len(prompt)] == prompt  # the shared sequence holds each prompt whole
+        one = logprobs(prompt + reply)
+        # the loss the shared sequence gives each reply token is the one its own example gives
+        pos = [p for p in at if len(prompt) <= p < len(prompt) + len(reply)]
+        assert [shared["input_ids"][p] for p in pos] == reply
+        mine = torch.stack([lp[p - 1, shared["input_ids"][p]] for p in pos])
+        theirs = torch.stack([one[len(prompt) + k - 1, t] for k, t in enumerate(reply)])
+        assert torch.allclose(mine, theirs, atol=1e-5)
+        want += reply
+    assert trained == want  # nothing but the five replies is trained on
+    for seq, ex in zip(sequences[1:], examples[5:], strict=True):
+        prompt, reply = _turn_ids(tokenizer, ex)
+        assert seq["input_ids"] == prompt + reply
+        assert seq["completion_mask"] == [0] * len(prompt) + [1] * len(reply)
 
 
 def test_load_rows_reads_jsonl_and_parquet_alike(data: dict[str, Path]) -> None:

@@ -10,7 +10,7 @@ The output directory is a plain model that ``local:OUT`` loads. Needs the ``trai
 from __future__ import annotations
 
 from palaestra.train.config import TrainConfig, TrainResult, make_config
-from palaestra.train.data import dpo_examples, load_rows, prompt_counter, sft_examples
+from palaestra.train.data import dpo_examples, load_rows, prompt_counter, sft_examples, sft_sequences
 from palaestra.train.trainer import train_dpo, train_sft
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "make_config",
     "prompt_counter",
     "sft_examples",
+    "sft_sequences",
     "train_dpo",
     "train_sft",
 ]

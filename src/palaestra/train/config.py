@@ -63,6 +63,8 @@ class TrainResult(BaseModel):
     kind: Literal["sft", "dpo"]
     examples: int
     """Training examples (SFT: one per assistant turn; DPO: one per pair)."""
+    sequences: int | None = None
+    """SFT: the token sequences those turns were trained as (a whole episode's first turns share one)."""
     skipped: int = 0
     """Examples left out because even the shortest cut of their prompt exceeds the budget."""
     steps: int

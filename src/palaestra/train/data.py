@@ -221,3 +221,67 @@ def dpo_examples(rows: Sequence[dict[str, Any]], tokenizer: Any, max_prompt_toke
     """Preference examples (TRL's conversational format with an explicit prompt) from DPO export
     rows, each prompt cut to ``max_prompt_tokens`` tokens as the ``local`` provider cuts it."""
     return dpo_split(rows, tokenizer, max_prompt_tokens)[0]
+
+
+def _render(tokenizer: Any, messages: list[ChatMessage], tools: Any, generation: bool = False) -> str:
+    return str(
+        tokenizer.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=generation)
+    )
+
+
+def _tokenize_turns(
+    tokenizer: Any, messages: list[ChatMessage], turns: list[int], tools: Any
+) -> dict[str, list[int]] | None:
+    """``messages`` rendered and tokenized whole, ``completion_mask`` 1 on the tokens of the
+    assistant messages at ``turns`` (their text from the generation prompt to the end of the
+    message, what the model writes when it acts). None when the chat template does not render a
+    conversation as the prefix of its continuation (it rewrites earlier turns), so turns cannot
+    share a sequence."""
+    full = _render(tokenizer, messages, tools)
+    spans: list[tuple[int, int]] = []
+    for i in turns:
+        start = _render(tokenizer, messages[:i], tools, generation=True)
+        end = _render(tokenizer, messages[: i + 1], tools)
+        if not (end.startswith(start) and full.startswith(end)):
+            return None
+        spans.append((len(start), len(end)))
+    enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
+    mask = [int(any(a <= s < b for a, b in spans)) for s, _ in enc["offset_mapping"]]
+    return {"input_ids": list(enc["input_ids"]), "completion_mask": mask}
+
+
+def sft_sequences(
+    rows: Sequence[dict[str, Any]], tokenizer: Any, max_prompt_tokens: int
+) -> tuple[list[dict[str, list[int]]], int, int]:
+    """The examples of :func:`sft_split` as token sequences to train on, ``(sequences, turns,
+    skipped)``: ``input_ids`` and a ``completion_mask`` over the tokens the loss covers.
+
+    Turns whose prompt fits uncut (the first ones of every episode) share one sequence, the
+    conversation up to the last of them, with the loss on each of their replies: under causal
+    attention every reply is predicted from exactly the tokens before it, the prompt the model
+    has when it acts, so the loss is the sum of the per-turn losses at a fraction of the compute
+    (one forward pass instead of one per turn over ever longer prompts). Later turns, whose prompt
+    is cut, get a sequence each. ``turns`` counts the replies trained on."""
+    sequences: list[dict[str, list[int]]] = []
+    turns = skipped = 0
+    for row in rows:
+        examples, left_out = sft_split([row], tokenizer, max_prompt_tokens)
+        skipped += left_out
+        turns += len(examples)
+        messages: list[ChatMessage] = list(row["messages"])
+        uncut = [e for e in examples if e["prompt"] == messages[: len(e["prompt"])]]
+        shared = None
+        if len(uncut) > 1:
+            last = len(uncut[-1]["prompt"])
+            shared = _tokenize_turns(
+                tokenizer, messages[: last + 1], [len(e["prompt"]) for e in uncut], uncut[0]["tools"]
+            )
+        if shared is not None:
+            sequences.append(shared)
+            examples = examples[len(uncut) :]
+        for e in examples:
+            one = _tokenize_turns(tokenizer, e["prompt"] + e["completion"], [len(e["prompt"])], e["tools"])
+            if one is None:  # a single reply renders after its prompt in any usable template
+                raise UsageError("the chat template does not render a reply after its prompt")
+            sequences.append(one)
+    return sequences, turns, skipped

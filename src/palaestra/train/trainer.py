@@ -24,7 +24,7 @@ from typing import Any, Literal
 from palaestra.errors import UsageError
 from palaestra.models.chat_format import SETTINGS_FILE, model_settings, resolve_model_dir
 from palaestra.train.config import TrainConfig, TrainResult
-from palaestra.train.data import check_files, check_rows, dpo_split, load_rows, sft_split, sha256
+from palaestra.train.data import check_files, check_rows, dpo_split, load_rows, sft_sequences, sha256
 
 Data = str | Path | Sequence[str | Path] | Sequence[dict[str, Any]]
 """Export files (``.jsonl``/``.parquet``) or rows already loaded with :func:`load_rows`."""
@@ -198,11 +198,14 @@ def _train(
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
 
-    split = sft_split if kind == "sft" else dpo_split
     verbosity = transformers.logging.get_verbosity()
     transformers.logging.set_verbosity_error()  # whole conversations are counted before they are cut
     try:
-        examples, skipped = split(rows, tokenizer, max_prompt)
+        if kind == "sft":
+            examples, turns, skipped = sft_sequences(rows, tokenizer, max_prompt)
+        else:
+            examples, skipped = dpo_split(rows, tokenizer, max_prompt)
+            turns = len(examples)
     finally:
         transformers.logging.set_verbosity(verbosity)
     if not examples:
@@ -299,7 +302,8 @@ def _train(
         result = TrainResult(
             out=out_dir,
             kind=kind,
-            examples=len(examples),
+            examples=turns,
+            sequences=len(examples),
             skipped=skipped,
             steps=int(trainer.state.global_step),
             final_loss=losses[-1][1] if losses else None,
@@ -344,14 +348,14 @@ def _trainer(
     common: dict[str, Any],
     peft_config: Any,
 ) -> Any:
-    """TRL's SFTTrainer (loss on the completion only) or DPOTrainer, without the stock progress
+    """TRL's SFTTrainer (on tokenized sequences, loss on the completion mask) or DPOTrainer, without the stock progress
     output (a tidy loss line per interval replaces it)."""
     trl, transformers = deps["trl"], deps["transformers"]
     if kind == "sft":
         trainer = trl.SFTTrainer(
             model=model,
             args=trl.SFTConfig(**common, completion_only_loss=True, assistant_only_loss=False),
-            train_dataset=_dataset(deps["datasets"], examples, ("prompt", "completion")),
+            train_dataset=deps["datasets"].Dataset.from_list(examples),
             processing_class=tokenizer,
             peft_config=peft_config,
         )
