@@ -37,11 +37,16 @@ ARCH = {
     "intermediate_size": 512,
     "max_position_embeddings": 1024,
 }
-SETTINGS = {"max_prompt_tokens": 768, "max_new_tokens": 64}
+SETTINGS = {"max_prompt_tokens": 512, "max_new_tokens": 64}
 EXTRA_TOKENS = ["<tool_call>", "</tool_call>"]
 
 
-def expert_data(work: Path, tasks: int, seed: int) -> Path:
+TASKS = {"guess": 200, "maze": 60, "crafting": 120, "household": 200}
+"""Expert train tasks per environment: fewer mazes, whose long episodes would otherwise be most of
+the tokens (77% at 120 tasks each), more of the short guess and household episodes."""
+
+
+def expert_data(work: Path, tasks: dict[str, int], seed: int) -> Path:
     """Expert episodes on the train split, exported as SFT conversations."""
     import asyncio
 
@@ -50,10 +55,13 @@ def expert_data(work: Path, tasks: int, seed: int) -> Path:
     from palaestra.store.sqlite import Store
 
     out = work / "expert.jsonl"
+    (work / "expert.db").unlink(missing_ok=True)
     store = Store(work / "expert.db")
-    config = RunConfig(envs=ENVS, agent="expert", split="train", tasks=tasks, seed=seed)
-    run_id = asyncio.run(run(config, store))
-    result = export(store, [run_id], "sft", out)
+    runs = [
+        asyncio.run(run(RunConfig(envs=[env], agent="expert", split="train", tasks=n, seed=seed), store))
+        for env, n in tasks.items()
+    ]
+    result = export(store, runs, "sft", out)
     print(f"expert data: {result.rows} successful episodes -> {out}")
     return out
 
@@ -122,10 +130,24 @@ def init_model(rows: list[dict[str, Any]], out: Path, seed: int) -> Path:
     return out
 
 
+PRETRAIN = {
+    "epochs": 3.0,
+    "lr": 1.5e-3,
+    "batch_size": 8,
+    "warmup_ratio": 0.03,
+    "weight_decay": 0.01,
+    "scheduler": "cosine",
+    "logging_steps": 50,
+    "completion_only": False,
+}
+"""Language-model pretraining on the whole conversations, the environments' text included: loss on
+the replies alone is too little signal for a model from scratch to learn to read its context (its
+first build, on replies only, wrote well-formed calls with arguments that ignored the prompt)."""
+
 SFT = {
     "epochs": 2.0,
-    "lr": 2e-3,
-    "batch_size": 16,
+    "lr": 1e-3,
+    "batch_size": 8,
     "warmup_ratio": 0.03,
     "weight_decay": 0.01,
     "scheduler": "cosine",
@@ -140,7 +162,7 @@ EVOLVE = {
     "temperature": 0.8,
     "test_tasks": 30,
     "accumulate": False,
-    "train": {"epochs": 1.0, "lr": 5e-4, "batch_size": 16, "warmup_ratio": 0.03, "scheduler": "cosine"},
+    "train": {"epochs": 1.0, "lr": 5e-4, "batch_size": 8, "warmup_ratio": 0.03, "scheduler": "cosine"},
 }
 """Each iteration: 16 new train tasks per env, 4 samples each at temperature 0.8; one epoch on that
 iteration's successes, continuing from the previous iteration's model (sized for a 2-core CPU)."""
@@ -149,8 +171,11 @@ iteration's successes, continuing from the previous iteration's model (sized for
 def sft(work: Path, data: Path, seed: int) -> dict[str, Any]:
     from palaestra.train import TrainConfig, train_sft
 
-    result = train_sft([data], work / "init", work / "sft", TrainConfig(**SFT, seed=seed), overwrite=True)
-    return result.model_dump(mode="json")
+    pre = train_sft(
+        [data], work / "init", work / "pretrain", TrainConfig(**PRETRAIN, seed=seed), overwrite=True
+    )
+    result = train_sft([data], work / "pretrain", work / "sft", TrainConfig(**SFT, seed=seed), overwrite=True)
+    return {"pretrain": pre.model_dump(mode="json"), "sft": result.model_dump(mode="json")}
 
 
 def evolve(work: Path, seed: int) -> list[dict[str, Any]]:
@@ -184,7 +209,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--work", type=Path, default=Path("build/nano"))
     p.add_argument("--out", type=Path, default=Path("src/palaestra/models/nano"))
-    p.add_argument("--tasks", type=int, default=120, help="expert train tasks per environment")
+    p.add_argument("--tasks", type=int, help="expert train tasks for every environment (default: TASKS)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--stage",
@@ -205,14 +230,15 @@ def main() -> None:
     t0 = time.time()
     data = work / "expert.jsonl"
     if stage("data"):
-        expert_data(work, args.tasks, args.seed)
-        record["data"] = {"tasks_per_env": args.tasks, "episodes": len(data.read_text().splitlines())}
+        tasks = {env: args.tasks for env in ENVS} if args.tasks else TASKS
+        expert_data(work, tasks, args.seed)
+        record["data"] = {"tasks": tasks, "episodes": len(data.read_text().splitlines())}
     if stage("init"):
         rows = [json.loads(line) for line in data.read_text().splitlines()]
         shutil.rmtree(work / "init", ignore_errors=True)
         init_model(rows, work / "init", args.seed)
     if stage("sft"):
-        record["sft"] = {"config": SFT, "result": sft(work, data, args.seed)}
+        record["sft"] = {"config": {"pretrain": PRETRAIN, "sft": SFT}, "result": sft(work, data, args.seed)}
     if stage("evolve"):
         record["evolve"] = {"config": EVOLVE, "iterations": evolve(work, args.seed)}
     if stage("final"):

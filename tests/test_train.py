@@ -192,6 +192,26 @@ def test_first_turns_share_one_sequence_and_loss_is_unchanged(tokenizer: Any, mi
         assert seq["completion_mask"] == [0] * len(prompt) + [1] * len(reply)
 
 
+@pytest.mark.parametrize("completion_only", [True, False])
+def test_loss_covers_replies_or_every_token(
+    completion_only: bool, data: dict[str, Path], tokenizer: Any, micro: Path, tmp_path: Path
+) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from palaestra.train.trainer import _deps, _trainer
+
+    sequences, _, _ = sft_sequences(load_rows(data["sft"])[:2], tokenizer, 160)
+    model = AutoModelForCausalLM.from_pretrained(micro, local_files_only=True)
+    common = {"output_dir": str(tmp_path), "report_to": "none", "use_cpu": True, "max_length": 256}
+    trainer = _trainer("sft", _deps(), model, tokenizer, sequences, common, None, completion_only)
+    for seq, example in zip(sequences, trainer.train_dataset, strict=True):
+        trained = [t for t, label in zip(seq["input_ids"], example["labels"], strict=True) if label != -100]
+        if completion_only:
+            assert trained == [t for t, m in zip(seq["input_ids"], seq["completion_mask"], strict=True) if m]
+        else:
+            assert trained == seq["input_ids"]
+
+
 def test_load_rows_reads_jsonl_and_parquet_alike(data: dict[str, Path]) -> None:
     a, b = load_rows(data["sft"]), load_rows(data["parquet"])
     assert len(a) == 8 and a == b

@@ -875,6 +875,13 @@ def train_sft_command(
     lora_alpha: _LoraAlpha = 32,
     max_prompt_tokens: _MaxPrompt = None,
     seed: _SeedT = 0,
+    completion_only: Annotated[
+        bool,
+        typer.Option(
+            "--completion-only/--all-tokens",
+            help="Loss on the agent's replies only, or on every token (pretraining a model from scratch).",
+        ),
+    ] = True,
     logging_steps: _LogSteps = 10,
     device: _Device = "auto",
     overwrite: _Overwrite = False,

@@ -23,6 +23,11 @@ class TrainConfig(BaseModel):
     lr: float = Field(5e-5, gt=0, description="Peak learning rate.")
     batch_size: int = Field(8, ge=1, description="Examples per device per step.")
     grad_accum: int = Field(1, ge=1, description="Batches accumulated per optimiser step.")
+    completion_only: bool = Field(
+        True,
+        description="SFT: loss on the agent's replies only; False also trains on the prompts and the "
+        "environment's text (language-model pretraining of a model built from scratch).",
+    )
     lora: bool = Field(False, description="Train a LoRA adapter, merged into the weights at the end.")
     lora_r: int = Field(16, ge=1)
     lora_alpha: int = Field(32, ge=1)

@@ -286,7 +286,9 @@ def _train(
         with warnings.catch_warnings():
             # deprecations that TRL and PEFT trigger inside transformers: not the user's to fix
             warnings.simplefilter("ignore", FutureWarning)
-            trainer = _trainer(kind, deps, model, tokenizer, examples, common, peft_config)
+            trainer = _trainer(
+                kind, deps, model, tokenizer, examples, common, peft_config, cfg.completion_only
+            )
             trainer.add_callback(_loss_callback(transformers, emit, losses))
             output = trainer.train()
 
@@ -347,6 +349,7 @@ def _trainer(
     examples: list[dict[str, Any]],
     common: dict[str, Any],
     peft_config: Any,
+    completion_only: bool = True,
 ) -> Any:
     """TRL's SFTTrainer (on tokenized sequences, loss on the completion mask) or DPOTrainer, without the stock progress
     output (a tidy loss line per interval replaces it)."""
@@ -354,7 +357,7 @@ def _trainer(
     if kind == "sft":
         trainer = trl.SFTTrainer(
             model=model,
-            args=trl.SFTConfig(**common, completion_only_loss=True, assistant_only_loss=False),
+            args=trl.SFTConfig(**common, completion_only_loss=completion_only, assistant_only_loss=False),
             train_dataset=deps["datasets"].Dataset.from_list(examples),
             processing_class=tokenizer,
             peft_config=peft_config,
