@@ -276,10 +276,10 @@ def _train(
     common[ckpt] = cfg.gradient_checkpointing
     if kind == "dpo":
         common["beta"] = cfg.beta
-    elif "train_sampling_strategy" in names:
-        # batches of similar lengths: turns range from a hundred tokens to the whole context, and
-        # random batches are padded to their longest (nano's turns average ~500 tokens of an 832-token context)
-        common["train_sampling_strategy"] = "group_by_length"
+    # Batches are drawn at random. Grouping them by length (less padding) made a model built from
+    # scratch fail to learn to copy from its prompt: same-length sequences are the same
+    # environment at the same point of an episode, so batches were nearly alike. On a copy task a
+    # 2M-parameter model reached loss 1.3 after 200 steps grouped, 0.06 at random.
     losses: list[tuple[int, float]] = []
     ok = False
     try:
