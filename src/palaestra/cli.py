@@ -887,7 +887,7 @@ def train_sft_command(
     overwrite: _Overwrite = False,
     as_json: _JsonT = False,
 ) -> None:
-    """Supervised fine-tuning on an SFT export: one example per agent turn, loss on the agent's turns."""
+    """Supervised fine-tuning on an SFT export: loss on the agent's turns, each with the prompt it acted on."""
     _train_command("sft", **locals())
 
 

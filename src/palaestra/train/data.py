@@ -1,10 +1,12 @@
 """Training examples from ``palaestra export`` files.
 
 An SFT row (``--format sft``) is one whole episode; it becomes one prompt-completion example per
-assistant turn: the prompt is every message before that turn, cut to the model's prompt budget with
-:func:`~palaestra.models.chat_format.fit_messages` exactly as the ``local`` provider cuts it when the
-model acts, and the completion is that one assistant message. The loss then covers only the
-model's own turns, each seen in the very context it will have at inference.
+assistant turn (:func:`sft_examples`): the prompt is every message before that turn, cut to the
+model's prompt budget with :func:`~palaestra.models.chat_format.fit_messages` exactly as the
+``local`` provider cuts it when the model acts, and the completion is that one assistant message.
+The loss then covers only the model's own turns, each seen in the very context it will have at
+inference. For training, :func:`sft_sequences` tokenizes them, the uncut first turns of an
+episode sharing one sequence.
 
 Assistant turns whose tool call did not parse keep the model's raw text as the call's ``arguments``
 (a string). ``palaestra export`` writes only successful episodes by default, which rarely hold such
