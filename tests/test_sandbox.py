@@ -100,17 +100,18 @@ async def test_hostile_reads_of_private_files_the_parents_environment_and_palaes
             "        print(open(path).read()[:20])\n"
             "    except OSError as e:\n"
             "        print(type(e).__name__)\n"
-            f"print(os.listdir({_PACKAGE_DIR!r}))\n"
+            "try:\n"
+            f"    print(os.listdir({_PACKAGE_DIR!r}))\n"
+            "except OSError as e:\n"
+            "    print(type(e).__name__)\n"
             "print(open('/etc/hostname').read() != '')\n"
         )
         r = await run_python(code)
-        assert r.stdout.splitlines() == [
-            "PermissionError",
-            "PermissionError",
-            "PermissionError",
-            "[]",
-            "True",
-        ]
+        lines = r.stdout.splitlines()
+        assert lines[:3] == ["PermissionError"] * 3 and lines[4:] == ["True"], r.stdout + r.stderr
+        # Palaestra's package is masked by an empty directory; where a parent of the checkout is
+        # private (a `mktemp -d` clone), the sandbox's uid cannot even reach it. Unreadable either way.
+        assert lines[3] in ("[]", "PermissionError"), lines[3]
     finally:
         secret.unlink()
         os.rmdir(secret_dir)
