@@ -112,6 +112,36 @@ def test_sft_examples_one_per_assistant_turn(tokenizer: Any) -> None:
     assert examples[-1]["tools"] is None  # a row without tools renders as the provider's tools=None
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_every_turn_is_cut_as_fit_messages_cuts_it_alone(seed: int) -> None:
+    """sft_examples cuts all of an episode's turns in one incremental pass; each prompt must be
+    exactly what fit_messages gives for that turn on its own (what the provider sends), including
+    turns refused because even the head and the last turn do not fit."""
+    import random
+
+    from palaestra.train.data import _turn_prompts
+
+    rng = random.Random(seed)
+    msgs: list[dict[str, Any]] = [{"role": "system", "content": "s" * rng.randint(0, 30)}] * rng.randint(0, 1)
+    msgs += [{"role": "user", "content": "u" * rng.randint(1, 60)}] * rng.randint(0, 1)
+    for _ in range(rng.randint(1, 15)):
+        msgs.append({"role": "assistant", "content": "a" * rng.randint(1, 25)})
+        msgs += [{"role": "tool", "content": "t" * rng.randint(1, 50)}] * rng.randint(0, 3)
+        if rng.random() < 0.2:
+            msgs.append({"role": "user", "content": "u" * rng.randint(1, 20)})
+
+    def count(m: list[dict[str, Any]]) -> int:  # tokens grow with every message, as in real templates
+        return sum(3 + len(x["content"]) for x in m) + 2
+
+    budget = rng.randint(10, 250)
+    want = []
+    for i, m in enumerate(msgs):
+        if m["role"] == "assistant" and i > 0:
+            cut = fit_messages(msgs[:i], count, budget)
+            want.append((i, cut if count(cut) <= budget else None))
+    assert list(_turn_prompts(msgs, count, budget)) == want
+
+
 def test_long_prompt_is_cut_like_the_local_provider(tokenizer: Any, micro: Path) -> None:
     from palaestra.models.local import LocalModel
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +161,40 @@ def _fit(
     return cut if count(cut) <= budget else None
 
 
+def _turn_prompts(
+    messages: list[ChatMessage], count: Callable[[list[ChatMessage]], int], budget: int
+) -> Iterator[tuple[int, list[ChatMessage] | None]]:
+    """``(i, prompt)`` for every assistant turn ``i`` but a leading one: the messages before it as
+    :func:`_fit` cuts them, in a fraction of the token counts.
+
+    The same result as calling :func:`_fit` per turn, under the assumption :func:`fit_messages`
+    already makes, that more messages never render to fewer tokens: once a prefix is too long so
+    are all later ones, and a turn's smallest fitting cut is never before the previous turn's (its
+    tail holds the previous tail and more). So the search for the cut resumes where the previous
+    turn's ended, about two counts per turn instead of a binary search per turn, which is what
+    makes data preparation for long episodes fast."""
+    head = 0
+    while head < len(messages) and messages[head].get("role") == "system":
+        head += 1
+    if head < len(messages) and messages[head].get("role") == "user":
+        head += 1
+    whole = True  # the prefixes have fit uncut so far
+    cut = head  # no turn fits with a tail starting before this message
+    for i, m in enumerate(messages):
+        if m.get("role") != "assistant" or i == 0:
+            continue
+        if whole:
+            if count(messages[:i]) <= budget:
+                yield i, messages[:i]
+                continue
+            whole = False
+        while cut < i and (
+            messages[cut].get("role") == "tool" or count(messages[:head] + messages[cut:i]) > budget
+        ):
+            cut += 1
+        yield i, (messages[:head] + messages[cut:i] if cut < i else None)
+
+
 def sft_split(
     rows: Sequence[dict[str, Any]], tokenizer: Any, max_prompt_tokens: int
 ) -> tuple[list[Example], int]:
@@ -173,14 +207,11 @@ def sft_split(
         messages: list[ChatMessage] = list(row["messages"])
         tools = _tools(row)
         count = prompt_counter(tokenizer, tools)
-        for i, m in enumerate(messages):
-            if m.get("role") != "assistant" or i == 0:
-                continue
-            prompt = _fit(messages[:i], count, max_prompt_tokens)
+        for i, prompt in _turn_prompts(messages, count, max_prompt_tokens):
             if prompt is None:
                 skipped += 1
                 continue
-            examples.append({"prompt": prompt, "completion": [m], "tools": tools})
+            examples.append({"prompt": prompt, "completion": [messages[i]], "tools": tools})
     return examples, skipped
 
 
