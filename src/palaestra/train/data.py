@@ -274,7 +274,7 @@ def _tokenize_turns(
     spans: list[tuple[int, int]] = []
     for i in turns:
         start = _render(tokenizer, messages[:i], tools, generation=True)
-        end = _render(tokenizer, messages[: i + 1], tools)
+        end = full if i + 1 == len(messages) else _render(tokenizer, messages[: i + 1], tools)
         if not (end.startswith(start) and full.startswith(end)):
             return None
         spans.append((len(start), len(end)))
