@@ -1,7 +1,8 @@
-"""Shared fixtures: a tiny registered env that can be told to crash, and store paths."""
+"""Shared fixtures: a tiny registered env that can be told to crash, and store paths; ``--runslow``."""
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -65,3 +66,22 @@ register(Counter)
 @pytest.fixture
 def store_path(tmp_path: Path) -> Path:
     return tmp_path / "palaestra.db"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--runslow", action="store_true", help="also run the tests marked slow (always on when CI is set)"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: takes several seconds; skipped unless --runslow or $CI")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--runslow") or os.environ.get("CI"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow (CI runs it)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

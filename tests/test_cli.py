@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from clitools import stderr_lines
+
 PALAESTRA = [sys.executable, "-c", "from palaestra.cli import main; main()"]
 
 
@@ -32,7 +34,7 @@ def cli(*args: str, input: str | None = None, cwd: Path | None = None) -> subpro
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     r = cli(*args, "--store", str(tmp_path / "s.db"))
     assert r.returncode == 2, r.stderr
-    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    lines = stderr_lines(r.stderr)
     assert len(lines) == 1 and message in lines[0], r.stderr
     assert "Traceback" not in r.stderr
 

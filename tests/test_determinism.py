@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = r"""
 import asyncio, hashlib, json
 from palaestra import Env, env_names, make
@@ -38,6 +40,7 @@ def _digests(hash_seed: str) -> dict[str, str]:
     return json.loads(r.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow
 def test_transcripts_do_not_depend_on_the_hash_seed() -> None:
     a, b = _digests("1"), _digests("2")
     assert a.keys() == b.keys() and len(a) >= 9

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from clitools import stderr_lines
 from palaestra.testing.micro import build_micro_model
 
 
@@ -17,6 +18,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_nothing_succeeded_stops_with_one_line_and_keeps_iteration_0(tmp_path: Path) -> None:
     micro = build_micro_model(tmp_path / "micro")  # random weights: never solves anything
     work = tmp_path / "loop"
@@ -25,7 +27,7 @@ def test_nothing_succeeded_stops_with_one_line_and_keeps_iteration_0(tmp_path: P
         "--samples", "1", "--test-tasks", "1", "--difficulty", "1",
     )  # fmt: skip
     assert r.returncode == 2, r.stderr
-    lines = [line for line in r.stderr.splitlines() if line.strip() and not line.startswith("iteration 0")]
+    lines = [line for line in stderr_lines(r.stderr) if not line.startswith("iteration 0")]
     assert len(lines) == 1 and "succeeded on none of 1 train episodes" in lines[0], r.stderr
     record = json.loads((work / "evolve.json").read_text())
     assert [row["iteration"] for row in record["iterations"]] == [0]
@@ -42,5 +44,5 @@ def test_nothing_succeeded_stops_with_one_line_and_keeps_iteration_0(tmp_path: P
 )
 def test_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     r = cli(*args, "--out", str(tmp_path / "w"))
-    assert r.returncode == 2 and message in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
+    assert r.returncode == 2 and message in r.stderr and len(stderr_lines(r.stderr)) == 1, r.stderr
     assert not (tmp_path / "w").exists()  # refused before anything was written

@@ -370,6 +370,7 @@ def test_cli_export(data: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     assert r.returncode == 2 and "FILE.jsonl or FILE.parquet" in r.stderr
 
 
+@pytest.mark.slow
 def test_trl_trainers_take_the_exports(
     data: tuple[Path, dict[str, str]], tokenizer: Any, tmp_path: Path
 ) -> None:

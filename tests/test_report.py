@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from clitools import stderr_lines
 from palaestra import RunConfig, Store, StoreError, UsageError, run
 from palaestra.eval.metrics import run_metrics
 from palaestra.models.mock import MockModel
@@ -192,7 +193,7 @@ def test_cli_writes_the_report(store_runs: tuple[Path, dict[str, str]], tmp_path
         text=True,
         timeout=120,
     )
-    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    lines = stderr_lines(r.stderr)
     assert r.returncode == 2 and len(lines) == 1 and "no run 'nope'" in lines[0], r.stderr
     assert not (tmp_path / "x.html").exists()
 
@@ -281,5 +282,5 @@ def test_missing_matplotlib_is_a_one_line_hint(
         "main()"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    lines = stderr_lines(r.stderr)
     assert r.returncode == 2 and len(lines) == 1 and "pip install 'palaestra[report]'" in lines[0], r.stderr

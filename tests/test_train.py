@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from clitools import stderr_lines
 from palaestra.cli import app
 from palaestra.errors import UsageError
 from palaestra.models.chat_format import fit_messages, hf_messages, hf_tools
@@ -358,7 +359,7 @@ def test_bad_input_is_one_line_and_exit_2(
         src = str(data["dpo"])
     r = cli("train", "sft", src, "--model", model, "--out", str(out))
     assert r.returncode == 2, r.stderr
-    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    lines = stderr_lines(r.stderr)
     assert len(lines) == 1 and message in lines[0], r.stderr
     assert (out / "keep.txt").read_text() == "mine" if case == "not-empty" else not out.exists()
 

@@ -22,6 +22,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from yarl import URL
 
+from clitools import stderr_lines
 from palaestra import Message, RunConfig, Store, StoreError, Task, ToolCall, run
 from palaestra.runner.episode import EpisodeRecord, StepRecord
 from palaestra.viewer import create_app
@@ -545,7 +546,7 @@ def test_view_command_refuses_a_missing_store(tmp_path: Path) -> None:
         text=True,
         timeout=60,
     )
-    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    lines = stderr_lines(r.stderr)
     assert r.returncode == 2 and len(lines) == 1 and "does not exist" in lines[0], r.stderr
     assert not (tmp_path / "nope.db").exists()
 

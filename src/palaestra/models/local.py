@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import inspect
 import itertools
 import threading
 import time
@@ -127,6 +128,8 @@ class _Engine:
     """Left out of the reply's text: the end-of-turn token(s) and the tokenizer's pad token."""
     max_batch: int
     name: str
+    cache_kw: str = "past_key_values"
+    """The forward argument that takes the KV cache (``cache`` from transformers 5.2x on)."""
     stats: BatchStats = field(default_factory=BatchStats)
     thread: threading.Thread | None = None
     closing: bool = False
@@ -285,9 +288,9 @@ class _Engine:
             input_ids=ids,
             attention_mask=mask,
             position_ids=positions,
-            past_key_values=cache,
             use_cache=True,
             logits_to_keep=1,
+            **{self.cache_kw: cache},
         )
         self.stats.forward_passes += 1
         logits = out.logits[:, -1, :].float()
@@ -336,8 +339,8 @@ class _Engine:
                 input_ids=tokens[:, None],
                 attention_mask=mask,
                 position_ids=next_pos,
-                past_key_values=cache,
                 use_cache=True,
+                **{self.cache_kw: cache},
             )
             self.stats.forward_passes += 1
             logits = out.logits[:, -1, :].float()
@@ -379,6 +382,13 @@ class _Engine:
                     picks[k] = torch.multinomial(probs[k], 1, generator=g)[0]
             tokens[idx] = picks
         return tokens, logp.gather(-1, tokens[:, None]).squeeze(-1)
+
+
+def _cache_kw(model: Any) -> str:
+    """The name ``model.forward`` takes its KV cache by: transformers 5.2x renamed ``past_key_values``
+    to ``cache`` (the old name warns, then goes away), earlier releases know only the old one."""
+    params = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
 
 
 def _load(path: Path, device: str | None, dtype: str, threads: int | None) -> tuple[Any, Any, Any]:
@@ -500,6 +510,7 @@ class LocalModel:
             hidden_ids=frozenset(hidden),
             max_batch=max_batch,
             name=self.name,
+            cache_kw=_cache_kw(model),
         )
         self.stats = self._engine.stats
         self.tokenizer = tokenizer
