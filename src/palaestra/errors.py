@@ -24,7 +24,18 @@ class UnknownNameError(UsageError):
 
 
 class ModelError(PalaestraError):
-    """A model call failed for good (after retries): the episode that made it ends as ``error``."""
+    """A model call failed for good (after retries): the episode that made it ends as ``error``.
+
+    ``status`` is the server's HTTP status when there was one; ``retries`` how many times the call
+    was retried before giving up; ``fatal`` says every later call would fail the same way (bad key,
+    no such model or endpoint: 401/403/404), so a run should stop instead of repeating it.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retries: int = 0, fatal: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.status, self.retries, self.fatal = status, retries, fatal
 
 
 class StoreError(PalaestraError):
