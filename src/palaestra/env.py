@@ -9,15 +9,14 @@ error messages for invalid actions, the ``Step`` bookkeeping and snapshots for t
 from __future__ import annotations
 
 import copy
-import importlib
 import inspect
-import pkgutil
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from palaestra.errors import UnknownNameError, UsageError
+from palaestra.envs import BUILTIN_ENVS
+from palaestra.errors import UsageError
 from palaestra.multi import MultiAgentEnv
+from palaestra.registry import Registry, load_reference
 from palaestra.tasks import EnvSpec as EnvSpec
 from palaestra.tasks import TaskSource
 from palaestra.tasks import split_of as split_of
@@ -201,85 +200,41 @@ class Env(TaskSource):
 AnyEnv = Env | MultiAgentEnv
 EnvFactory = Callable[..., AnyEnv]
 
-_registry: dict[str, EnvFactory] = {}
-_broken: dict[str, str] = {}
-_imported: set[str] = set()
-_discovered = False
+ENVS: Registry[EnvFactory] = Registry("environment", "palaestra.envs")
+"""Every environment by name: the built-ins (lazy ``"module:Class"`` entries), installed plugins
+(entry-point group ``palaestra.envs``) and runtime registrations."""
+for _name, _ref in BUILTIN_ENVS.items():
+    ENVS.register(_name, _ref)
 
 
 def register(factory: EnvFactory, name: str | None = None) -> EnvFactory:
     """Add an environment class (or factory) to the registry under ``name`` or its spec name."""
-    key = name or getattr(factory, "spec").name  # noqa: B009
-    _registry[key] = factory
+    ENVS.register(name or getattr(factory, "spec").name, factory)  # noqa: B009
     return factory
-
-
-def _import_builtin(package: str) -> None:
-    """Import one built-in env package and register the envs it defines. A package that fails to
-    import is remembered with its error and breaks only the names it would have provided."""
-    if package in _imported:
-        return
-    _imported.add(package)
-    import palaestra.envs as pkg
-
-    modname = f"{pkg.__name__}.{package}"
-    try:
-        module = importlib.import_module(modname)
-    except ModuleNotFoundError as e:
-        if e.name == modname:
-            return
-        _broken[package] = f"{type(e).__name__}: {e}"
-        return
-    except Exception as e:
-        _broken[package] = f"{type(e).__name__}: {e}"
-        return
-    for obj in vars(module).values():
-        if (
-            isinstance(obj, type)
-            and issubclass(obj, Env | MultiAgentEnv)
-            and "spec" in vars(obj)
-            and obj.__module__.startswith(module.__name__)
-        ):
-            _registry.setdefault(obj.spec.name, obj)
-
-
-def _discover() -> None:
-    global _discovered
-    if _discovered:
-        return
-    _discovered = True
-    import palaestra.envs as pkg
-
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        _import_builtin(mod.name)
-    for ep in entry_points(group="palaestra.envs"):
-        try:
-            _registry.setdefault(ep.name, ep.load())
-        except Exception as e:
-            _broken[f"plugin {ep.name}"] = f"{type(e).__name__}: {e}"
 
 
 def env_names() -> list[str]:
     """Names of every registered environment, built-in and from installed plugins."""
-    _discover()
-    return sorted(_registry)
+    return ENVS.names()
 
 
 def env_factory(name: str) -> EnvFactory:
-    if name not in _registry:
-        _import_builtin(name.split("-")[0])  # fast path: the package named like the env
-    if name not in _registry:
-        _discover()
-    if name not in _registry:
-        broken = "".join(f"; {pkg} failed to import ({err})" for pkg, err in _broken.items())
-        raise (
-            UnknownNameError("environment", name, _registry)
-            if not broken
-            else UsageError(
-                f"unknown environment {name!r}; valid environments: {', '.join(sorted(_registry))}{broken}"
-            )
-        )
-    return _registry[name]
+    """The class (or factory) of environment ``name``.
+
+    ``name`` may also be a reference, ``"path/to/file.py:MyEnv"`` or ``"package.module:MyEnv"``: the
+    class is imported from there (a one-file environment needs no packaging) and registered under its
+    spec name as well, so tasks that name it find it again.
+    """
+    if ":" in name and name not in ENVS:
+        factory: EnvFactory = load_reference(name)
+        if not callable(factory):
+            raise UsageError(f"{name!r} is not an environment class")
+        spec = getattr(factory, "spec", None)
+        if spec is None or not isinstance(factory, type) or not issubclass(factory, Env | MultiAgentEnv):
+            raise UsageError(f"{name!r} is not an Env or MultiAgentEnv subclass with a spec")
+        ENVS.register(name, factory)
+        ENVS.register(spec.name, factory)
+    return ENVS.get(name)
 
 
 def make(name: str, **kwargs: Any) -> AnyEnv:

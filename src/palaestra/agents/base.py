@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from palaestra.errors import UnknownNameError
+from palaestra.registry import Registry
 from palaestra.types import Message, Observation, Task, ToolCall
 
 if TYPE_CHECKING:
@@ -26,47 +25,34 @@ class Agent(Protocol):
 AgentFactory = Callable[..., Agent]
 """``factory(env=..., model=..., seed=..., **options) -> Agent``; ``model`` may be None."""
 
-_agents: dict[str, AgentFactory] = {}
-_needs_model: dict[str, bool] = {}
-_discovered = False
+AGENTS: Registry[AgentFactory] = Registry("agent", "palaestra.agents")
+"""Every agent kind by name (``--agent NAME``). Metadata ``needs_model`` (default True)."""
+for _name, _ref, _needs in (
+    ("expert", "palaestra.agents.baselines:expert_agent", False),
+    ("random", "palaestra.agents.baselines:random_agent", False),
+    ("tools", "palaestra.agents.tools:tools_agent", True),
+    ("react", "palaestra.agents.react:react_agent", True),
+    ("code", "palaestra.agents.code:code_agent", True),
+):
+    AGENTS.register(_name, _ref, needs_model=_needs)
 
 
 def register_agent(name: str, factory: AgentFactory, *, needs_model: bool = True) -> None:
     """Make ``--agent name`` build agents with ``factory``."""
-    _agents[name] = factory
-    _needs_model[name] = needs_model
-
-
-def _discover() -> None:
-    global _discovered
-    if _discovered:
-        return
-    _discovered = True
-    from palaestra.agents import baselines, code, react, tools  # noqa: F401  (they register themselves)
-
-    for ep in entry_points(group="palaestra.agents"):
-        _agents.setdefault(ep.name, ep.load())
-        _needs_model.setdefault(ep.name, True)
+    AGENTS.register(name, factory, needs_model=needs_model)
 
 
 def agent_names() -> list[str]:
-    _discover()
-    return sorted(_agents)
+    return AGENTS.names()
 
 
 def agent_needs_model(name: str) -> bool:
-    _discover()
-    if name not in _agents:
-        raise UnknownNameError("agent", name, _agents)
-    return _needs_model[name]
+    return bool(AGENTS.meta(name).get("needs_model", True))
 
 
 def make_agent(name: str, *, env: Env, model: Model | None = None, seed: int = 0, **options: Any) -> Agent:
     """A new agent of kind ``name`` for one episode in ``env``."""
-    _discover()
-    if name not in _agents:
-        raise UnknownNameError("agent", name, _agents)
-    return _agents[name](env=env, model=model, seed=seed, **options)
+    return AGENTS.get(name)(env=env, model=model, seed=seed, **options)
 
 
 def action(name: str, call_id: str | None = None, /, **arguments: Any) -> Message:

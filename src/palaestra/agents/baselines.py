@@ -6,7 +6,7 @@ import random
 import re
 from typing import Any
 
-from palaestra.agents.base import Agent, register_agent
+from palaestra.agents.base import Agent
 from palaestra.env import Env
 from palaestra.errors import UsageError
 from palaestra.models.base import Model
@@ -93,7 +93,3 @@ def _props(spec: ToolSpec) -> dict[str, Any]:
 
 def random_agent(*, env: Env, model: Model | None = None, seed: int = 0, **_: Any) -> Agent:
     return RandomAgent(env, seed)
-
-
-register_agent("expert", expert_agent, needs_model=False)
-register_agent("random", random_agent, needs_model=False)

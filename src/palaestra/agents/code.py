@@ -29,7 +29,7 @@ import re
 import weakref
 from typing import Any
 
-from palaestra.agents.base import Agent, register_agent
+from palaestra.agents.base import Agent
 from palaestra.env import Env
 from palaestra.errors import UsageError
 from palaestra.models.base import GenerateConfig, Model
@@ -345,7 +345,5 @@ def code_agent(
         raise UsageError("agent 'code' needs a model: pass --model PROVIDER:NAME")
     return CodeActAgent(model, env, config, **options)
 
-
-register_agent("code", code_agent)
 
 __all__ = ["CodeActAgent", "describe_functions", "extract_code", "python_name", "stubs"]

@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from palaestra.agents.base import Agent, register_agent
+from palaestra.agents.base import Agent
 from palaestra.env import Env
 from palaestra.errors import UsageError
 from palaestra.models.base import GenerateConfig, Model
@@ -138,6 +138,3 @@ def react_agent(
     if model is None:
         raise UsageError("agent 'react' needs a model: pass --model PROVIDER:NAME")
     return ReActAgent(model, env, config)
-
-
-register_agent("react", react_agent)

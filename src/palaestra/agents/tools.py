@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from palaestra.agents.base import Agent, register_agent
+from palaestra.agents.base import Agent
 from palaestra.env import Env
 from palaestra.errors import UsageError
 from palaestra.models.base import GenerateConfig, Model
@@ -57,6 +57,3 @@ def tools_agent(
     if model is None:
         raise UsageError("agent 'tools' needs a model: pass --model PROVIDER:NAME")
     return ChatAgent(model, config, **options)
-
-
-register_agent("tools", tools_agent)

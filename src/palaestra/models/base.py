@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from palaestra.errors import UnknownNameError, UsageError
+from palaestra.errors import UsageError
+from palaestra.registry import Registry
 from palaestra.types import Message, ToolSpec, Usage
 
 
@@ -65,29 +65,17 @@ class Model(Protocol):
 
 
 ProviderFactory = Callable[..., Model]
-_providers: dict[str, ProviderFactory] = {}
-_discovered = False
+
+PROVIDERS: Registry[ProviderFactory] = Registry("model provider", "palaestra.models")
+"""Every model provider by name (the part of a model spec before the first colon)."""
+PROVIDERS.register("openai", "palaestra.models.openai:_factory")
+PROVIDERS.register("local", "palaestra.models.local:_factory")
+PROVIDERS.register("mock", "palaestra.models.mock:_factory")
 
 
 def register_provider(name: str, factory: ProviderFactory) -> None:
     """Make ``get_model("name:...")`` build models with ``factory(rest_of_spec, **kwargs)``."""
-    _providers[name] = factory
-
-
-def _discover() -> None:
-    global _discovered
-    if _discovered:
-        return
-    _discovered = True
-    from palaestra.models import local, mock, openai  # noqa: F401  (they register themselves)
-
-    for ep in entry_points(group="palaestra.models"):
-        _providers.setdefault(ep.name, ep.load())
-
-
-def provider_names() -> list[str]:
-    _discover()
-    return sorted(_providers)
+    PROVIDERS.register(name, factory)
 
 
 def get_model(spec: str | Model, **kwargs: Any) -> Model:
@@ -95,10 +83,8 @@ def get_model(spec: str | Model, **kwargs: Any) -> Model:
     ``openai:Qwen/Qwen2.5-7B@http://127.0.0.1:8000/v1`` or ``mock:replies.jsonl``."""
     if not isinstance(spec, str):
         return spec
-    _discover()
     provider, sep, rest = spec.partition(":")
-    if provider not in _providers:
-        raise UnknownNameError("model provider", provider, _providers)
+    factory = PROVIDERS.get(provider)
     if not sep and provider != "mock":
         raise UsageError(f"model spec {spec!r} needs a model name: {provider}:NAME")
-    return _providers[provider](rest, **kwargs)
+    return factory(rest, **kwargs)

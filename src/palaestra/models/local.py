@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from palaestra.errors import ModelError, UsageError
-from palaestra.models.base import GenerateConfig, ModelOutput, register_provider
+from palaestra.models.base import GenerateConfig, ModelOutput
 from palaestra.models.chat_format import (
     fit_messages,
     hf_messages,
@@ -678,7 +678,5 @@ def _factory(spec: str, **kwargs: Any) -> LocalModel:
         )
     return LocalModel(spec, **kwargs)
 
-
-register_provider("local", _factory)
 
 __all__ = ["BatchStats", "LocalModel"]

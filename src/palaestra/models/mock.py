@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 from palaestra.errors import ModelError, UsageError
-from palaestra.models.base import GenerateConfig, ModelOutput, register_provider
+from palaestra.models.base import GenerateConfig, ModelOutput
 from palaestra.models.openai import parse_arguments
 from palaestra.types import Message, ToolCall, ToolSpec, Usage
 
@@ -272,6 +272,3 @@ def _factory(spec: str, **kwargs: Any) -> MockModel:
             raise UsageError(f"model spec 'mock:{spec}' already names a script; do not pass script= too")
         return MockModel(spec, **kwargs)
     return MockModel(**kwargs)
-
-
-register_provider("mock", _factory)

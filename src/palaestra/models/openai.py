@@ -27,7 +27,7 @@ from typing import Any, Literal
 import aiohttp
 
 from palaestra.errors import ModelError, UsageError
-from palaestra.models.base import GenerateConfig, ModelOutput, register_provider
+from palaestra.models.base import GenerateConfig, ModelOutput
 from palaestra.types import Message, ToolCall, ToolSpec, Usage
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -579,6 +579,3 @@ def _factory(spec: str, **kwargs: Any) -> OpenAIModel:
             raise UsageError(f"model spec {spec!r} names a URL and base_url={kwargs['base_url']!r} differs")
         kwargs["base_url"] = url
     return OpenAIModel(name, **kwargs)
-
-
-register_provider("openai", _factory)
