@@ -5,7 +5,8 @@ from pathlib import Path
 from palaestra import RunConfig, Store, make, make_agent, run
 from palaestra.agents.react import parse_action
 from palaestra.models.mock import MockModel
-from palaestra.runner.episode import EpisodeRecord, RecordingModel, rollout
+from palaestra.records import EpisodeRecord
+from palaestra.runner.episode import RecordingModel, rollout
 
 
 def test_parse_action_forms() -> None:

@@ -15,7 +15,8 @@ from palaestra.envs.code import CodeEnv
 from palaestra.envs.guess import GuessEnv
 from palaestra.errors import UsageError
 from palaestra.models.mock import MockModel
-from palaestra.runner.episode import EpisodeRecord, RecordingModel, rollout
+from palaestra.records import EpisodeRecord
+from palaestra.runner.episode import RecordingModel, rollout
 from palaestra.sandbox import run_python
 from palaestra.types import Message, Task, ToolSpec
 

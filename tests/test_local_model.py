@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 import torch
 
+from palaestra.chat import chat_messages
 from palaestra.errors import ModelError, UsageError
 from palaestra.models.base import GenerateConfig, Model, get_model
-from palaestra.models.chat_format import hf_messages
 from palaestra.models.local import LocalModel
 from palaestra.runner.run import RunConfig, run
 from palaestra.store.sqlite import Store
@@ -79,7 +79,7 @@ def _train_fixed_reply(path: Path, steps: int = 60) -> None:
     rows = []
     for _ in range(8):
         prompt = tok.apply_chat_template(
-            hf_messages(guess_conversation(rng)), add_generation_prompt=True, return_dict=False
+            chat_messages(guess_conversation(rng)), add_generation_prompt=True, return_dict=False
         )
         rows.append((prompt, reply))
     width = max(len(p) + len(r) for p, r in rows)
@@ -162,7 +162,7 @@ async def test_tool_call_parsed_from_generated_text(trained_dir: Path) -> None:
     expected = tok(REPLY, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
     assert out.token_ids == expected  # the end-of-turn token is kept in the ids, not in the text
     assert out.finish_reason == "stop" and out.model == model.name
-    rendered = tok.apply_chat_template(hf_messages(messages), add_generation_prompt=True, return_dict=False)
+    rendered = tok.apply_chat_template(chat_messages(messages), add_generation_prompt=True, return_dict=False)
     assert out.prompt_token_ids == rendered
     assert out.usage.input_tokens == len(rendered) and out.usage.output_tokens == len(expected)
     assert out.logprobs is not None and len(out.logprobs) == len(expected)

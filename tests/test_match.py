@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from palaestra import Message, MultiAgentEnv, Observation, Store, UsageError, action, register, tool
-from palaestra.agents.base import Agent, Policy
 from palaestra.models.mock import MockModel
 from palaestra.play import play_game_terminal
-from palaestra.runner.match import MatchRecord, placings, play_match, winners
+from palaestra.policy import Agent, Policy
+from palaestra.records import MatchRecord, placings, winners
+from palaestra.runner.match import play_match
 from palaestra.runner.players import parse_player
 from palaestra.runner.tournament import MatchConfig, TournamentConfig, run_matches
 from palaestra.tasks import EnvSpec

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from palaestra.chat import chat_message
 from palaestra.errors import ModelError, UsageError
 from palaestra.models.base import GenerateConfig, Model, get_model
 from palaestra.models.openai import AdaptiveLimiter, OpenAIModel, parse_arguments, parse_retry_after
@@ -116,7 +117,10 @@ async def test_tool_calls_are_parsed() -> None:
     ]
     # the parsed message goes back into the history unchanged
     # re-sent exactly as the server wrote it (token-exact history), not re-serialised
-    assert out.message.openai()["tool_calls"][0]["function"]["arguments"] == calls[0].raw_arguments
+    assert (
+        chat_message(out.message, arguments="json")["tool_calls"][0]["function"]["arguments"]
+        == calls[0].raw_arguments
+    )
 
 
 async def test_bad_tool_json_sets_parse_error_not_an_exception() -> None:
@@ -131,7 +135,10 @@ async def test_bad_tool_json_sets_parse_error_not_an_exception() -> None:
     assert call.parse_error is not None and call.parse_error.startswith("invalid JSON")
     assert out.retries == 0
     # the raw text is what goes back to the model
-    assert out.message.openai()["tool_calls"][0]["function"]["arguments"] == '{"value": 1,'
+    assert (
+        chat_message(out.message, arguments="json")["tool_calls"][0]["function"]["arguments"]
+        == '{"value": 1,'
+    )
 
 
 def test_parse_arguments_cases() -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from palaestra import Store, StoreError
-from palaestra.runner.episode import EpisodeRecord, StepRecord
+from palaestra.records import EpisodeRecord, StepRecord
 from palaestra.store.schema import SCHEMA_VERSION
 from palaestra.types import Message, Task
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from palaestra import Message, Observation, Store, action, register
-from palaestra.eval.ratings import game_metrics, ratings, standings, wilson
-from palaestra.runner.match import MatchRecord
+from palaestra.ratings import game_metrics, ratings, standings, wilson
+from palaestra.records import MatchRecord
 from palaestra.runner.pairings import round_robin_lineups, swiss_lineups
 from palaestra.runner.tournament import TournamentConfig, run_matches
 from palaestra.tasks import EnvSpec

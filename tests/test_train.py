@@ -13,9 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from clitools import stderr_lines
+from palaestra.chat import chat_messages, chat_tools
 from palaestra.cli import app
 from palaestra.errors import UsageError
-from palaestra.models.chat_format import fit_messages, hf_messages, hf_tools
+from palaestra.models.chat_format import fit_messages
 from palaestra.testing.micro import build_micro_model
 from palaestra.train import (
     TrainConfig,
@@ -100,8 +101,8 @@ def conversation(turns: int) -> list[Message]:
 
 
 def test_sft_examples_one_per_assistant_turn(tokenizer: Any) -> None:
-    msgs = hf_messages(conversation(3))
-    row = {"messages": msgs, "tools": hf_tools([GUESS])}
+    msgs = chat_messages(conversation(3))
+    row = {"messages": msgs, "tools": chat_tools([GUESS])}
     examples = sft_examples([row, {"messages": msgs[:4], "tools": []}], tokenizer, 10_000)
     assert len(examples) == 4 + 1
     turns = [i for i, m in enumerate(msgs) if m["role"] == "assistant"]
@@ -147,7 +148,7 @@ def test_long_prompt_is_cut_like_the_local_provider(tokenizer: Any, micro: Path)
     from palaestra.models.local import LocalModel
 
     convo = conversation(12)
-    msgs, tools = hf_messages(convo), hf_tools([GUESS])
+    msgs, tools = chat_messages(convo), chat_tools([GUESS])
     count = prompt_counter(tokenizer, tools)
     budget = count(msgs[:4]) + 30  # the head, one turn and a bit
     examples = sft_examples([{"messages": msgs, "tools": tools}], tokenizer, budget)
@@ -186,7 +187,7 @@ def test_first_turns_share_one_sequence_and_loss_is_unchanged(tokenizer: Any, mi
     import torch
     from transformers import AutoModelForCausalLM
 
-    msgs, tools = hf_messages(conversation(12)), hf_tools([GUESS])
+    msgs, tools = chat_messages(conversation(12)), chat_tools([GUESS])
     row = {"messages": msgs, "tools": tools}
     count = prompt_counter(tokenizer, tools)
     budget = count(msgs[:10]) + 5  # the first 5 replies see their whole prompt, the other 8 a cut one

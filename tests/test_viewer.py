@@ -24,7 +24,7 @@ from yarl import URL
 
 from clitools import stderr_lines
 from palaestra import Message, RunConfig, Store, StoreError, Task, ToolCall, run
-from palaestra.runner.episode import EpisodeRecord, StepRecord
+from palaestra.records import EpisodeRecord, StepRecord
 from palaestra.viewer import create_app
 from palaestra.viewer.app import STATIC_FILES
 

@@ -4,13 +4,15 @@ Everything public is re-exported here; modules whose names start with ``_`` and 
 ``__all__`` are private.
 """
 
-from palaestra.agents.base import Agent, Policy, action, agent_names, make_agent, register_agent
+from palaestra.agents.base import agent_names, make_agent, register_agent
 from palaestra.checker import CheckReport, check_env
 from palaestra.env import Env, EnvSpec, env_names, make, register
 from palaestra.errors import ModelError, PalaestraError, StoreError, UnknownNameError, UsageError
 from palaestra.models.base import GenerateConfig, Model, ModelOutput, get_model, register_provider
 from palaestra.multi import MultiAgentEnv
-from palaestra.runner.episode import EpisodeRecord, rollout
+from palaestra.policy import Agent, Policy, action
+from palaestra.records import EpisodeRecord
+from palaestra.runner.episode import rollout
 from palaestra.runner.run import RunConfig, run
 from palaestra.store import Store
 from palaestra.tools import ToolError, tool

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from palaestra.runner.episode import EpisodeRecord
+from palaestra.records import EpisodeRecord
 from palaestra.runner.run import RunStats
 
 

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from palaestra._display import LiveBar
-from palaestra.runner.match import MatchRecord
+from palaestra.records import MatchRecord
 from palaestra.runner.tournament import AnyConfig, MatchConfig, MatchStats, run_matches
 from palaestra.store.sqlite import Store
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from palaestra.agents.base import make_agent
 from palaestra.env import Env, make
-from palaestra.runner.episode import EpisodeRecord, rollout
+from palaestra.records import EpisodeRecord
+from palaestra.runner.episode import rollout
 from palaestra.types import Message, Split, Task, ToolCall
 
 

@@ -24,7 +24,7 @@ from palaestra.tools import ToolDef, ToolResult, collect_tools, dispatch
 from palaestra.types import Message, Observation, Step, Task, ToolCall, ToolSpec
 
 if TYPE_CHECKING:
-    from palaestra.agents.base import Agent
+    from palaestra.policy import Agent
 
 
 class Env(TaskSource):

@@ -58,31 +58,6 @@ class Message(_Base):
     tool_call_id: str | None = None
     name: str | None = None
 
-    def openai(self) -> dict[str, Any]:
-        """The message as the OpenAI chat-completions API takes it."""
-        import json
-
-        out: dict[str, Any] = {"role": self.role, "content": self.content}
-        if self.tool_calls:
-            out["tool_calls"] = [
-                {
-                    "id": c.id,
-                    "type": "function",
-                    "function": {
-                        "name": c.name,
-                        "arguments": c.raw_arguments
-                        if c.raw_arguments is not None
-                        else json.dumps(c.arguments),
-                    },
-                }
-                for c in self.tool_calls
-            ]
-        if self.tool_call_id is not None:
-            out["tool_call_id"] = self.tool_call_id
-        if self.name is not None:
-            out["name"] = self.name
-        return out
-
 
 class Observation(_Base):
     """What an agent receives: the *new* messages since its last action and the tools it may call.

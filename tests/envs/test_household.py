@@ -15,7 +15,8 @@ from palaestra.envs.household.env import BUDGET, HouseholdEnv
 from palaestra.envs.household.explorer import Explorer, parse_goal
 from palaestra.envs.household.tasks import LEVELS, TASK_TYPES, generate_home
 from palaestra.envs.household.world import World
-from palaestra.runner.episode import EpisodeRecord, rollout
+from palaestra.records import EpisodeRecord
+from palaestra.runner.episode import rollout
 from palaestra.types import Message, Step, Task
 
 HOME: dict[str, Any] = {

@@ -11,7 +11,8 @@ from palaestra.checker import check_env
 from palaestra.envs.maze import MazeEnv
 from palaestra.envs.maze.expert import Explorer
 from palaestra.envs.maze.tasks import LEVELS, MAX_TURNS, bfs, generate
-from palaestra.runner.episode import EpisodeRecord, rollout
+from palaestra.records import EpisodeRecord
+from palaestra.runner.episode import rollout
 from palaestra.types import Message, Task
 
 # A hand-made map: from (1, 1) the goal (5, 1) is 8 moves away through the top, 12 round the bottom.

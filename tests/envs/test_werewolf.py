@@ -18,7 +18,8 @@ from palaestra.envs.werewolf import WerewolfEnv
 from palaestra.envs.werewolf.bots import BOTS
 from palaestra.envs.werewolf.env import PACK
 from palaestra.envs.werewolf.rules import LEVELS, NAMES, SPEECH_CHARS
-from palaestra.runner.match import play_match, winners
+from palaestra.records import winners
+from palaestra.runner.match import play_match
 from palaestra.types import Message, Step, Task
 
 # The hand-made village: Alice and Bruno are the werewolves, Chloe the seer, Dmitri the doctor.

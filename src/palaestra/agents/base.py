@@ -1,25 +1,18 @@
-"""The ``Agent`` contract and the agent registry."""
+"""The agent registry (``--agent NAME``); the ``Agent`` contract itself is in :mod:`palaestra.policy`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
+from palaestra.policy import Agent as Agent
+from palaestra.policy import Policy as Policy
+from palaestra.policy import action as action
 from palaestra.registry import Registry
-from palaestra.types import Message, Observation, Task, ToolCall
 
 if TYPE_CHECKING:
     from palaestra.env import Env
     from palaestra.models.base import Model
-
-
-@runtime_checkable
-class Agent(Protocol):
-    """Acts in an environment. It owns its context (history, memory) and, usually, calls a model."""
-
-    async def reset(self, task: Task) -> None: ...
-
-    async def act(self, observation: Observation) -> Message: ...
 
 
 AgentFactory = Callable[..., Agent]
@@ -53,26 +46,3 @@ def agent_needs_model(name: str) -> bool:
 def make_agent(name: str, *, env: Env, model: Model | None = None, seed: int = 0, **options: Any) -> Agent:
     """A new agent of kind ``name`` for one episode in ``env``."""
     return AGENTS.get(name)(env=env, model=model, seed=seed, **options)
-
-
-def action(name: str, call_id: str | None = None, /, **arguments: Any) -> Message:
-    """An assistant message that calls one tool: ``action("move", direction="north")``."""
-    return Message(
-        role="assistant",
-        tool_calls=[ToolCall(id=call_id or f"call_{name}", name=name, arguments=arguments)],
-    )
-
-
-class Policy:
-    """Base for scripted policies (experts, bots): implement ``choose(observation) -> Message``."""
-
-    task: Task
-
-    async def reset(self, task: Task) -> None:
-        self.task = task
-
-    async def act(self, observation: Observation) -> Message:
-        return self.choose(observation)
-
-    def choose(self, observation: Observation) -> Message:
-        raise NotImplementedError

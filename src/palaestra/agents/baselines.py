@@ -6,10 +6,10 @@ import random
 import re
 from typing import Any
 
-from palaestra.agents.base import Agent
 from palaestra.env import Env
 from palaestra.errors import UsageError
 from palaestra.models.base import Model
+from palaestra.policy import Agent
 from palaestra.types import Message, Observation, Task, ToolCall, ToolSpec
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*|\d+")

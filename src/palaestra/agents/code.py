@@ -29,10 +29,10 @@ import re
 import weakref
 from typing import Any
 
-from palaestra.agents.base import Agent
 from palaestra.env import Env
 from palaestra.errors import UsageError
 from palaestra.models.base import GenerateConfig, Model
+from palaestra.policy import Agent
 from palaestra.sandbox import SandboxResult, Session, ToolRequest
 from palaestra.types import Message, Observation, Task, ToolCall, ToolSpec
 

@@ -12,10 +12,10 @@ import json
 import re
 from typing import Any
 
-from palaestra.agents.base import Agent
 from palaestra.env import Env
 from palaestra.errors import UsageError
 from palaestra.models.base import GenerateConfig, Model
+from palaestra.policy import Agent
 from palaestra.types import Message, Observation, Task, ToolCall, ToolSpec
 
 FORMAT = """Answer in this format:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from palaestra.agents.base import Agent
 from palaestra.env import Env
 from palaestra.errors import UsageError
 from palaestra.models.base import GenerateConfig, Model
+from palaestra.policy import Agent
 from palaestra.types import Message, Observation, Task
 
 

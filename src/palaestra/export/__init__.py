@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from palaestra.chat import chat_message
 from palaestra.errors import UsageError
 from palaestra.eval.metrics import require_single_agent
-from palaestra.export.conversation import chat_message, conversation, tools_of
+from palaestra.export.conversation import conversation, tools_of
 from palaestra.export.formats import COLUMNS, FORMATS, dpo_row, pairings, raw_row, rm_row, sft_row
 from palaestra.export.writer import file_format, write_rows
 

@@ -1,11 +1,8 @@
 """Stored episodes as chat conversations in the shape that chat templates and TRL take.
 
 A stored step holds the messages the agent received and the agent's action, so the conversation
-is the concatenation of every step's observation and action, then the final observation. Messages
-come out in the OpenAI chat shape that Hugging Face chat templates render: tool calls as
-``{"id", "type": "function", "function": {"name", "arguments": {...}}}`` with the arguments as an
-object (templates apply ``tojson`` to them), tool results as ``role: "tool"`` with ``tool_call_id``
-and ``name``. A call whose arguments were not valid JSON keeps the model's raw text as a string.
+is the concatenation of every step's observation and action, then the final observation, each
+message converted by :func:`palaestra.chat.chat_message` (tool-call arguments as objects).
 """
 
 from __future__ import annotations
@@ -14,32 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-ChatMessage = dict[str, Any]
-
-
-def chat_message(m: Mapping[str, Any]) -> ChatMessage:
-    """One stored message (as the store dumps it, defaults left out) in the chat-template shape."""
-    out: ChatMessage = {"role": m["role"], "content": m.get("content") or ""}
-    calls = m.get("tool_calls") or []
-    if calls:
-        out["tool_calls"] = [
-            {
-                "id": c.get("id", ""),
-                "type": "function",
-                "function": {
-                    "name": c["name"],
-                    "arguments": c.get("raw_arguments", "")
-                    if c.get("parse_error")
-                    else dict(c.get("arguments") or {}),
-                },
-            }
-            for c in calls
-        ]
-    if m.get("tool_call_id") is not None:
-        out["tool_call_id"] = m["tool_call_id"]
-    if m.get("name") is not None:
-        out["name"] = m["name"]
-    return out
+from palaestra.chat import ChatMessage, chat_message
 
 
 def conversation(episode: Mapping[str, Any], *, final: bool = True) -> list[ChatMessage]:

@@ -1,7 +1,7 @@
 """How Palaestra talks to a local causal LM, shared by the ``local`` provider and ``palaestra train``.
 
 - Messages go to a tokenizer's chat template in the OpenAI/Hugging Face chat shape
-  (:func:`hf_messages`, tool-call arguments as objects).
+  (:func:`palaestra.chat.chat_messages`, tool-call arguments as objects).
 - A model writes tool calls in the Hermes format that Qwen, Hermes, Llama-3-tool templates and
   vLLM's ``hermes`` parser use: ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>``
   (:func:`parse_reply` turns the text back into a :class:`Message`).
@@ -16,11 +16,10 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
+from palaestra.chat import ChatMessage
 from palaestra.errors import UsageError
-from palaestra.export.conversation import ChatMessage, chat_message
-from palaestra.types import Message, ToolCall, ToolSpec
+from palaestra.types import Message, ToolCall
 
 TOOL_CALL_OPEN = "<tool_call>"
 TOOL_CALL_CLOSE = "</tool_call>"
@@ -47,21 +46,6 @@ data rather than reads, and keeps every prompt short. Tool calls are in the Herm
 
 COMPACT_SPECIAL_TOKENS = ["<|pad|>", "<|user|>", "<|assistant|>", "<|tool|>", "<|end|>"]
 """The special tokens :data:`COMPACT_TEMPLATE` uses; ``<|end|>`` ends a turn (the EOS token)."""
-
-
-def hf_messages(messages: Sequence[Message]) -> list[ChatMessage]:
-    """Messages in the shape chat templates take (tool-call arguments as objects)."""
-    return [chat_message(m.model_dump(exclude_defaults=True)) for m in messages]
-
-
-def hf_tools(tools: Sequence[ToolSpec] | None) -> list[dict[str, Any]] | None:
-    """Tools in the OpenAI ``tools=[...]`` shape chat templates take, or None."""
-    return [t.openai() for t in tools] if tools else None
-
-
-def format_tool_call(name: str, arguments: dict[str, Any]) -> str:
-    """One tool call as a model writes it in the Hermes format."""
-    return f"{TOOL_CALL_OPEN}{json.dumps({'name': name, 'arguments': arguments}, ensure_ascii=False)}{TOOL_CALL_CLOSE}"
 
 
 def parse_reply(text: str, new_id: Callable[[], str]) -> Message:

@@ -29,12 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from palaestra.chat import chat_messages, chat_tools
 from palaestra.errors import ModelError, UsageError
 from palaestra.models.base import GenerateConfig, ModelOutput
 from palaestra.models.chat_format import (
     fit_messages,
-    hf_messages,
-    hf_tools,
     model_settings,
     parse_reply,
     resolve_model_dir,
@@ -44,7 +43,7 @@ from palaestra.types import Message, ToolSpec, Usage
 if TYPE_CHECKING:
     import torch
 
-    from palaestra.export.conversation import ChatMessage
+    from palaestra.chat import ChatMessage
 
 END_TOKEN = "<|end|>"
 """The end-of-turn token of the compact template; a row also stops at the tokenizer's EOS token(s)."""
@@ -537,8 +536,8 @@ class LocalModel:
         """The prompt's token ids: the chat template's rendering of the messages, with turns dropped
         from the middle until it fits ``max_prompt_tokens``. Raises ModelError when even the head
         and the last turn do not fit."""
-        chat = hf_messages(messages)
-        tool_list = hf_tools(tools)
+        chat = chat_messages(messages)
+        tool_list = chat_tools(tools)
         # fit_messages only ever counts the head plus a tail, so a candidate's length names it
         rendered: dict[int, list[int]] = {}
 

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import aiohttp
 
+from palaestra.chat import chat_messages
 from palaestra.errors import ModelError, UsageError
 from palaestra.models.base import GenerateConfig, ModelOutput
 from palaestra.types import Message, ToolCall, ToolSpec, Usage
@@ -340,7 +341,7 @@ class OpenAIModel:
         """The JSON body of a chat-completions request."""
         payload: dict[str, Any] = {
             "model": self.model_name,
-            "messages": [m.openai() for m in messages],
+            "messages": chat_messages(messages, arguments="json"),
         }
         if tools:
             payload["tools"] = [t.openai() for t in tools]

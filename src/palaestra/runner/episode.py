@@ -5,68 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
-from dataclasses import dataclass, field
-from typing import Any, Literal
 
-from palaestra.agents.base import Agent
 from palaestra.env import Env
 from palaestra.errors import ModelError
 from palaestra.models.base import GenerateConfig, Model, ModelOutput
+from palaestra.policy import Agent
+from palaestra.records import CallRecord, EpisodeRecord, StepRecord
 from palaestra.types import Message, Observation, Task, ToolSpec, Usage
-
-Status = Literal["done", "truncated", "timeout", "error"]
-
-
-@dataclass(slots=True)
-class StepRecord:
-    index: int
-    observation: list[Message]
-    action: Message
-    reward: float
-    info: dict[str, Any]
-    tools: list[ToolSpec] | None = None
-    """Set on the first step and whenever the tool list changed."""
-
-
-@dataclass(slots=True)
-class CallRecord:
-    input_tokens: int
-    output_tokens: int
-    latency: float
-    retries: int
-    cost: float | None
-    finish_reason: str | None
-    token_ids: list[int] | None = None
-    logprobs: list[float] | None = None
-    error: str | None = None
-    prompt_token_ids: list[int] | None = None
-
-
-@dataclass(slots=True)
-class EpisodeRecord:
-    id: str
-    task: Task
-    agent: str
-    model: str
-    sample: int = 0
-    status: Status = "done"
-    reward: float = 0.0
-    success: bool = False
-    progress: float = 0.0
-    invalid_actions: int = 0
-    usage: Usage = field(default_factory=Usage)
-    model_latency: float = 0.0
-    cost: float | None = None
-    wall: float = 0.0
-    error: str | None = None
-    steps: list[StepRecord] = field(default_factory=list)
-    calls: list[CallRecord] = field(default_factory=list)
-    final: list[Message] = field(default_factory=list)
-    """The last observation's messages (what the env said after the final action)."""
-
-    @property
-    def n_steps(self) -> int:
-        return len(self.steps)
 
 
 class RecordingModel:

@@ -24,100 +24,19 @@ import asyncio
 import time
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from palaestra.agents.base import Agent
 from palaestra.errors import ModelError, UsageError
 from palaestra.models.base import GenerateConfig, Model
 from palaestra.multi import BotFactory, MultiAgentEnv
-from palaestra.runner.episode import CallRecord, RecordingModel, StepRecord
+from palaestra.policy import Agent
+from palaestra.records import MatchRecord, SeatRecord, StepRecord, winners
+from palaestra.runner.episode import RecordingModel
 from palaestra.runner.players import ModelPool, Player, PlayerSpec, make_player_agent, parse_player, seat_seed
-from palaestra.types import Message, Observation, Step, Task, ToolSpec, Usage
+from palaestra.types import Message, Observation, Step, Task, ToolSpec
 
-MatchStatus = Literal["done", "truncated", "error"]
 Lineup = Mapping[str, PlayerSpec] | Mapping[int, PlayerSpec] | Mapping[str | int, PlayerSpec]
 """Player specs by seat name or seat index."""
-
-
-@dataclass(slots=True)
-class SeatRecord:
-    seat: str
-    player: str
-    model: str = ""
-    score: float = 0.0
-    won: float = 0.0
-    forfeit: str | None = None
-    """The reason of the seat's first forfeit (a game may keep a forfeiting seat in play)."""
-    forfeits: int = 0
-    invalid_actions: int = 0
-    steps: list[StepRecord] = field(default_factory=list)
-    calls: list[CallRecord] = field(default_factory=list)
-    final: list[Message] = field(default_factory=list)
-    """Messages the seat got after its last move."""
-
-    @property
-    def usage(self) -> Usage:
-        return Usage(
-            input_tokens=sum(c.input_tokens for c in self.calls),
-            output_tokens=sum(c.output_tokens for c in self.calls),
-        )
-
-
-@dataclass(slots=True)
-class MatchRecord:
-    id: str
-    task: Task
-    round: int = 0
-    """The tournament round (0 for plain matches)."""
-    status: MatchStatus = "done"
-    rounds: int = 0
-    """How many times the game stepped."""
-    seats: dict[str, SeatRecord] = field(default_factory=dict)
-    """Every seat, in the game's seat order."""
-    result: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    wall: float = 0.0
-
-    @property
-    def lineup(self) -> str:
-        """The canonical players string: ``seat=player`` for every seat, in seat order."""
-        return " ".join(f"{s.seat}={s.player}" for s in self.seats.values())
-
-    @property
-    def models(self) -> str:
-        return ",".join(sorted({s.model for s in self.seats.values() if s.model}))
-
-    @property
-    def scores(self) -> dict[str, float]:
-        return {s.seat: s.score for s in self.seats.values()}
-
-
-def winners(result: Mapping[str, Any], scores: Mapping[str, float]) -> dict[str, float]:
-    """Each seat's share of the win.
-
-    The seats a game names in ``result["winners"]`` (a team) or ``result["winner"]`` win, 1 each,
-    when they are seats. Otherwise (no winner named, ``None``, or a name that is no seat) the seats
-    with the top score share the win: ``1/t`` each for ``t`` tied seats, ``1/k`` each when all ``k``
-    seats tie.
-    """
-    seats = list(scores)
-    if not seats:
-        return {}
-    named = result.get("winners", result.get("winner"))
-    names = [named] if isinstance(named, str) else named if isinstance(named, list | tuple) else []
-    if names and all(isinstance(n, str) and n in scores for n in names):
-        return {s: 1.0 if s in names else 0.0 for s in seats}
-    top = max(scores.values())
-    tied = [s for s in seats if scores[s] == top]
-    return {s: 1.0 / len(tied) if s in tied else 0.0 for s in seats}
-
-
-def placings(won: Mapping[str, float], scores: Mapping[str, float]) -> dict[str, int]:
-    """Each seat's place (0 = first, ties share a place): by share of the win, then by score."""
-    keys = {s: (-won.get(s, 0.0), -scores[s]) for s in scores}
-    order = sorted(set(keys.values()))
-    return {s: order.index(k) for s, k in keys.items()}
 
 
 def resolve_seats(players: Lineup, seats: list[str], default: PlayerSpec) -> dict[str, PlayerSpec]:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from itertools import combinations
 from typing import Any
 
-from palaestra.eval.ratings import ratings
+from palaestra.ratings import ratings
 
 
 def _draw(seed: int, *parts: object) -> int:

@@ -20,11 +20,12 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from palaestra.agents.base import Agent, agent_names, agent_needs_model, make_agent
+from palaestra.agents.base import agent_names, agent_needs_model, make_agent
 from palaestra.agents.baselines import RandomAgent
 from palaestra.errors import UsageError
 from palaestra.models.base import GenerateConfig, Model, get_model
 from palaestra.multi import BotFactory, MultiAgentEnv
+from palaestra.policy import Agent
 from palaestra.tasks import EnvSpec
 from palaestra.types import ToolCall, ToolSpec
 
@@ -145,7 +146,7 @@ def make_player_agent(
         return RandomAgent(view, seed)
     if player.kind == "human":
         if human is None:
-            from palaestra.play import HumanAgent
+            from palaestra.agents.human import HumanAgent
 
             return HumanAgent(view)
         return human(game, seat, seed)

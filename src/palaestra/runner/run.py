@@ -22,8 +22,8 @@ from palaestra.agents.base import agent_needs_model, make_agent
 from palaestra.env import Env, env_factory, make
 from palaestra.errors import UsageError
 from palaestra.models.base import GenerateConfig, Model, get_model
-from palaestra.runner.episode import EpisodeRecord, RecordingModel, rollout
-from palaestra.store.sqlite import Store
+from palaestra.records import EpisodeRecord, RunStore
+from palaestra.runner.episode import RecordingModel, rollout
 from palaestra.types import Split, Task
 
 
@@ -109,7 +109,7 @@ def validate(config: RunConfig) -> None:
 
 async def run(
     config: RunConfig,
-    store: Store,
+    store: RunStore,
     *,
     run_id: str | None = None,
     resume: bool = False,

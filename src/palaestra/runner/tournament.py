@@ -25,14 +25,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from palaestra.env import make
 from palaestra.errors import UsageError
-from palaestra.eval.ratings import standings
 from palaestra.models.base import GenerateConfig, Model
 from palaestra.multi import BotFactory, MultiAgentEnv
-from palaestra.runner.match import MatchRecord, play_match, resolve_seats
+from palaestra.ratings import standings
+from palaestra.records import MatchRecord, RunStore
+from palaestra.runner.match import play_match, resolve_seats
 from palaestra.runner.pairings import round_robin_lineups, swiss_lineups
 from palaestra.runner.players import ModelPool, parse_player
 from palaestra.runner.run import new_run_id
-from palaestra.store.sqlite import Store
 from palaestra.types import Split, Task
 
 
@@ -231,7 +231,7 @@ class Scheduler:
 
 async def run_matches(
     config: AnyConfig,
-    store: Store,
+    store: RunStore,
     *,
     run_id: str | None = None,
     resume: bool = False,

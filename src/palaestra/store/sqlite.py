@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import TypeAdapter
 
 from palaestra.errors import StoreError
-from palaestra.runner.episode import CallRecord, EpisodeRecord
+from palaestra.records import CallRecord, EpisodeRecord
 from palaestra.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from palaestra.types import Message, ToolSpec
 
 if TYPE_CHECKING:
-    from palaestra.runner.match import MatchRecord
+    from palaestra.records import MatchRecord
 
 _messages = TypeAdapter(list[Message])
 _tools = TypeAdapter(list[ToolSpec])

@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from palaestra.chat import ChatMessage
 from palaestra.errors import UsageError
-from palaestra.export.conversation import ChatMessage
 from palaestra.models.chat_format import fit_messages
 
 JSON_COLUMNS = ("messages", "tools", "prompt", "chosen", "rejected")

@@ -3,11 +3,11 @@
 Ratings use openskill's Plackett-Luce model (a TrueSkill-like Bayesian rating for any number of
 players), updated match by match in the schedule's order (the matches' id order), so that the same
 results always give the same ratings however the matches were scheduled. Seats are placed by their
-share of the win, then by score, ties allowed (:func:`palaestra.runner.match.placings`). A player
+share of the win, then by score, ties allowed (:func:`palaestra.records.placings`). A player
 that holds several seats of one match (self-play) counts once, at its best place. Matches that
 ended in ``error`` count for nothing but the error count.
 
-A win is the seat's ``won`` share (see :func:`palaestra.runner.match.winners`): 1 for a winner, 1/k
+A win is the seat's ``won`` share (see :func:`palaestra.records.winners`): 1 for a winner, 1/k
 each in a k-way draw; win rates and their Wilson 95% intervals take those shares as successes.
 """
 
@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from palaestra.runner.match import placings
+from palaestra.records import placings
 
 Z95 = 1.959963984540054
 

@@ -1,0 +1,173 @@
+"""What happened: the records of episodes and matches that the runner fills and the store keeps.
+
+These are the contract between whoever plays (the runner, a worker process, a bridge) and whoever
+keeps or reads the result (the store, exports, the viewer), so they live below all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from palaestra.types import Message, Task, ToolSpec, Usage
+
+Status = Literal["done", "truncated", "timeout", "error"]
+
+
+@dataclass(slots=True)
+class StepRecord:
+    index: int
+    observation: list[Message]
+    action: Message
+    reward: float
+    info: dict[str, Any]
+    tools: list[ToolSpec] | None = None
+    """Set on the first step and whenever the tool list changed."""
+
+
+@dataclass(slots=True)
+class CallRecord:
+    input_tokens: int
+    output_tokens: int
+    latency: float
+    retries: int
+    cost: float | None
+    finish_reason: str | None
+    token_ids: list[int] | None = None
+    logprobs: list[float] | None = None
+    error: str | None = None
+    prompt_token_ids: list[int] | None = None
+
+
+@dataclass(slots=True)
+class EpisodeRecord:
+    id: str
+    task: Task
+    agent: str
+    model: str
+    sample: int = 0
+    status: Status = "done"
+    reward: float = 0.0
+    success: bool = False
+    progress: float = 0.0
+    invalid_actions: int = 0
+    usage: Usage = field(default_factory=Usage)
+    model_latency: float = 0.0
+    cost: float | None = None
+    wall: float = 0.0
+    error: str | None = None
+    steps: list[StepRecord] = field(default_factory=list)
+    calls: list[CallRecord] = field(default_factory=list)
+    final: list[Message] = field(default_factory=list)
+    """The last observation's messages (what the env said after the final action)."""
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.steps)
+
+
+MatchStatus = Literal["done", "truncated", "error"]
+
+
+@dataclass(slots=True)
+class SeatRecord:
+    seat: str
+    player: str
+    model: str = ""
+    score: float = 0.0
+    won: float = 0.0
+    forfeit: str | None = None
+    """The reason of the seat's first forfeit (a game may keep a forfeiting seat in play)."""
+    forfeits: int = 0
+    invalid_actions: int = 0
+    steps: list[StepRecord] = field(default_factory=list)
+    calls: list[CallRecord] = field(default_factory=list)
+    final: list[Message] = field(default_factory=list)
+    """Messages the seat got after its last move."""
+
+    @property
+    def usage(self) -> Usage:
+        return Usage(
+            input_tokens=sum(c.input_tokens for c in self.calls),
+            output_tokens=sum(c.output_tokens for c in self.calls),
+        )
+
+
+@dataclass(slots=True)
+class MatchRecord:
+    id: str
+    task: Task
+    round: int = 0
+    """The tournament round (0 for plain matches)."""
+    status: MatchStatus = "done"
+    rounds: int = 0
+    """How many times the game stepped."""
+    seats: dict[str, SeatRecord] = field(default_factory=dict)
+    """Every seat, in the game's seat order."""
+    result: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    wall: float = 0.0
+
+    @property
+    def lineup(self) -> str:
+        """The canonical players string: ``seat=player`` for every seat, in seat order."""
+        return " ".join(f"{s.seat}={s.player}" for s in self.seats.values())
+
+    @property
+    def models(self) -> str:
+        return ",".join(sorted({s.model for s in self.seats.values() if s.model}))
+
+    @property
+    def scores(self) -> dict[str, float]:
+        return {s.seat: s.score for s in self.seats.values()}
+
+
+def winners(result: Mapping[str, Any], scores: Mapping[str, float]) -> dict[str, float]:
+    """Each seat's share of the win.
+
+    The seats a game names in ``result["winners"]`` (a team) or ``result["winner"]`` win, 1 each,
+    when they are seats. Otherwise (no winner named, ``None``, or a name that is no seat) the seats
+    with the top score share the win: ``1/t`` each for ``t`` tied seats, ``1/k`` each when all ``k``
+    seats tie.
+    """
+    seats = list(scores)
+    if not seats:
+        return {}
+    named = result.get("winners", result.get("winner"))
+    names = [named] if isinstance(named, str) else named if isinstance(named, list | tuple) else []
+    if names and all(isinstance(n, str) and n in scores for n in names):
+        return {s: 1.0 if s in names else 0.0 for s in seats}
+    top = max(scores.values())
+    tied = [s for s in seats if scores[s] == top]
+    return {s: 1.0 / len(tied) if s in tied else 0.0 for s in seats}
+
+
+def placings(won: Mapping[str, float], scores: Mapping[str, float]) -> dict[str, int]:
+    """Each seat's place (0 = first, ties share a place): by share of the win, then by score."""
+    keys = {s: (-won.get(s, 0.0), -scores[s]) for s in scores}
+    order = sorted(set(keys.values()))
+    return {s: order.index(k) for s, k in keys.items()}
+
+
+@runtime_checkable
+class RunStore(Protocol):
+    """Where the runner keeps runs: what it needs of a store, and all it may assume.
+
+    :class:`palaestra.store.Store` (SQLite) is the one Palaestra ships; the runner depends on this
+    contract only, so a worker or a bridge can hand its records to whatever single writer there is.
+    """
+
+    def create_run(self, run_id: str, config: dict[str, Any]) -> None: ...
+
+    def set_run_status(self, run_id: str, status: str, summary: dict[str, Any] | None = None) -> None: ...
+
+    def finished_episode_ids(self, run_id: str) -> set[str]: ...
+
+    def write_episode(self, run_id: str, rec: EpisodeRecord) -> None: ...
+
+    def write_match(self, run_id: str, rec: MatchRecord) -> None: ...
+
+    def matches(self, run_id: str) -> list[dict[str, Any]]: ...
+
+    def summary(self, run_id: str) -> dict[str, Any]: ...
