@@ -91,3 +91,23 @@ async def test_the_agent_is_told_the_step_limit_it_is_held_to() -> None:
         goal = rec.steps[0].observation[1].content
         assert ("You have at most 7 turns" in goal) is told, goal
         assert rec.n_steps <= limit
+
+
+def test_expert_policy_is_built_with_the_env_passed_in() -> None:
+    class Oracle(palaestra.Policy):
+        def choose(self, observation: palaestra.Observation) -> Message:
+            return Message(role="assistant", content="")
+
+    class WithExpert(palaestra.Env):
+        spec = palaestra.EnvSpec(name="with-expert")
+        expert_policy = Oracle
+
+    env = WithExpert()
+    expert = env.expert()
+    assert isinstance(expert, Oracle) and expert.env is env
+    assert env.expert() is not expert  # a fresh policy per call (per episode)
+
+    class WithoutExpert(palaestra.Env):
+        spec = palaestra.EnvSpec(name="without-expert")
+
+    assert WithoutExpert().expert() is None

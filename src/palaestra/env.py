@@ -25,7 +25,7 @@ from palaestra.tools import ToolDef, ToolResult, collect_tools, dispatch
 from palaestra.types import Message, Observation, Step, Task, ToolCall, ToolSpec
 
 if TYPE_CHECKING:
-    from palaestra.agents.base import Agent
+    from palaestra.agents.base import Agent, Policy
 
 
 class Env(TaskSource):
@@ -35,7 +35,8 @@ class Env(TaskSource):
     - ``setup(task) -> str`` — start an episode for the task, return the goal text;
     - ``@tool`` methods — the actions; raise ``ToolError`` for an impossible action;
       call ``self.finish(success)`` when the episode ends;
-    - ``expert() -> Agent`` — an oracle policy that proves the tasks solvable.
+    - ``expert_policy = MyExpert`` — an oracle ``Policy`` that proves the tasks solvable; the
+      base builds it with the env passed in (``env.expert()``).
 
     Optional: ``progress()``, ``instructions()``, ``on_text(text)`` (free-text actions),
     ``valid_actions()`` (for the random baseline and for people), ``snapshot()/restore()``.
@@ -57,6 +58,9 @@ class Env(TaskSource):
     """The runner's step limit, set before ``reset``. When the env has no ``budget`` of its own,
     the goal text tells the agent how many turns it has."""
     _reward: float = 0.0
+    expert_policy: ClassVar[type[Policy] | None] = None
+    """The oracle's class: ``expert()`` builds it with this env passed in, so it can read the
+    hidden state as ``self.env``."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -186,8 +190,9 @@ class Env(TaskSource):
         return None
 
     def expert(self) -> Agent | None:
-        """An oracle policy for this environment (may read the env's hidden state)."""
-        return None
+        """An oracle policy for this environment (may read the env's hidden state): by default
+        ``expert_policy`` built with this env."""
+        return None if self.expert_policy is None else self.expert_policy(self)
 
     def snapshot(self) -> Any:
         """A copy of the whole state, for tree search. Override for envs holding external resources."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from palaestra.agents.base import Agent
 from palaestra.env import Env, EnvSpec
 from palaestra.envs.code.expert import ReferenceSubmitter
 from palaestra.envs.code.grading import grade
@@ -112,5 +111,4 @@ class CodeEnv(Env):
         """The share of hidden tests passed (0 until the submission)."""
         return self.passed or 0.0
 
-    def expert(self) -> Agent:
-        return ReferenceSubmitter(self)
+    expert_policy = ReferenceSubmitter

@@ -14,8 +14,7 @@ if TYPE_CHECKING:
 class ReferenceSubmitter(Policy):
     """Submits the source of the family's reference function, wrapped under the task's name."""
 
-    def __init__(self, env: CodeEnv) -> None:
-        self.env = env
+    env: CodeEnv
 
     def choose(self, observation: Observation) -> Message:
         return action("submit", code=self.env.problem.solution())

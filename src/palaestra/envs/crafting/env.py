@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from palaestra.agents.base import Agent
 from palaestra.env import Env, EnvSpec
 from palaestra.envs.crafting.book import FURNACE, a, load
 from palaestra.envs.crafting.expert import Planner
@@ -231,5 +230,4 @@ class CraftingEnv(Env):
         got = self.acquired
         return sum(min(1.0, got.get(i, 0) / n) for i, n in self.need.items()) / len(self.need)
 
-    def expert(self) -> Agent:
-        return Planner(self)
+    expert_policy = Planner

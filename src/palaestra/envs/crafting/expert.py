@@ -18,8 +18,7 @@ class Planner(Policy):
     Replanning from the inventory each turn keeps it right whatever happened before; on a fresh
     episode it makes exactly the plan's calls, each item after everything it depends on."""
 
-    def __init__(self, env: CraftingEnv) -> None:
-        self.env = env
+    env: CraftingEnv
 
     def choose(self, observation: Observation) -> Message:
         env = self.env

@@ -7,11 +7,11 @@ import difflib
 import random
 from typing import Any
 
-from palaestra.agents.base import Agent
 from palaestra.env import Env, EnvSpec
 from palaestra.envs.crm import answers, tasks, text
 from palaestra.envs.crm.answers import Value
 from palaestra.envs.crm.clock import SNAPSHOT
+from palaestra.envs.crm.expert import GroundTruthQuery
 from palaestra.envs.crm.question import Question
 from palaestra.envs.crm.schema import TABLE, TABLE_NAMES, table_of_id
 from palaestra.envs.crm.sqlguard import ReadOnlyDB, Result, cell, render
@@ -250,7 +250,4 @@ class CrmEnv(Env):
             copy.deepcopy(snap, {id(snap["prep"]): snap["prep"], id(snap["db"]): snap["db"]})
         )
 
-    def expert(self) -> Agent:
-        from palaestra.envs.crm.expert import GroundTruthQuery
-
-        return GroundTruthQuery(self)
+    expert_policy = GroundTruthQuery

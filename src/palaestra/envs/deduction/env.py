@@ -16,7 +16,6 @@ import math
 import random
 from typing import Any, Literal
 
-from palaestra.agents.base import Agent
 from palaestra.env import Env, EnvSpec
 from palaestra.envs.deduction.answerer import ModelAnswerer
 from palaestra.envs.deduction.expert import InfoGain
@@ -278,8 +277,7 @@ class DeductionEnv(Env):
         left = max(1, self.consistent.bit_count())
         return 1.0 - math.log2(left) / math.log2(n) if n > 1 else 0.0
 
-    def expert(self) -> Agent:
-        return InfoGain(self)
+    expert_policy = InfoGain
 
     async def close(self) -> None:
         if self._answerer is not None and self._own_model:

@@ -22,8 +22,7 @@ if TYPE_CHECKING:
 
 
 class InfoGain(Policy):
-    def __init__(self, env: DeductionEnv) -> None:
-        self.env = env
+    env: DeductionEnv
 
     async def reset(self, task: Task) -> None:
         await super().reset(task)

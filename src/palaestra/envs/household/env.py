@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from palaestra.agents.base import Agent
 from palaestra.env import Env, EnvSpec
 from palaestra.envs.household.catalog import APPLIANCE, FLOORLAMP, OBJECTS, OPENABLE
 from palaestra.envs.household.expert import Planner
@@ -230,5 +229,4 @@ class HouseholdEnv(Env):
         out += [("look", {}), ("inventory", {})]
         return [ToolCall(id=f"va{i}", name=n, arguments=args) for i, (n, args) in enumerate(out)]
 
-    def expert(self) -> Agent:
-        return Planner(self)
+    expert_policy = Planner

@@ -98,8 +98,7 @@ def next_action(w: World) -> Act:
 class Planner(Policy):
     """Knows where everything is; fetches, treats and places along shortest routes."""
 
-    def __init__(self, env: HouseholdEnv) -> None:
-        self.env = env
+    env: HouseholdEnv
 
     def choose(self, observation: Observation) -> Message:
         name, args = next_action(self.env.world)

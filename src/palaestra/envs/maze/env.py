@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from typing import Any, Literal
 
-from palaestra.agents.base import Agent
 from palaestra.env import Env, EnvSpec
 from palaestra.envs.maze.expert import ShortestPath
 from palaestra.envs.maze.tasks import FLOOR, GOAL, LEVELS, MAX_TURNS, WALL, bfs, generate
@@ -154,5 +153,4 @@ class MazeEnv(Env):
             return 1.0
         return max(0.0, 1.0 - self.dist[self.pos] / self.start_distance)
 
-    def expert(self) -> Agent:
-        return ShortestPath(self)
+    expert_policy = ShortestPath

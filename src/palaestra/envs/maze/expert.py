@@ -19,8 +19,7 @@ class ShortestPath(Policy):
     """The oracle: reads the map's distance-to-goal table (computed once in ``setup``) and always
     steps to a neighbour one step closer, so it walks a shortest path."""
 
-    def __init__(self, env: MazeEnv) -> None:
-        self.env = env
+    env: MazeEnv
 
     def choose(self, observation: Observation) -> Message:
         env = self.env

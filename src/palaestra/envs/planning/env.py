@@ -11,10 +11,11 @@ import random
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from palaestra.agents.base import Agent
+from palaestra.agents.base import Policy
 from palaestra.env import Env, EnvSpec
 from palaestra.envs.planning import tasks
 from palaestra.envs.planning.domain import DomainKit, article, plural
+from palaestra.envs.planning.expert import PlanExpert
 from palaestra.envs.planning.pddl import Atom
 from palaestra.envs.planning.strips import Grounded, State, instantiate
 from palaestra.errors import UsageError
@@ -235,10 +236,7 @@ class PlanningEnv(Env):
         self.__dict__.update(snap)
         self.executed = list(snap["executed"])
 
-    def expert(self) -> Agent:
-        from palaestra.envs.planning.expert import PlanExpert
-
-        return PlanExpert(self)
+    expert_policy: ClassVar[type[Policy] | None] = PlanExpert
 
     # ---- tools --------------------------------------------------------------------------------
     @tool

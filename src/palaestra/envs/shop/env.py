@@ -10,9 +10,9 @@ from __future__ import annotations
 import random
 from typing import Any, Literal
 
-from palaestra.agents.base import Agent
 from palaestra.env import Env, EnvSpec
 from palaestra.envs.shop.catalog import MAX_RESULTS, PAGE_SIZE, Catalog, Product, catalog
+from palaestra.envs.shop.expert import ShopExpert
 from palaestra.envs.shop.reward import Goal, fits, score
 from palaestra.envs.shop.tasks import LEVELS, generate, goal_of, task_key
 from palaestra.tools import ToolError, tool
@@ -284,7 +284,4 @@ class ShopEnv(Env):
             calls += [("buy", {}), ("back_to_results", {})]
         return [ToolCall(id=name, name=name, arguments=args) for name, args in calls]
 
-    def expert(self) -> Agent:
-        from palaestra.envs.shop.expert import ShopExpert
-
-        return ShopExpert(self)
+    expert_policy = ShopExpert

@@ -17,8 +17,7 @@ if TYPE_CHECKING:
 
 
 class ShopExpert(Policy):
-    def __init__(self, env: ShopEnv) -> None:
-        self.env = env
+    env: ShopEnv
 
     async def reset(self, task: Task) -> None:
         await super().reset(task)

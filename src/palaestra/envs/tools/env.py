@@ -19,8 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from palaestra.agents.base import Agent
 from palaestra.env import Env, EnvSpec
+from palaestra.envs.tools.expert import ToolsExpert
 from palaestra.envs.tools.gen import world_data
 from palaestra.envs.tools.grading import call_matches, check, grade_answer
 from palaestra.envs.tools.retrieval import world_index
@@ -198,10 +198,7 @@ class ToolsEnv(Env):
     def step_info(self) -> dict[str, Any]:
         return {"tool_calls": self.tool_calls, "searches": self.searches, "tools_loaded": len(self.loaded)}
 
-    def expert(self) -> Agent:
-        from palaestra.envs.tools.expert import ToolsExpert
-
-        return ToolsExpert(self)
+    expert_policy = ToolsExpert
 
     # ---- resources --------------------------------------------------------------------------
     def _release(self) -> None:

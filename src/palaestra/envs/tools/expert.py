@@ -32,9 +32,9 @@ def answer_text(spec: dict[str, Any]) -> str:
 
 
 class ToolsExpert(Policy):
-    def __init__(self, env: ToolsEnv) -> None:
-        self.env = env
-        self.i = 0
+    env: ToolsEnv
+
+    i: int = 0
 
     async def reset(self, task: Task) -> None:
         await super().reset(task)

@@ -7,10 +7,10 @@ import difflib
 import random
 from typing import Any
 
-from palaestra.agents.base import Agent
 from palaestra.env import Env, EnvSpec
 from palaestra.envs.travel import tasks, text
 from palaestra.envs.travel.check import evaluate
+from palaestra.envs.travel.expert import TravelExpert
 from palaestra.envs.travel.plan import DayPlan, Query
 from palaestra.envs.travel.solver import Solution, random_plan
 from palaestra.envs.travel.verdict import Evaluation
@@ -220,7 +220,4 @@ class TravelEnv(Env):
             self._valid = [ToolCall(id=f"valid_{i}", name=n, arguments=a) for i, (n, a) in enumerate(calls)]
         return self._valid
 
-    def expert(self) -> Agent:
-        from palaestra.envs.travel.expert import TravelExpert
-
-        return TravelExpert(self)
+    expert_policy = TravelExpert

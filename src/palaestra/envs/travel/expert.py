@@ -16,10 +16,10 @@ class TravelExpert(Policy):
     searches an agent would need to write it (each leg's flights, trains and ground transport, each
     city's accommodations, restaurants and attractions), then submits it."""
 
-    def __init__(self, env: TravelEnv) -> None:
-        self.env = env
-        self.script: list[tuple[str, dict[str, Any]]] | None = None
-        self.n = 0
+    env: TravelEnv
+
+    script: list[tuple[str, dict[str, Any]]] | None = None
+    n: int = 0
 
     async def reset(self, task: Task) -> None:
         await super().reset(task)

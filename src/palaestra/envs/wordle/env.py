@@ -12,7 +12,6 @@ import random
 from functools import cache
 from typing import Any
 
-from palaestra.agents.base import Agent
 from palaestra.env import Env, EnvSpec
 from palaestra.envs.wordle import tasks
 from palaestra.envs.wordle.expert import WordleExpert
@@ -164,5 +163,4 @@ class WordleEnv(Env):
             words = tuple(hard_mode_filter(words, self.history))
         return [_guess_call(w) for w in words]
 
-    def expert(self) -> Agent:
-        return WordleExpert(self)
+    expert_policy = WordleExpert

@@ -141,9 +141,9 @@ class Solver:
 class WordleExpert(Policy):
     """Plays the solver for the task's tier and mode from the env's public feedback history."""
 
-    def __init__(self, env: WordleEnv) -> None:
-        self.env = env
-        self.solver: Solver | None = None
+    env: WordleEnv
+
+    solver: Solver | None = None
 
     async def reset(self, task: Task) -> None:
         await super().reset(task)
