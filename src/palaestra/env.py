@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 class Env(TaskSource):
     """A single-agent environment. Subclass it, set ``spec``, and write:
 
-    - ``generate(rng, difficulty) -> params`` — task parameters from a seeded RNG;
+    - ``generate(rng, difficulty) -> params`` — task parameters from a seeded RNG (a generator
+      written as a module function is declared as ``generate = staticmethod(make_task)``);
     - ``setup(task) -> str`` — start an episode for the task, return the goal text;
     - ``@tool`` methods — the actions; raise ``ToolError`` for an impossible action;
       call ``self.finish(success)`` when the episode ends;

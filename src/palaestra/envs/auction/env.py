@@ -55,8 +55,7 @@ class AuctionEnv(MultiAgentEnv):
         tags=("multi-agent", "auction", "planning", "budget"),
     )
 
-    def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
-        return tasks.generate(rng, difficulty)
+    generate = staticmethod(tasks.generate)
 
     # ---- setup ---------------------------------------------------------------------------------
     def setup(self, task: Task) -> None:

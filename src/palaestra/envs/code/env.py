@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 from palaestra.env import Env, EnvSpec
@@ -50,8 +49,7 @@ class CodeEnv(Env):
         self.test_timeout = test_timeout
         self.per_test = per_test
 
-    def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
-        return generate(rng, difficulty)
+    generate = staticmethod(generate)
 
     def task_key(self, params: dict[str, Any]) -> str:
         return task_key(params)

@@ -13,7 +13,6 @@ import copy
 import difflib
 import functools
 import math
-import random
 from typing import Any, Literal
 
 from palaestra.env import Env, EnvSpec
@@ -132,8 +131,7 @@ class DeductionEnv(Env):
             for s in self._tool_specs
         ]
 
-    def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
-        return generate(rng, difficulty)
+    generate = staticmethod(generate)
 
     def instructions(self) -> str:
         return INSTRUCTIONS

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import random
-from typing import Any, Literal
+from typing import Literal
 
 from palaestra.env import Env, EnvSpec
 from palaestra.envs.maze.expert import ShortestPath
@@ -59,8 +58,7 @@ class MazeEnv(Env):
     budget: int
     moves: int
 
-    def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
-        return generate(rng, difficulty)
+    generate = staticmethod(generate)
 
     def setup(self, task: Task) -> str:
         rows: list[str] = task.params["rows"]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import random
 import shutil
 import tempfile
 from pathlib import Path
@@ -57,8 +56,7 @@ class ToolsEnv(Env):
         self.answer_ok = False
 
     # ---- tasks ------------------------------------------------------------------------------
-    def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
-        return generate_task(rng, difficulty)
+    generate = staticmethod(generate_task)
 
     def setup(self, task: Task) -> str:
         self._release()

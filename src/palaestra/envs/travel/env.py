@@ -48,8 +48,7 @@ class TravelEnv(Env):
     reference: Solution
     evaluation: Evaluation | None
 
-    def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
-        return tasks.generate(rng, difficulty)
+    generate = staticmethod(tasks.generate)
 
     def setup(self, task: Task) -> str:
         self.query, self.db, self.reference = tasks.prepare(task.params)

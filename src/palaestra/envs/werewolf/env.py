@@ -9,7 +9,6 @@ the living players speak in turn (``say`` or plain text), then vote at the same 
 
 from __future__ import annotations
 
-import random
 import re
 from typing import Any
 
@@ -52,8 +51,7 @@ class WerewolfEnv(Village):
         tags=("multi-agent", "social-deduction", "hidden-role", "deception", "communication"),
     )
 
-    def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
-        return rules.generate(rng, difficulty)
+    generate = staticmethod(rules.generate)
 
     # ---- setup ---------------------------------------------------------------------------------
     def setup(self, task: Task) -> None:

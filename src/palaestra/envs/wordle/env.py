@@ -8,7 +8,6 @@ invalid actions: they are refused with the reason and do not use up a guess.
 
 from __future__ import annotations
 
-import random
 from functools import cache
 from typing import Any
 
@@ -73,8 +72,7 @@ class WordleEnv(Env):
     history: list[tuple[str, int]]
     greens: set[int]
 
-    def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
-        return tasks.generate(rng, difficulty)
+    generate = staticmethod(tasks.generate)
 
     def task_key(self, params: dict[str, Any]) -> str:
         return tasks.task_key(params)
