@@ -13,7 +13,7 @@ from palaestra.envs.crafting.expert import Planner
 from palaestra.envs.crafting.planner import MAX_GATHER, holds_tool, plan
 from palaestra.envs.crafting.tasks import LEVELS, budget, generate, max_turns, task_key
 from palaestra.tools import ToolError, tool
-from palaestra.types import Message, Step, Task, ToolCall
+from palaestra.types import Task, ToolCall
 
 MAX_CRAFT = 999
 
@@ -213,12 +213,12 @@ class CraftingEnv(Env):
         return out
 
     # ---- turn budget, progress, metrics -------------------------------------------------------
-    async def step(self, action: Message) -> Step:
-        step = await super().step(action)
-        step.info["crafts"] = self.crafts
-        step.info["gathers"] = self.gathers
-        step.info["efficiency"] = min(1.0, self.plan_calls / self.steps) if self.success else 0.0
-        return step
+    def step_info(self) -> dict[str, Any]:
+        return {
+            "crafts": self.crafts,
+            "gathers": self.gathers,
+            "efficiency": min(1.0, self.plan_calls / self.steps) if self.success else 0.0,
+        }
 
     def progress(self) -> float:
         """Mean share, over the nodes of the goal's recipe tree (the shortest plan's production from

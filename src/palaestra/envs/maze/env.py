@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from palaestra.env import Env, EnvSpec
 from palaestra.envs.maze.expert import ShortestPath
 from palaestra.envs.maze.tasks import FLOOR, GOAL, LEVELS, MAX_TURNS, WALL, bfs, generate
 from palaestra.tools import ToolError, tool
-from palaestra.types import Message, Step, Task, ToolCall
+from palaestra.types import Task, ToolCall
 
 RADIUS = 2
 """The agent sees the squares up to this many steps away along each axis (a 5 x 5 window)."""
@@ -139,11 +139,8 @@ class MazeEnv(Env):
         return [_MOVES[d] for d in self.open_directions()]
 
     # ---- turn budget, progress, metrics -------------------------------------------------------
-    async def step(self, action: Message) -> Step:
-        step = await super().step(action)
-        step.info["moves"] = self.moves
-        step.info["efficiency"] = self.start_distance / self.moves if self.success else 0.0
-        return step
+    def step_info(self) -> dict[str, Any]:
+        return {"moves": self.moves, "efficiency": self.start_distance / self.moves if self.success else 0.0}
 
     def progress(self) -> float:
         """Share of the start's shortest-path distance to the goal closed so far (not monotone)."""

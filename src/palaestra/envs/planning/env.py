@@ -20,7 +20,7 @@ from palaestra.envs.planning.pddl import Atom
 from palaestra.envs.planning.strips import Grounded, State, instantiate
 from palaestra.errors import UsageError
 from palaestra.tools import ToolDef, ToolError, ToolResult, dispatch, tool
-from palaestra.types import Message, Step, Task, ToolCall, ToolSpec
+from palaestra.types import Task, ToolCall, ToolSpec
 
 MAX_FACTS_IN_ERROR = 8
 
@@ -195,13 +195,11 @@ class PlanningEnv(Env):
     def budget_message(self) -> str:
         return f"\nThe budget of {self.budget} steps is used up and the goal is not reached. The episode is over."
 
-    async def step(self, action: Message) -> Step:
-        st = await super().step(action)
-        st.info["plan_length"] = len(self.executed)
-        st.info["optimal_length"] = self.optimal
+    def step_info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"plan_length": len(self.executed), "optimal_length": self.optimal}
         if self.done:
-            st.info["efficiency"] = self.efficiency()
-        return st
+            info["efficiency"] = self.efficiency()
+        return info
 
     def efficiency(self) -> float:
         """Optimal plan length / executed actions on success, else 0."""

@@ -16,7 +16,7 @@ from palaestra.envs.shop.expert import ShopExpert
 from palaestra.envs.shop.reward import Goal, fits, score
 from palaestra.envs.shop.tasks import LEVELS, generate, goal_of, task_key
 from palaestra.tools import ToolError, tool
-from palaestra.types import Message, Step, Task, ToolCall
+from palaestra.types import Task, ToolCall
 
 View = Literal["home", "results", "product", "done"]
 
@@ -261,12 +261,13 @@ class ShopEnv(Env):
             return 1.0
         return sum(self.reached.values()) / 4
 
-    async def step(self, action: Message) -> Step:
-        step = await super().step(action)
-        step.info.update(
-            searches=self.searches, products_viewed=len(self.viewed), bought=self.bought, **self.reward_info
-        )
-        return step
+    def step_info(self) -> dict[str, Any]:
+        return {
+            "searches": self.searches,
+            "products_viewed": len(self.viewed),
+            "bought": self.bought,
+            **self.reward_info,
+        }
 
     def valid_actions(self) -> list[ToolCall]:
         calls = [("search", {"query": self.instruction})]

@@ -16,7 +16,7 @@ from palaestra.envs.travel.solver import Solution, random_plan
 from palaestra.envs.travel.verdict import Evaluation
 from palaestra.envs.travel.world import TripDB
 from palaestra.tools import ToolError, tool
-from palaestra.types import Message, Step, Task, ToolCall
+from palaestra.types import Task, ToolCall
 
 METRICS = ("delivered", "commonsense_pass", "hard_pass", "final_pass", "commonsense_micro", "hard_micro")
 _NOT_DELIVERED: dict[str, Any] = {
@@ -184,12 +184,7 @@ class TravelEnv(Env):
         return "Plan submitted.\n" + self.evaluation.render(self.query)
 
     # ---- episode bookkeeping ---------------------------------------------------------------
-    async def step(self, action: Message) -> Step:
-        result = await super().step(action)
-        result.info.update(self.metrics())
-        return result
-
-    def metrics(self) -> dict[str, Any]:
+    def step_info(self) -> dict[str, Any]:
         """TravelPlanner's per-plan metrics (all false/zero until a plan is delivered)."""
         return dict(_NOT_DELIVERED) if self.evaluation is None else self.evaluation.metrics()
 

@@ -29,7 +29,7 @@ from palaestra.envs.wordle.words import (
     render,
 )
 from palaestra.tools import ToolError, tool
-from palaestra.types import Message, Step, Task, ToolCall
+from palaestra.types import Task, ToolCall
 
 INSTRUCTIONS = f"""\
 You are playing Wordle. Find the secret {LENGTH}-letter English word in at most {MAX_GUESSES} guesses.
@@ -148,10 +148,8 @@ class WordleEnv(Env):
             return 1.0
         return len(self.greens) / (LENGTH + 1)
 
-    async def step(self, action: Message) -> Step:
-        st = await super().step(action)
-        st.info["guesses"] = len(self.history)
-        return st
+    def step_info(self) -> dict[str, Any]:
+        return {"guesses": len(self.history)}
 
     def valid_actions(self) -> list[ToolCall]:
         """A guess of every word the rules accept now (every allowed word; in hard mode, those
