@@ -3,9 +3,7 @@
 import random
 from typing import Any
 
-from palaestra import Message, MultiAgentEnv, ToolCall, ToolError, tool
-from palaestra.tasks import EnvSpec
-from palaestra.types import Task
+from palaestra import EnvSpec, Message, MultiAgentEnv, Task, ToolCall, ToolError, tool
 
 
 class SealedBid(MultiAgentEnv):

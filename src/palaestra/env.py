@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from palaestra.errors import UnknownNameError, UsageError
 from palaestra.multi import MultiAgentEnv
-from palaestra.tasks import EnvSpec as EnvSpec
-from palaestra.tasks import TaskSource
+from palaestra.tasks import EnvSpec, TaskSource
 from palaestra.tasks import split_of as split_of
 from palaestra.tools import ToolDef, ToolResult, collect_tools, dispatch
 from palaestra.types import Message, Observation, Step, Task, ToolCall, ToolSpec

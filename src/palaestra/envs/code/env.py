@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from palaestra.env import Env, EnvSpec
+from palaestra import Env, EnvSpec, Task, ToolError, tool
 from palaestra.envs.code.expert import ReferenceSubmitter
 from palaestra.envs.code.grading import grade
 from palaestra.envs.code.tasks import LEVELS, Problem, generate, problem, task_key
 from palaestra.sandbox import run_python
-from palaestra.tools import ToolError, tool
-from palaestra.types import Task
 
 MAX_STEPS = 20
 OUTPUT_CHARS = 4000

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from palaestra.agents.base import Policy, action
-from palaestra.types import Message, Observation
+from palaestra import Message, Observation, Policy, action
 
 if TYPE_CHECKING:
     from palaestra.envs.code.env import CodeEnv

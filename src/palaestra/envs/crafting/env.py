@@ -7,13 +7,11 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from palaestra.env import Env, EnvSpec
+from palaestra import Env, EnvSpec, Task, ToolCall, ToolError, tool
 from palaestra.envs.crafting.book import FURNACE, a, load
 from palaestra.envs.crafting.expert import Planner
 from palaestra.envs.crafting.planner import MAX_GATHER, holds_tool, plan
 from palaestra.envs.crafting.tasks import LEVELS, budget, generate, max_turns, task_key
-from palaestra.tools import ToolError, tool
-from palaestra.types import Task, ToolCall
 
 MAX_CRAFT = 999
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from palaestra.agents.base import Policy, action
+from palaestra import Message, Observation, Policy, action
 from palaestra.envs.crafting.planner import plan
-from palaestra.types import Message, Observation
 
 if TYPE_CHECKING:
     from palaestra.envs.crafting.env import CraftingEnv

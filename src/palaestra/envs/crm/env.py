@@ -7,7 +7,7 @@ import difflib
 import random
 from typing import Any
 
-from palaestra.env import Env, EnvSpec
+from palaestra import Env, EnvSpec, Task, ToolCall, ToolError, ToolResult, tool
 from palaestra.envs.crm import answers, tasks, text
 from palaestra.envs.crm.answers import Value
 from palaestra.envs.crm.clock import SNAPSHOT
@@ -15,8 +15,6 @@ from palaestra.envs.crm.expert import GroundTruthQuery
 from palaestra.envs.crm.question import Question
 from palaestra.envs.crm.schema import TABLE, TABLE_NAMES, table_of_id
 from palaestra.envs.crm.sqlguard import ReadOnlyDB, Result, cell, render
-from palaestra.tools import ToolError, ToolResult, tool
-from palaestra.types import Task, ToolCall
 
 _SAMPLE_CELL = 80
 _RANDOM_SUBMISSIONS = 6

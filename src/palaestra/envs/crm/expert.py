@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from palaestra.agents.base import Policy, action
+from palaestra import Message, Observation, Policy, Task, action
 from palaestra.envs.crm import answers
-from palaestra.types import Message, Observation, Task
 
 if TYPE_CHECKING:
     from palaestra.envs.crm.env import CrmEnv

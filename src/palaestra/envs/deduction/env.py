@@ -15,17 +15,14 @@ import functools
 import math
 from typing import Any, Literal
 
-from palaestra.env import Env, EnvSpec
+from palaestra import Env, EnvSpec, Message, ModelError, Step, Task, ToolCall, ToolError, ToolSpec, tool
 from palaestra.envs.deduction.answerer import ModelAnswerer
 from palaestra.envs.deduction.expert import InfoGain
 from palaestra.envs.deduction.grammar import GRAMMAR, parse
 from palaestra.envs.deduction.kb import CATEGORIES, PLURAL, Entity, knowledge_base
 from palaestra.envs.deduction.predicates import canonical_questions, mask
 from palaestra.envs.deduction.tasks import LEVELS, generate
-from palaestra.errors import ModelError
 from palaestra.models.base import Model, get_model
-from palaestra.tools import ToolError, tool
-from palaestra.types import Message, Step, Task, ToolCall, ToolSpec
 
 INSTRUCTIONS = """\
 You are playing twenty questions. The answerer has picked a secret from a list of candidates \

@@ -6,10 +6,7 @@ import math
 import random
 from typing import Any
 
-from palaestra.agents.base import Policy, action
-from palaestra.env import Env, EnvSpec
-from palaestra.tools import ToolError, tool
-from palaestra.types import Message, Observation, Task
+from palaestra import Env, EnvSpec, Message, Observation, Policy, Task, ToolError, action, tool
 
 # Difficulty sets the size of the range; the step budget allows a binary search plus slack.
 RANGES = {1: 100, 2: 1_000, 3: 100_000}

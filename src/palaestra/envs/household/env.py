@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from palaestra.env import Env, EnvSpec
+from palaestra import Env, EnvSpec, Task, ToolCall, ToolResult, tool
 from palaestra.envs.household.catalog import APPLIANCE, FLOORLAMP, OBJECTS, OPENABLE
 from palaestra.envs.household.expert import Planner
 from palaestra.envs.household.tasks import LEVELS, generate_home, kind_of
 from palaestra.envs.household.text import goal_text
 from palaestra.envs.household.world import World
-from palaestra.tools import ToolResult, tool
-from palaestra.types import Task, ToolCall
 
 BUDGET = {1: 30, 2: 50, 3: 100}
 """Steps allowed per difficulty (told in the goal text); every step counts, failed ones too."""

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from palaestra.env import Env, EnvSpec
+from palaestra import Env, EnvSpec, Task, ToolCall, ToolError, tool
 from palaestra.envs.maze.expert import ShortestPath
 from palaestra.envs.maze.tasks import FLOOR, GOAL, LEVELS, MAX_TURNS, WALL, bfs, generate
-from palaestra.tools import ToolError, tool
-from palaestra.types import Task, ToolCall
 
 RADIUS = 2
 """The agent sees the squares up to this many steps away along each axis (a 5 x 5 window)."""

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from palaestra.agents.base import Policy, action
-from palaestra.types import Message, Observation, Task
+from palaestra import Message, Observation, Policy, Task, action
 
 if TYPE_CHECKING:
     from palaestra.envs.maze.env import MazeEnv

@@ -11,16 +11,13 @@ import random
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from palaestra.agents.base import Policy
-from palaestra.env import Env, EnvSpec
+from palaestra import Env, EnvSpec, Policy, Task, ToolCall, ToolError, ToolResult, ToolSpec, UsageError, tool
 from palaestra.envs.planning import tasks
 from palaestra.envs.planning.domain import DomainKit, article, plural
 from palaestra.envs.planning.expert import PlanExpert
 from palaestra.envs.planning.pddl import Atom
 from palaestra.envs.planning.strips import Grounded, State, instantiate
-from palaestra.errors import UsageError
-from palaestra.tools import ToolDef, ToolError, ToolResult, dispatch, tool
-from palaestra.types import Task, ToolCall, ToolSpec
+from palaestra.tools import ToolDef, dispatch
 
 MAX_FACTS_IN_ERROR = 8
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from palaestra.agents.base import Policy, action
+from palaestra import Message, Observation, Policy, Task, action
 from palaestra.envs.planning.strips import astar
-from palaestra.types import Message, Observation, Task
 
 if TYPE_CHECKING:
     from palaestra.envs.planning.env import PlanningEnv

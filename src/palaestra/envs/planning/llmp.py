@@ -13,13 +13,12 @@ import random
 import re
 from collections.abc import Sequence
 
-from palaestra.env import EnvSpec
+from palaestra import EnvSpec, ToolError, tool
 from palaestra.envs.planning import planner, tasks
 from palaestra.envs.planning.env import PlanningEnv
 from palaestra.envs.planning.expert import LLMPExpert
 from palaestra.envs.planning.pddl import PDDLError
 from palaestra.envs.planning.planner import resolve as resolve_planner
-from palaestra.tools import ToolError, tool
 
 MAX_PLAN = 200
 _CALL = re.compile(r"([A-Za-z][\w-]*)\s*\(([^()]*)\)")

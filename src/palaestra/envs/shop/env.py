@@ -10,13 +10,11 @@ from __future__ import annotations
 import random
 from typing import Any, Literal
 
-from palaestra.env import Env, EnvSpec
+from palaestra import Env, EnvSpec, Task, ToolCall, ToolError, tool
 from palaestra.envs.shop.catalog import MAX_RESULTS, PAGE_SIZE, Catalog, Product, catalog
 from palaestra.envs.shop.expert import ShopExpert
 from palaestra.envs.shop.reward import Goal, fits, score
 from palaestra.envs.shop.tasks import LEVELS, generate, goal_of, task_key
-from palaestra.tools import ToolError, tool
-from palaestra.types import Task, ToolCall
 
 View = Literal["home", "results", "product", "done"]
 

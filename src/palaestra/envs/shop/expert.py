@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from palaestra.agents.base import Policy, action
+from palaestra import Message, Observation, Policy, Task, action
 from palaestra.envs.shop.tasks import search_words
-from palaestra.types import Message, Observation, Task
 
 if TYPE_CHECKING:
     from palaestra.envs.shop.env import ShopEnv

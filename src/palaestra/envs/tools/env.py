@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from palaestra.env import Env, EnvSpec
+from palaestra import Env, EnvSpec, Task, ToolCall, ToolError, ToolResult, ToolSpec, tool
 from palaestra.envs.tools.expert import ToolsExpert
 from palaestra.envs.tools.gen import world_data
 from palaestra.envs.tools.grading import call_matches, check, grade_answer
@@ -26,8 +26,7 @@ from palaestra.envs.tools.retrieval import world_index
 from palaestra.envs.tools.snapshot import restore_world, snapshot_world
 from palaestra.envs.tools.tasks import generate_task
 from palaestra.envs.tools.world import WORLD_SPECS, WORLD_TOOLS, World
-from palaestra.tools import ToolError, ToolResult, dispatch, tool
-from palaestra.types import Task, ToolCall, ToolSpec
+from palaestra.tools import dispatch
 
 MAX_RESULTS = 5
 

@@ -7,7 +7,7 @@ import difflib
 import random
 from typing import Any
 
-from palaestra.env import Env, EnvSpec
+from palaestra import Env, EnvSpec, Task, ToolCall, ToolError, tool
 from palaestra.envs.travel import tasks, text
 from palaestra.envs.travel.check import evaluate
 from palaestra.envs.travel.expert import TravelExpert
@@ -15,8 +15,6 @@ from palaestra.envs.travel.plan import DayPlan, Query
 from palaestra.envs.travel.solver import Solution, random_plan
 from palaestra.envs.travel.verdict import Evaluation
 from palaestra.envs.travel.world import TripDB
-from palaestra.tools import ToolError, tool
-from palaestra.types import Task, ToolCall
 
 METRICS = ("delivered", "commonsense_pass", "hard_pass", "final_pass", "commonsense_micro", "hard_micro")
 _NOT_DELIVERED: dict[str, Any] = {

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from palaestra.agents.base import Policy, action
-from palaestra.types import Message, Observation, Task
+from palaestra import Message, Observation, Policy, Task, action
 
 if TYPE_CHECKING:
     from palaestra.envs.travel.env import TravelEnv

@@ -12,14 +12,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from palaestra import BotFactory, EnvSpec, Task, ToolCall, ToolError, ToolResult, ToolSpec, tool
 from palaestra.envs.werewolf import rules
 from palaestra.envs.werewolf.phases import PACK, Village
 from palaestra.envs.werewolf.records import SeatView, Speech, metrics
 from palaestra.envs.werewolf.rules import SPEECH_CHARS
-from palaestra.multi import BotFactory
-from palaestra.tasks import EnvSpec
-from palaestra.tools import ToolError, ToolResult, tool
-from palaestra.types import Task, ToolCall, ToolSpec
 
 _PHASE_TOOLS: dict[tuple[str, str], tuple[str, ...]] = {
     ("night", "werewolf"): ("kill", "say"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from palaestra.env import Env, EnvSpec
+from palaestra import Env, EnvSpec, Task, ToolCall, ToolError, tool
 from palaestra.envs.wordle import tasks
 from palaestra.envs.wordle.expert import WordleExpert
 from palaestra.envs.wordle.words import (
@@ -28,8 +28,6 @@ from palaestra.envs.wordle.words import (
     marks,
     render,
 )
-from palaestra.tools import ToolError, tool
-from palaestra.types import Task, ToolCall
 
 INSTRUCTIONS = f"""\
 You are playing Wordle. Find the secret {LENGTH}-letter English word in at most {MAX_GUESSES} guesses.

@@ -20,9 +20,8 @@ from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from palaestra.agents.base import Policy, action
+from palaestra import Message, Observation, Policy, Task, action
 from palaestra.envs.wordle.words import HERE, answers, feedback, hard_mode_filter
-from palaestra.types import Message, Observation, Task
 
 if TYPE_CHECKING:
     from palaestra.envs.wordle.env import WordleEnv
