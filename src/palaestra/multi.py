@@ -14,6 +14,10 @@ A game is one class, like a single-agent ``Env``:
   making illegal moves (by default the seat is out of the game and scores 0);
 - ``bots()`` lists the rule-based players.
 
+The runner drives a game only through ``reset``, ``to_move``, ``step``, ``over_invalid_limit``,
+``apply_forfeit``, ``tool_specs``, ``valid_actions``, ``result`` and ``close``; it never reads
+the game's state.
+
 A seat sees only what it was told and the answers to its own moves: observations are built per
 seat from per-seat queues, so private information cannot reach another seat by construction.
 """
@@ -46,6 +50,8 @@ class MultiAgentEnv(TaskSource):
     seat: str
     """The seat whose move is being applied (valid inside tools and ``on_text``)."""
     done: bool = False
+    out: set[str]
+    """Seats that are out of the game (they are not asked to move)."""
     max_invalid: int = 3
     """Illegal moves in a row after which the runner forfeits the seat."""
 
@@ -96,6 +102,27 @@ class MultiAgentEnv(TaskSource):
     def tool_specs(self, seat: str) -> list[ToolSpec]:
         """The moves ``seat`` may make now (all ``@tool`` methods by default)."""
         return self._tool_specs
+
+    def valid_actions(self, seat: str) -> list[ToolCall] | None:
+        """The concrete moves that make sense for ``seat`` now, where the game can list them."""
+        return None
+
+    # ---- what the runner calls -----------------------------------------------------------------
+    def to_move(self) -> list[str]:
+        """The seats the runner asks for a move now: the acting seats still in the game."""
+        return [s for s in self.acting() if s not in self.out]
+
+    def over_invalid_limit(self) -> list[str]:
+        """The seats in play that have made ``max_invalid`` illegal moves in a row; their count
+        starts again (the runner forfeits each with ``apply_forfeit``)."""
+        seats = [
+            s
+            for s, n in self.invalid_streak.items()
+            if n >= self.max_invalid and s not in self.out and not self.done
+        ]
+        for s in seats:
+            self.invalid_streak[s] = 0
+        return seats
 
     # ---- engine --------------------------------------------------------------------------------
     def tell(self, text: str, to: str | Iterable[str] | None = None, *, name: str | None = None) -> None:
