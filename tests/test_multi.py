@@ -136,15 +136,9 @@ class RoundRobin(MultiAgentEnv):
 async def test_a_forfeit_is_told_to_the_other_seats_before_their_next_move() -> None:
     from palaestra import Observation
     from palaestra.runner.match import play_match
+    from test_match import Crasher  # imported here: test_match imports this module
 
     seen: list[str] = []
-
-    class Crasher:
-        async def reset(self, task: Task) -> None:
-            pass
-
-        async def act(self, observation: Observation) -> Message:
-            raise RuntimeError("boom")
 
     class Passer:
         async def reset(self, task: Task) -> None:
