@@ -20,14 +20,14 @@ from palaestra.errors import UnknownNameError, UsageError
 from palaestra.multi import MultiAgentEnv
 from palaestra.tasks import EnvSpec, TaskSource
 from palaestra.tasks import split_of as split_of
-from palaestra.tools import ToolDef, ToolResult, collect_tools, dispatch
+from palaestra.tools import ToolHost, ToolResult
 from palaestra.types import Message, Observation, Step, Task, ToolCall, ToolSpec
 
 if TYPE_CHECKING:
     from palaestra.agents.base import Agent, Policy
 
 
-class Env(TaskSource):
+class Env(ToolHost, TaskSource):
     """A single-agent environment. Subclass it, set ``spec``, and write:
 
     - ``generate(rng, difficulty) -> params`` — task parameters from a seeded RNG (a generator
@@ -43,8 +43,7 @@ class Env(TaskSource):
     """
 
     spec: ClassVar[EnvSpec]
-    _tools: ClassVar[dict[str, ToolDef]] = {}
-    _tool_specs: ClassVar[list[ToolSpec]] = []
+    _engine = True
 
     task: Task
     steps: int = 0
@@ -61,17 +60,6 @@ class Env(TaskSource):
     expert_policy: ClassVar[type[Policy] | None] = None
     """The oracle's class: ``expert()`` builds it with this env passed in, so it can read the
     hidden state as ``self.env``."""
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        for attr, value in vars(cls).items():
-            if hasattr(value, "__palaestra_tool__") and attr in vars(Env):
-                raise TypeError(
-                    f"{cls.__name__}.{attr}: a @tool method may not replace Env.{attr}; "
-                    f"name the method differently and use @tool(name={attr!r})"
-                )
-        cls._tools = collect_tools(cls)
-        cls._tool_specs = [t.spec for t in cls._tools.values()]
 
     # ---- episode lifecycle -------------------------------------------------------------------
     def setup(self, task: Task) -> str:
@@ -115,9 +103,7 @@ class Env(TaskSource):
                 else:
                     res = await self.call(call)
                 invalid |= res.invalid
-                messages.append(
-                    Message(role="tool", content=res.content, tool_call_id=call.id, name=call.name)
-                )
+                messages.append(self._tool_message(call, res))
         else:
             res = await self.on_text(action.content)
             invalid = res.invalid
@@ -141,7 +127,7 @@ class Env(TaskSource):
 
     async def call(self, call: ToolCall) -> ToolResult:
         """Validate and run one tool call. Never raises for bad input."""
-        return await dispatch(self, self._tools, call)
+        return await self._run_tool(call)
 
     async def on_text(self, text: str) -> ToolResult:
         """A reply with no tool call. Environments that take free text override this."""

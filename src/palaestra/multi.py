@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from palaestra.tasks import EnvSpec, TaskSource
-from palaestra.tools import ToolDef, ToolResult, collect_tools, dispatch
+from palaestra.tools import ToolHost, ToolResult
 from palaestra.types import Message, Observation, Step, Task, ToolCall, ToolSpec
 
 if TYPE_CHECKING:
@@ -40,10 +40,9 @@ BotFactory = Callable[["MultiAgentEnv", str, int], "Agent"]
 """``factory(game, seat, seed) -> Agent``: a rule-based player for one seat."""
 
 
-class MultiAgentEnv(TaskSource):
+class MultiAgentEnv(ToolHost, TaskSource):
     spec: ClassVar[EnvSpec]
-    _tools: ClassVar[dict[str, ToolDef]] = {}
-    _tool_specs: ClassVar[list[ToolSpec]] = []
+    _engine = True
 
     agents: list[str]
     task: Task
@@ -54,14 +53,6 @@ class MultiAgentEnv(TaskSource):
     """Seats that are out of the game (they are not asked to move)."""
     max_invalid: int = 3
     """Illegal moves in a row after which the runner forfeits the seat."""
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        for attr, value in vars(cls).items():
-            if hasattr(value, "__palaestra_tool__") and attr in vars(MultiAgentEnv):
-                raise TypeError(f"{cls.__name__}.{attr}: a @tool method may not replace MultiAgentEnv.{attr}")
-        cls._tools = collect_tools(cls)
-        cls._tool_specs = [t.spec for t in cls._tools.values()]
 
     # ---- to implement ------------------------------------------------------------------------
     def setup(self, task: Task) -> Awaitable[None] | None:
@@ -184,9 +175,7 @@ class MultiAgentEnv(TaskSource):
                 for call in action.tool_calls:
                     res = await self.call(seat, call)
                     bad |= res.invalid
-                    self._outbox[seat].append(
-                        Message(role="tool", content=res.content, tool_call_id=call.id, name=call.name)
-                    )
+                    self._outbox[seat].append(self._tool_message(call, res))
                     if self.done:
                         break
             else:
@@ -230,9 +219,7 @@ class MultiAgentEnv(TaskSource):
     def _answer(self, seat: str, action: Message, res: ToolResult) -> None:
         if action.tool_calls:
             for call in action.tool_calls:
-                self._outbox[seat].append(
-                    Message(role="tool", content=res.content, tool_call_id=call.id, name=call.name)
-                )
+                self._outbox[seat].append(self._tool_message(call, res))
         else:
             self._outbox[seat].append(Message(role="user", content=res.content))
 
@@ -245,7 +232,7 @@ class MultiAgentEnv(TaskSource):
                 f"Error: {call.name} is not available to you now. Available: {', '.join(sorted(allowed))}.",
                 True,
             )
-        return await dispatch(self, self._tools, call)
+        return await self._run_tool(call)
 
     async def close(self) -> None:
         """Release what the match holds."""
