@@ -65,16 +65,17 @@ async def test_snapshot_restore_gives_same_future() -> None:
     assert first.model_dump() == again.model_dump()
 
 
-def test_a_tool_may_not_replace_an_env_method() -> None:
-    from palaestra import Env, EnvSpec, tool
+@pytest.mark.parametrize("engine", [palaestra.Env, palaestra.MultiAgentEnv])
+def test_a_tool_may_not_replace_an_engine_method(engine: type) -> None:
+    from palaestra import EnvSpec, tool
 
-    with pytest.raises(TypeError, match=r"may not replace Env.close.*@tool\(name='close'\)"):
+    with pytest.raises(TypeError, match=rf"may not replace {engine.__name__}.close.*@tool\(name='close'\)"):
 
-        class Bad(Env):
+        class Bad(engine):  # type: ignore[misc,valid-type]
             spec = EnvSpec(name="bad")
 
             @tool
-            def close(self) -> str:  # type: ignore[override]
+            def close(self) -> str:
                 """Close the door."""
                 return "closed"
 

@@ -154,17 +154,3 @@ async def test_a_forfeit_is_told_to_the_other_seats_before_their_next_move() -> 
     rec = await play_match(g, {"x": crash, "y": passer, "z": passer}, g.tasks("test", 1)[0])
     assert rec.status == "done" and rec.seats["x"].forfeit
     assert "x forfeits" in seen[0]  # y's first move comes after x crashed
-
-
-def test_a_move_may_not_take_the_name_of_an_engine_method() -> None:
-    import pytest
-
-    with pytest.raises(TypeError, match=r"may not replace MultiAgentEnv.step.*@tool\(name='step'\)"):
-
-        class Bad(MultiAgentEnv):
-            spec = EnvSpec(name="bad-game")
-
-            @tool
-            def step(self) -> str:  # type: ignore[override]
-                """Step forward."""
-                return "stepped"
