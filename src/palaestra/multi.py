@@ -51,6 +51,8 @@ class MultiAgentEnv(ToolHost, TaskSource):
     done: bool = False
     out: set[str]
     """Seats that are out of the game (they are not asked to move)."""
+    scores: dict[str, float]
+    """Each seat's score so far (the sum of its rewards)."""
     max_invalid: int = 3
     """Illegal moves in a row after which the runner forfeits the seat."""
 

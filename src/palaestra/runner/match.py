@@ -6,8 +6,8 @@ must move, and then its agent gets one ``Observation`` with all of it. Every rou
 for the sum), each under the per-move time limit; then ``game.step`` applies the moves.
 
 Bad input never stops a match. A seat whose agent raises, times out or returns something that is
-not a ``Message`` forfeits by the game's rule (``game.forfeit(seat, reason)``), and so does a seat
-that has made ``game.max_invalid`` illegal moves in a row. The number of rounds is capped (by
+not a ``Message`` forfeits by the game's rule (``game.apply_forfeit(seat, reason)``), and so does a
+seat that has made ``game.max_invalid`` illegal moves in a row (``game.over_invalid_limit()``). The number of rounds is capped (by
 ``max_steps``, default the game's ``spec.max_steps``): a match that reaches the cap ends as
 ``truncated`` with the scores it has. (The move time limit acts at the agent's ``await`` points: an
 agent that blocks the event loop in plain Python cannot be interrupted.)
@@ -232,7 +232,7 @@ def _fail(rec: MatchRecord, e: BaseException) -> None:
 
 
 def _finalise(game: MultiAgentEnv, rec: MatchRecord) -> None:
-    scores = getattr(game, "scores", None) or {}
+    scores = game.scores
     for seat, sr in rec.seats.items():
         sr.score = float(scores.get(seat, 0.0))
         # rewards given outside a step (a forfeit that ends the game) go to the seat's last step,
