@@ -38,8 +38,9 @@ class Env(ToolHost, TaskSource):
     - ``expert_policy = MyExpert`` — an oracle ``Policy`` that proves the tasks solvable; the
       base builds it with the env passed in (``env.expert()``).
 
-    Optional: ``progress()``, ``instructions()``, ``on_text(text)`` (free-text actions),
-    ``valid_actions()`` (for the random baseline and for people), ``snapshot()/restore()``.
+    Optional: ``progress()``, ``step_info()`` (per-step metrics; no need to override ``step``),
+    ``instructions()`` (``tools_text()`` renders the tool list for it), ``on_text(text)`` (free-text
+    actions), ``valid_actions()`` (for the random baseline and for people), ``snapshot()/restore()``.
     """
 
     spec: ClassVar[EnvSpec]
