@@ -30,3 +30,24 @@ async def test_play_starts_lists_tools_and_quits(name: str) -> None:
     await play_terminal(name, console=Console(file=buf, width=120), input_fn=lambda _: next(lines))
     text = buf.getvalue()
     assert "Tools:" in text and "type 'help'" in text
+
+
+def test_envs_import_the_public_api_from_palaestra() -> None:
+    """An env is written against ``palaestra``'s public names, never the internal modules that
+    define them (the built-in envs are the examples authors copy)."""
+    import ast
+    from pathlib import Path
+
+    import palaestra
+
+    internal = {"palaestra.env", "palaestra.types", "palaestra.tools", "palaestra.tasks"}
+    internal |= {"palaestra.multi", "palaestra.agents.base", "palaestra.errors"}
+    root = Path(palaestra.__file__).parent / "envs"
+    bad = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module in internal:
+                bad += [
+                    f"{path.relative_to(root)}: {a.name}" for a in node.names if a.name in palaestra.__all__
+                ]
+    assert bad == []

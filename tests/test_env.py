@@ -65,16 +65,17 @@ async def test_snapshot_restore_gives_same_future() -> None:
     assert first.model_dump() == again.model_dump()
 
 
-def test_a_tool_may_not_replace_an_env_method() -> None:
-    from palaestra import Env, EnvSpec, tool
+@pytest.mark.parametrize("engine", [palaestra.Env, palaestra.MultiAgentEnv])
+def test_a_tool_may_not_replace_an_engine_method(engine: type) -> None:
+    from palaestra import EnvSpec, tool
 
-    with pytest.raises(TypeError, match=r"may not replace Env.close.*@tool\(name='close'\)"):
+    with pytest.raises(TypeError, match=rf"may not replace {engine.__name__}.close.*@tool\(name='close'\)"):
 
-        class Bad(Env):
+        class Bad(engine):  # type: ignore[misc,valid-type]
             spec = EnvSpec(name="bad")
 
             @tool
-            def close(self) -> str:  # type: ignore[override]
+            def close(self) -> str:
                 """Close the door."""
                 return "closed"
 
@@ -91,3 +92,23 @@ async def test_the_agent_is_told_the_step_limit_it_is_held_to() -> None:
         goal = rec.steps[0].observation[1].content
         assert ("You have at most 7 turns" in goal) is told, goal
         assert rec.n_steps <= limit
+
+
+def test_expert_policy_is_built_with_the_env_passed_in() -> None:
+    class Oracle(palaestra.Policy):
+        def choose(self, observation: palaestra.Observation) -> Message:
+            return Message(role="assistant", content="")
+
+    class WithExpert(palaestra.Env):
+        spec = palaestra.EnvSpec(name="with-expert")
+        expert_policy = Oracle
+
+    env = WithExpert()
+    expert = env.expert()
+    assert isinstance(expert, Oracle) and expert.env is env
+    assert env.expert() is not expert  # a fresh policy per call (per episode)
+
+    class WithoutExpert(palaestra.Env):
+        spec = palaestra.EnvSpec(name="without-expert")
+
+    assert WithoutExpert().expert() is None

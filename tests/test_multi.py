@@ -3,9 +3,7 @@
 import random
 from typing import Any
 
-from palaestra import Message, MultiAgentEnv, ToolCall, ToolError, tool
-from palaestra.tasks import EnvSpec
-from palaestra.types import Task
+from palaestra import EnvSpec, Message, MultiAgentEnv, Task, ToolCall, ToolError, tool
 
 
 class SealedBid(MultiAgentEnv):
@@ -95,3 +93,64 @@ async def test_apply_forfeit_delivers_rewards_and_news_like_a_step() -> None:
     assert any("b forfeits" in m.content for m in first["a"].observation.messages)
     last = await g.apply_forfeit("c", "crashed")
     assert g.done and last["a"].reward == 1.0 and last["a"].terminated and last["c"].reward == 0.0
+
+
+async def test_the_runner_contract_names_who_moves_and_who_is_over_the_invalid_limit() -> None:
+    g = SealedBid()
+    await g.reset(g.tasks("test", 1)[0])
+    await g.apply_forfeit("b", "timed out")
+    assert g.to_move() == ["a", "c"]  # b is out of the game
+    for _ in range(g.max_invalid - 1):
+        await g.step({"a": _bid(10**6)})
+    assert g.over_invalid_limit() == []
+    await g.step({"a": _bid(10**6)})
+    assert g.over_invalid_limit() == ["a"]
+    assert g.over_invalid_limit() == []  # the count starts again
+    assert g.valid_actions("a") is None
+
+
+class RoundRobin(MultiAgentEnv):
+    """Three seats pass in turn; the game ends after six passes."""
+
+    spec = EnvSpec(name="round-robin-test", description="Pass in turn.", max_steps=20)
+
+    def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
+        return {"n": rng.randrange(10**9)}
+
+    def setup(self, task: Task) -> None:
+        self.agents = ["x", "y", "z"]
+        self.passes = 0
+
+    def acting(self) -> list[str]:
+        return [self.alive()[self.passes % len(self.alive())]]
+
+    @tool
+    def pass_turn(self) -> str:
+        """Pass."""
+        self.passes += 1
+        if self.passes == 6:
+            self.finish()
+        return "passed"
+
+
+async def test_a_forfeit_is_told_to_the_other_seats_before_their_next_move() -> None:
+    from palaestra import Observation
+    from palaestra.runner.match import play_match
+    from test_match import Crasher  # imported here: test_match imports this module
+
+    seen: list[str] = []
+
+    class Passer:
+        async def reset(self, task: Task) -> None:
+            pass
+
+        async def act(self, observation: Observation) -> Message:
+            seen.append(observation.text)
+            return Message(role="assistant", tool_calls=[ToolCall(id="p", name="pass_turn", arguments={})])
+
+    g = RoundRobin()
+    crash = lambda game, seat, seed: Crasher()  # noqa: E731
+    passer = lambda game, seat, seed: Passer()  # noqa: E731
+    rec = await play_match(g, {"x": crash, "y": passer, "z": passer}, g.tasks("test", 1)[0])
+    assert rec.status == "done" and rec.seats["x"].forfeit
+    assert "x forfeits" in seen[0]  # y's first move comes after x crashed

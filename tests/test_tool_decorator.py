@@ -120,3 +120,13 @@ def test_wrapped_docstring_lines_are_joined_and_paragraphs_kept() -> None:
     from palaestra.agents.react import describe_tools
 
     assert 'Grammar: "Is it a mammal?"' in describe_tools([spec])
+
+
+def test_tools_text_renders_the_tool_list_from_the_specs() -> None:
+    from palaestra import make
+
+    env = make("guess")
+    text = env.tools_text()
+    assert text.startswith("Tools:\n- guess(number: integer): Guess the hidden number.")
+    assert "number: your guess, an integer within the announced range." in text
+    assert env.tools_text([]) == "Tools:"

@@ -6,22 +6,24 @@ Everything public is re-exported here; modules whose names start with ``_`` and 
 
 from palaestra.agents.base import agent_names, make_agent, register_agent
 from palaestra.checker import CheckReport, check_env
-from palaestra.env import Env, EnvSpec, env_names, make, register
+from palaestra.env import Env, env_names, make, register
 from palaestra.errors import ModelError, PalaestraError, StoreError, UnknownNameError, UsageError
 from palaestra.models.base import GenerateConfig, Model, ModelOutput, get_model, register_provider
-from palaestra.multi import MultiAgentEnv
+from palaestra.multi import BotFactory, MultiAgentEnv
 from palaestra.policy import Agent, Policy, action
 from palaestra.records import EpisodeRecord
 from palaestra.runner.episode import rollout
 from palaestra.runner.run import RunConfig, run
 from palaestra.store import Store
-from palaestra.tools import ToolError, tool
+from palaestra.tasks import EnvSpec
+from palaestra.tools import ToolError, ToolResult, tool
 from palaestra.types import Message, Observation, Step, Task, ToolCall, ToolSpec, Usage
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Agent",
+    "BotFactory",
     "CheckReport",
     "Env",
     "EnvSpec",
@@ -42,6 +44,7 @@ __all__ = [
     "Task",
     "ToolCall",
     "ToolError",
+    "ToolResult",
     "ToolSpec",
     "UnknownNameError",
     "Usage",

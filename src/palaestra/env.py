@@ -17,32 +17,33 @@ from palaestra.envs import BUILTIN_ENVS
 from palaestra.errors import UsageError
 from palaestra.multi import MultiAgentEnv
 from palaestra.registry import Registry, load_reference
-from palaestra.tasks import EnvSpec as EnvSpec
-from palaestra.tasks import TaskSource
+from palaestra.tasks import EnvSpec, TaskSource
 from palaestra.tasks import split_of as split_of
-from palaestra.tools import ToolDef, ToolResult, collect_tools, dispatch
+from palaestra.tools import ToolHost, ToolResult
 from palaestra.types import Message, Observation, Step, Task, ToolCall, ToolSpec
 
 if TYPE_CHECKING:
-    from palaestra.policy import Agent
+    from palaestra.policy import Agent, Policy
 
 
-class Env(TaskSource):
+class Env(ToolHost, TaskSource):
     """A single-agent environment. Subclass it, set ``spec``, and write:
 
-    - ``generate(rng, difficulty) -> params`` — task parameters from a seeded RNG;
+    - ``generate(rng, difficulty) -> params`` — task parameters from a seeded RNG (a generator
+      written as a module function is declared as ``generate = staticmethod(make_task)``);
     - ``setup(task) -> str`` — start an episode for the task, return the goal text;
     - ``@tool`` methods — the actions; raise ``ToolError`` for an impossible action;
       call ``self.finish(success)`` when the episode ends;
-    - ``expert() -> Agent`` — an oracle policy that proves the tasks solvable.
+    - ``expert_policy = MyExpert`` — an oracle ``Policy`` that proves the tasks solvable; the
+      base builds it with the env passed in (``env.expert()``).
 
-    Optional: ``progress()``, ``instructions()``, ``on_text(text)`` (free-text actions),
-    ``valid_actions()`` (for the random baseline and for people), ``snapshot()/restore()``.
+    Optional: ``progress()``, ``step_info()`` (per-step metrics; no need to override ``step``),
+    ``instructions()`` (``tools_text()`` renders the tool list for it), ``on_text(text)`` (free-text
+    actions), ``valid_actions()`` (for the random baseline and for people), ``snapshot()/restore()``.
     """
 
     spec: ClassVar[EnvSpec]
-    _tools: ClassVar[dict[str, ToolDef]] = {}
-    _tool_specs: ClassVar[list[ToolSpec]] = []
+    _engine = True
 
     task: Task
     steps: int = 0
@@ -56,17 +57,9 @@ class Env(TaskSource):
     """The runner's step limit, set before ``reset``. When the env has no ``budget`` of its own,
     the goal text tells the agent how many turns it has."""
     _reward: float = 0.0
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        for attr, value in vars(cls).items():
-            if hasattr(value, "__palaestra_tool__") and attr in vars(Env):
-                raise TypeError(
-                    f"{cls.__name__}.{attr}: a @tool method may not replace Env.{attr}; "
-                    f"name the method differently and use @tool(name={attr!r})"
-                )
-        cls._tools = collect_tools(cls)
-        cls._tool_specs = [t.spec for t in cls._tools.values()]
+    expert_policy: ClassVar[type[Policy] | None] = None
+    """The oracle's class: ``expert()`` builds it with this env passed in, so it can read the
+    hidden state as ``self.env``."""
 
     # ---- episode lifecycle -------------------------------------------------------------------
     def setup(self, task: Task) -> str:
@@ -110,9 +103,7 @@ class Env(TaskSource):
                 else:
                     res = await self.call(call)
                 invalid |= res.invalid
-                messages.append(
-                    Message(role="tool", content=res.content, tool_call_id=call.id, name=call.name)
-                )
+                messages.append(self._tool_message(call, res))
         else:
             res = await self.on_text(action.content)
             invalid = res.invalid
@@ -136,7 +127,7 @@ class Env(TaskSource):
 
     async def call(self, call: ToolCall) -> ToolResult:
         """Validate and run one tool call. Never raises for bad input."""
-        return await dispatch(self, self._tools, call)
+        return await self._run_tool(call)
 
     async def on_text(self, text: str) -> ToolResult:
         """A reply with no tool call. Environments that take free text override this."""
@@ -185,8 +176,9 @@ class Env(TaskSource):
         return None
 
     def expert(self) -> Agent | None:
-        """An oracle policy for this environment (may read the env's hidden state)."""
-        return None
+        """An oracle policy for this environment (may read the env's hidden state): by default
+        ``expert_policy`` built with this env."""
+        return None if self.expert_policy is None else self.expert_policy(self)
 
     def snapshot(self) -> Any:
         """A copy of the whole state, for tree search. Override for envs holding external resources."""

@@ -14,6 +14,10 @@ A game is one class, like a single-agent ``Env``:
   making illegal moves (by default the seat is out of the game and scores 0);
 - ``bots()`` lists the rule-based players.
 
+The runner drives a game only through ``reset``, ``to_move``, ``step``, ``over_invalid_limit``,
+``apply_forfeit``, ``tool_specs``, ``valid_actions``, ``result`` and ``close``; it never reads
+the game's state.
+
 A seat sees only what it was told and the answers to its own moves: observations are built per
 seat from per-seat queues, so private information cannot reach another seat by construction.
 """
@@ -26,7 +30,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from palaestra.tasks import EnvSpec, TaskSource
-from palaestra.tools import ToolDef, ToolResult, collect_tools, dispatch
+from palaestra.tools import ToolHost, ToolResult
 from palaestra.types import Message, Observation, Step, Task, ToolCall, ToolSpec
 
 if TYPE_CHECKING:
@@ -36,26 +40,21 @@ BotFactory = Callable[["MultiAgentEnv", str, int], "Agent"]
 """``factory(game, seat, seed) -> Agent``: a rule-based player for one seat."""
 
 
-class MultiAgentEnv(TaskSource):
+class MultiAgentEnv(ToolHost, TaskSource):
     spec: ClassVar[EnvSpec]
-    _tools: ClassVar[dict[str, ToolDef]] = {}
-    _tool_specs: ClassVar[list[ToolSpec]] = []
+    _engine = True
 
     agents: list[str]
     task: Task
     seat: str
     """The seat whose move is being applied (valid inside tools and ``on_text``)."""
     done: bool = False
+    out: set[str]
+    """Seats that are out of the game (they are not asked to move)."""
+    scores: dict[str, float]
+    """Each seat's score so far (the sum of its rewards)."""
     max_invalid: int = 3
     """Illegal moves in a row after which the runner forfeits the seat."""
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        for attr, value in vars(cls).items():
-            if hasattr(value, "__palaestra_tool__") and attr in vars(MultiAgentEnv):
-                raise TypeError(f"{cls.__name__}.{attr}: a @tool method may not replace MultiAgentEnv.{attr}")
-        cls._tools = collect_tools(cls)
-        cls._tool_specs = [t.spec for t in cls._tools.values()]
 
     # ---- to implement ------------------------------------------------------------------------
     def setup(self, task: Task) -> Awaitable[None] | None:
@@ -96,6 +95,27 @@ class MultiAgentEnv(TaskSource):
     def tool_specs(self, seat: str) -> list[ToolSpec]:
         """The moves ``seat`` may make now (all ``@tool`` methods by default)."""
         return self._tool_specs
+
+    def valid_actions(self, seat: str) -> list[ToolCall] | None:
+        """The concrete moves that make sense for ``seat`` now, where the game can list them."""
+        return None
+
+    # ---- what the runner calls -----------------------------------------------------------------
+    def to_move(self) -> list[str]:
+        """The seats the runner asks for a move now: the acting seats still in the game."""
+        return [s for s in self.acting() if s not in self.out]
+
+    def over_invalid_limit(self) -> list[str]:
+        """The seats in play that have made ``max_invalid`` illegal moves in a row; their count
+        starts again (the runner forfeits each with ``apply_forfeit``)."""
+        seats = [
+            s
+            for s, n in self.invalid_streak.items()
+            if n >= self.max_invalid and s not in self.out and not self.done
+        ]
+        for s in seats:
+            self.invalid_streak[s] = 0
+        return seats
 
     # ---- engine --------------------------------------------------------------------------------
     def tell(self, text: str, to: str | Iterable[str] | None = None, *, name: str | None = None) -> None:
@@ -157,9 +177,7 @@ class MultiAgentEnv(TaskSource):
                 for call in action.tool_calls:
                     res = await self.call(seat, call)
                     bad |= res.invalid
-                    self._outbox[seat].append(
-                        Message(role="tool", content=res.content, tool_call_id=call.id, name=call.name)
-                    )
+                    self._outbox[seat].append(self._tool_message(call, res))
                     if self.done:
                         break
             else:
@@ -203,9 +221,7 @@ class MultiAgentEnv(TaskSource):
     def _answer(self, seat: str, action: Message, res: ToolResult) -> None:
         if action.tool_calls:
             for call in action.tool_calls:
-                self._outbox[seat].append(
-                    Message(role="tool", content=res.content, tool_call_id=call.id, name=call.name)
-                )
+                self._outbox[seat].append(self._tool_message(call, res))
         else:
             self._outbox[seat].append(Message(role="user", content=res.content))
 
@@ -218,7 +234,7 @@ class MultiAgentEnv(TaskSource):
                 f"Error: {call.name} is not available to you now. Available: {', '.join(sorted(allowed))}.",
                 True,
             )
-        return await dispatch(self, self._tools, call)
+        return await self._run_tool(call)
 
     async def close(self) -> None:
         """Release what the match holds."""

@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from palaestra.agents.human import HumanAgent, parse_command, show_observation
-from palaestra.agents.react import describe_tools
 from palaestra.env import Env, make
 from palaestra.errors import UsageError
+from palaestra.tools import describe_tools
 from palaestra.types import Message, Observation, Split
 
 if TYPE_CHECKING:

@@ -30,9 +30,20 @@ def action(name: str, call_id: str | None = None, /, **arguments: Any) -> Messag
 
 
 class Policy:
-    """Base for scripted policies (experts, bots): implement ``choose(observation) -> Message``."""
+    """Base for scripted policies (experts, bots): implement ``choose(observation) -> Message``.
 
+    An expert is built with the environment passed in and reads its hidden state as ``self.env``
+    (declare its type in the subclass, ``env: MazeEnv``; the env declares ``expert_policy =
+    ShortestPath``). A policy that reads only its observations is built without one.
+    """
+
+    env: Any
+    """The environment (or game) the policy reads, where it was built with one."""
     task: Task
+
+    def __init__(self, env: Any = None) -> None:
+        if env is not None:
+            self.env = env
 
     async def reset(self, task: Task) -> None:
         self.task = task

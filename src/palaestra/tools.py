@@ -22,12 +22,12 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, get_type_hints, overload
+from typing import Any, ClassVar, TypeVar, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from palaestra.errors import ModelError
-from palaestra.types import ToolCall, ToolSpec
+from palaestra.types import Message, ToolCall, ToolSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -167,6 +167,71 @@ def collect_tools(cls: type) -> dict[str, ToolDef]:
             if isinstance(td, ToolDef):
                 out[td.name] = td
     return out
+
+
+def describe_tools(tools: list[ToolSpec]) -> str:
+    lines = ["Tools:"]
+    for t in tools:
+        props = t.parameters.get("properties", {})
+        required = set(t.parameters.get("required", []))
+        args = ", ".join(
+            f"{k}: {_type_name(v)}{'' if k in required else ' (optional)'}" for k, v in props.items()
+        )
+        lines.append(f"- {t.name}({args}): {t.description}".rstrip().replace("\n", "\n    "))
+        for k, v in props.items():
+            if v.get("description"):
+                lines.append(f"    {k}: {v['description']}")
+    return "\n".join(lines)
+
+
+def _type_name(schema: dict[str, Any]) -> str:
+    if "enum" in schema:
+        return " | ".join(json.dumps(e) for e in schema["enum"])
+    if "anyOf" in schema:
+        return " | ".join(_type_name(s) for s in schema["anyOf"])
+    return str(schema.get("type", "any"))
+
+
+class ToolHost:
+    """The tool engine that ``Env`` and ``MultiAgentEnv`` share.
+
+    Every ``@tool`` method of a subclass (and of its bases) lands in one table, by tool name; a
+    tool may not take the name of one of the engine's public methods (``step``, ``close``, ...),
+    and the engine's own helpers are private (``_``) so that they leave every other name to tools.
+    Calls are validated and run by ``dispatch`` and answered as tool messages; ``tools_text()``
+    renders the tools from their specs, for instructions that list them.
+    """
+
+    _tools: ClassVar[dict[str, ToolDef]] = {}
+    _tool_specs: ClassVar[list[ToolSpec]] = []
+    _engine: ClassVar[bool] = False
+    """Set on the engine classes (``Env``, ``MultiAgentEnv``) whose names tools may not take."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        engine = next((b for b in cls.__mro__[1:] if vars(b).get("_engine")), None)
+        for attr, value in vars(cls).items():
+            if engine is not None and hasattr(value, _TOOL_ATTR) and hasattr(engine, attr):
+                raise TypeError(
+                    f"{cls.__name__}.{attr}: a @tool method may not replace {engine.__name__}.{attr}; "
+                    f"name the method differently and use @tool(name={attr!r})"
+                )
+        cls._tools = collect_tools(cls)
+        cls._tool_specs = [t.spec for t in cls._tools.values()]
+
+    async def _run_tool(self, call: ToolCall) -> ToolResult:
+        """Validate and run one tool call on this host. Never raises for bad input."""
+        return await dispatch(self, self._tools, call)
+
+    @staticmethod
+    def _tool_message(call: ToolCall, result: ToolResult) -> Message:
+        """The tool message that answers ``call``."""
+        return Message(role="tool", content=result.content, tool_call_id=call.id, name=call.name)
+
+    def tools_text(self, specs: list[ToolSpec] | None = None) -> str:
+        """The tools (all of this host's by default) as a "Tools:" section for instructions,
+        rendered from their specs, so instructions need not restate them by hand."""
+        return describe_tools(self._tool_specs if specs is None else specs)
 
 
 def _format_validation_error(tool_name: str, err: ValidationError) -> str:

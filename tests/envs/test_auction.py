@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from palaestra.agents.base import Agent, action
+from palaestra import Agent, action
 from palaestra.env import env_factory
 from palaestra.envs.auction import AuctionEnv
 from palaestra.envs.auction.bots import BOTS

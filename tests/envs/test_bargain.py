@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from palaestra.agents.base import Agent, action
+from palaestra import Agent, action
 from palaestra.env import env_factory
 from palaestra.envs.bargain import (
     BargainingGame,

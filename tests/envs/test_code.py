@@ -6,7 +6,7 @@ import asyncio
 import json
 import random
 
-from palaestra.agents.base import action
+from palaestra import action
 from palaestra.checker import check_env
 from palaestra.envs.code import CodeEnv
 from palaestra.envs.code.grading import grade, same

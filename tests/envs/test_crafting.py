@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from palaestra.agents.base import action
+from palaestra import action
 from palaestra.checker import check_env
 from palaestra.envs.crafting import CraftingEnv
 from palaestra.envs.crafting.book import HERE, load

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from palaestra.agents.base import action
+from palaestra import action
 from palaestra.checker import check_env, run_agent
 from palaestra.envs.crm import CrmEnv
 from palaestra.envs.crm.answers import correct, parse

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from palaestra.agents.base import action
+from palaestra import action
 from palaestra.checker import check_env
 from palaestra.envs.deduction import DeductionEnv
 from palaestra.envs.deduction.answerer import parse_reply

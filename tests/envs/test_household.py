@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from palaestra.agents.base import action
+from palaestra import action
 from palaestra.checker import check_env, run_agent
 from palaestra.env import make
 from palaestra.envs.household.env import BUDGET, HouseholdEnv

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from palaestra.agents.base import action
+from palaestra import action
 from palaestra.env import env_factory, env_names
 from palaestra.envs.matrix import AirportGame, DonorGame, PrisonersDilemma, PublicGoods, RepeatedGame
 from palaestra.envs.matrix.regret import external_regret

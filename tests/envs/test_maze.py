@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from palaestra.agents.base import action
+from palaestra import action
 from palaestra.checker import check_env
 from palaestra.envs.maze import MazeEnv
 from palaestra.envs.maze.expert import Explorer

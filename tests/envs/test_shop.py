@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from palaestra.agents.base import action
+from palaestra import action
 from palaestra.checker import check_env, run_agent
 from palaestra.env import make
 from palaestra.envs.shop.catalog import MAX_RESULTS, Catalog, catalog

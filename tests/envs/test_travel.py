@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from palaestra.agents.base import action
+from palaestra import action
 from palaestra.checker import check_env
 from palaestra.env import make
 from palaestra.envs.travel import TravelEnv

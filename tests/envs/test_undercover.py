@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from palaestra.agents.base import Agent, action
+from palaestra import Agent, action
 from palaestra.env import env_factory
 from palaestra.envs.undercover import ChameleonEnv, UndercoverEnv, lexicon
 from palaestra.envs.undercover.bots import BOTS, TEMPLATE_WORDS, TEMPLATES

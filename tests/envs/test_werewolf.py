@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from palaestra.agents.base import Agent, action
+from palaestra import Agent, action
 from palaestra.env import env_factory
 from palaestra.envs.werewolf import WerewolfEnv
 from palaestra.envs.werewolf.bots import BOTS

@@ -25,9 +25,9 @@ import gymnasium
 from gymnasium import spaces
 
 from palaestra.agents.human import parse_command
-from palaestra.agents.react import describe_tools
 from palaestra.env import Env, env_names, make
 from palaestra.errors import UsageError
+from palaestra.tools import describe_tools
 from palaestra.types import Message, Observation, Split, Task, ToolCall, ToolSpec
 
 # Printable ASCII plus the Latin, Greek, Cyrillic, punctuation, arrows, maths and box-drawing

@@ -37,10 +37,10 @@ from pettingzoo import ParallelEnv
 
 from palaestra.adapters.gymnasium import CHARSET, MAX_ACTION, MAX_OBSERVATION, _clean
 from palaestra.agents.human import parse_command
-from palaestra.agents.react import describe_tools
 from palaestra.env import make
 from palaestra.errors import UsageError
 from palaestra.multi import MultiAgentEnv
+from palaestra.tools import describe_tools
 from palaestra.types import Message, Observation, Split, Step, Task, ToolCall, ToolSpec
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from palaestra.policy import Agent as Agent
-from palaestra.policy import Policy as Policy
-from palaestra.policy import action as action
+from palaestra.policy import Agent
 from palaestra.registry import Registry
 
 if TYPE_CHECKING:

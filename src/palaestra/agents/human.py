@@ -16,7 +16,8 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from palaestra.agents.react import describe_tools, parse_action
+from palaestra.agents.react import parse_action
+from palaestra.tools import describe_tools
 from palaestra.types import Message, Observation, Task, ToolCall, ToolSpec
 
 

@@ -16,6 +16,7 @@ from palaestra.env import Env
 from palaestra.errors import UsageError
 from palaestra.models.base import GenerateConfig, Model
 from palaestra.policy import Agent
+from palaestra.tools import describe_tools
 from palaestra.types import Message, Observation, Task, ToolCall, ToolSpec
 
 FORMAT = """Answer in this format:
@@ -27,29 +28,6 @@ Call exactly one tool per reply, with its arguments as a JSON object (use {} for
 _ACTION = re.compile(r"^\s*\**Action\**\s*:\s*(.+?)\s*$", re.MULTILINE | re.IGNORECASE)
 _ACTION_INPUT = re.compile(r"^\s*\**Action Input\**\s*:\s*(.+)", re.MULTILINE | re.IGNORECASE | re.DOTALL)
 _CALL = re.compile(r"^`*([A-Za-z_][\w\-.]*)\s*(?:\((.*)\))?\s*`*$", re.DOTALL)
-
-
-def describe_tools(tools: list[ToolSpec]) -> str:
-    lines = ["Tools:"]
-    for t in tools:
-        props = t.parameters.get("properties", {})
-        required = set(t.parameters.get("required", []))
-        args = ", ".join(
-            f"{k}: {_type_name(v)}{'' if k in required else ' (optional)'}" for k, v in props.items()
-        )
-        lines.append(f"- {t.name}({args}): {t.description}".rstrip().replace("\n", "\n    "))
-        for k, v in props.items():
-            if v.get("description"):
-                lines.append(f"    {k}: {v['description']}")
-    return "\n".join(lines)
-
-
-def _type_name(schema: dict[str, Any]) -> str:
-    if "enum" in schema:
-        return " | ".join(json.dumps(e) for e in schema["enum"])
-    if "anyOf" in schema:
-        return " | ".join(_type_name(s) for s in schema["anyOf"])
-    return str(schema.get("type", "any"))
 
 
 def parse_action(text: str, call_id: str) -> ToolCall | None:

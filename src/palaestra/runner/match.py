@@ -6,8 +6,8 @@ must move, and then its agent gets one ``Observation`` with all of it. Every rou
 for the sum), each under the per-move time limit; then ``game.step`` applies the moves.
 
 Bad input never stops a match. A seat whose agent raises, times out or returns something that is
-not a ``Message`` forfeits by the game's rule (``game.forfeit(seat, reason)``), and so does a seat
-that has made ``game.max_invalid`` illegal moves in a row. The number of rounds is capped (by
+not a ``Message`` forfeits by the game's rule (``game.apply_forfeit(seat, reason)``), and so does a
+seat that has made ``game.max_invalid`` illegal moves in a row (``game.over_invalid_limit()``). The number of rounds is capped (by
 ``max_steps``, default the game's ``spec.max_steps``): a match that reaches the cap ends as
 ``truncated`` with the scores it has. (The move time limit acts at the agent's ``await`` points: an
 agent that blocks the event loop in plain Python cannot be interrupted.)
@@ -127,7 +127,7 @@ async def play_match(
             except UsageError:
                 raise
             except Exception as e:
-                match.forfeit(seat, f"crashed at start: {type(e).__name__}: {e}")
+                await match.forfeit(seat, f"crashed at start: {type(e).__name__}: {e}")
         try:
             await match.run(task, max_steps or game.spec.max_steps)
         except Exception as e:
@@ -151,7 +151,7 @@ def _fail(rec: MatchRecord, e: BaseException) -> None:
 
 
 def _finalise(game: MultiAgentEnv, rec: MatchRecord) -> None:
-    scores = getattr(game, "scores", None) or {}
+    scores = game.scores
     for seat, sr in rec.seats.items():
         sr.score = float(scores.get(seat, 0.0))
         # rewards given outside a step (a forfeit that ends the game) go to the seat's last step,
@@ -195,21 +195,20 @@ class _Match:
             try:
                 await agent.reset(task.public() if seat in self.withheld else task)
             except Exception as e:
-                self.forfeit(seat, f"crashed at reset: {type(e).__name__}: {e}")
+                await self.forfeit(seat, f"crashed at reset: {type(e).__name__}: {e}")
         while not game.done:
             if rec.rounds >= limit:
                 rec.status = "truncated"
                 rec.error = f"round cap of {limit} reached"
                 break
-            out = getattr(game, "out", ())
-            acting = [s for s in game.acting() if s not in out]
+            acting = game.to_move()
             asked = await self.ask([s for s in acting if s in self.agents])
             moves: dict[str, Message] = {}
             for seat, got in asked.items():
                 if isinstance(got, Message):
                     moves[seat] = got
                 else:
-                    self.forfeit(seat, got)
+                    await self.forfeit(seat, got)
             rec.rounds += 1
             if game.done:
                 for seat in moves:
@@ -217,8 +216,6 @@ class _Match:
             if game.done or (not moves and acting):
                 continue  # the forfeits ended the game, or the game's rule decides who moves next
             await self.apply(moves)
-        if game.done:  # deliver what the end told the seats (a forfeit that ended the game)
-            self.deliver(await game.step({}))
         for seat, sr in rec.seats.items():
             sr.final = self.pending.get(seat, [])
 
@@ -266,12 +263,8 @@ class _Match:
             sr.steps[-1].info = info
             sr.invalid_actions += bool(info.get("invalid_action", False))
         self.deliver(steps)
-        streak = getattr(game, "invalid_streak", {})
-        out = getattr(game, "out", ())
-        for seat in list(streak):
-            if not game.done and seat not in out and streak[seat] >= game.max_invalid:
-                streak[seat] = 0  # the forfeit settles this streak; the game's rule decides what follows
-                self.forfeit(seat, f"{game.max_invalid} illegal moves in a row")
+        for seat in game.over_invalid_limit():  # the game's rule decides what follows
+            await self.forfeit(seat, f"{game.max_invalid} illegal moves in a row")
 
     def deliver(self, steps: Mapping[str, Step]) -> None:
         """Add each seat's news to its pending messages and its rewards to its last move."""
@@ -286,10 +279,11 @@ class _Match:
                 else:
                     self.early_reward[seat] = self.early_reward.get(seat, 0.0) + st.reward
 
-    def forfeit(self, seat: str, reason: str) -> None:
+    async def forfeit(self, seat: str, reason: str) -> None:
+        """Record the forfeit and apply the game's rule; what it tells the seats is delivered now."""
         sr = self.rec.seats[seat]
         sr.forfeits += 1
         if sr.forfeit is None:
             sr.forfeit = reason
         if not self.game.done:
-            self.game.forfeit(seat, reason)
+            self.deliver(await self.game.apply_forfeit(seat, reason))

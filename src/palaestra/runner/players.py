@@ -93,11 +93,8 @@ class SeatView:
         return self.game.tool_specs(self.seat)
 
     def valid_actions(self) -> list[ToolCall] | None:
-        """The game's ``valid_actions(seat)`` where it has one (used by ``random``)."""
-        fn = getattr(self.game, "valid_actions", None)
-        if fn is None:
-            return None
-        return cast("list[ToolCall] | None", fn(self.seat))
+        """The game's ``valid_actions(seat)`` (used by ``random``)."""
+        return self.game.valid_actions(self.seat)
 
     def expert(self) -> None:
         return None

@@ -20,12 +20,11 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, ClassVar
 
-from palaestra.agents.base import Agent, Policy, action
-from palaestra.types import Message, Observation
+from palaestra import Agent, Message, Observation, Policy, action
 
 if TYPE_CHECKING:
+    from palaestra import BotFactory, MultiAgentEnv
     from palaestra.envs.auction.env import AuctionEnv, SeatView
-    from palaestra.multi import BotFactory, MultiAgentEnv
 
 
 class AuctionBot(Policy):

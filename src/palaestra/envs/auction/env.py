@@ -14,13 +14,10 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from palaestra import BotFactory, EnvSpec, MultiAgentEnv, Task, ToolError, tool
 from palaestra.envs.auction import tasks
 from palaestra.envs.auction.rules import FORFEIT_SCORE, NOTE_CHARS, NOTES_PER_ITEM, OBJECTIVE, rules
 from palaestra.envs.auction.tasks import Bidder, Desire, Lot
-from palaestra.multi import BotFactory, MultiAgentEnv
-from palaestra.tasks import EnvSpec
-from palaestra.tools import ToolError, tool
-from palaestra.types import Task
 
 
 @dataclass(frozen=True)
@@ -55,8 +52,7 @@ class AuctionEnv(MultiAgentEnv):
         tags=("multi-agent", "auction", "planning", "budget"),
     )
 
-    def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
-        return tasks.generate(rng, difficulty)
+    generate = staticmethod(tasks.generate)
 
     # ---- setup ---------------------------------------------------------------------------------
     def setup(self, task: Task) -> None:

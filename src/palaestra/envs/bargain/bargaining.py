@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from palaestra import EnvSpec, Task, ToolError, tool
 from palaestra.envs.bargain.env import MONEY_ORDERS, SEATS, GleeGame, money, percent
 from palaestra.envs.bargain.theory import SplitMetrics, exact, proposer, spe_keeps, split_metrics
-from palaestra.tasks import EnvSpec
-from palaestra.tools import ToolError, tool
-from palaestra.types import Task
 
 DELTAS = (0.8, 0.85, 0.9, 0.95, 1.0)
 """Discount factors (GLEE: 0.8, 0.9, 0.95, 1)."""

@@ -40,15 +40,14 @@ import random
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from palaestra.agents.base import Agent, Policy, action
+from palaestra import Agent, Message, Observation, Policy, Task, action
 from palaestra.envs.bargain.bargaining import BargainingGame, SplitView, delta_fractions
 from palaestra.envs.bargain.negotiation import NegotiationGame, TradeView
 from palaestra.envs.bargain.persuasion import HIGH_VALUES, AdviceView, PersuasionGame, Sale
 from palaestra.envs.bargain.theory import buy_threshold, spe_accepts, spe_keeps
-from palaestra.types import Message, Observation, Task
 
 if TYPE_CHECKING:
-    from palaestra.multi import BotFactory, MultiAgentEnv
+    from palaestra import BotFactory, MultiAgentEnv
 
 
 class GleeBot(Policy):

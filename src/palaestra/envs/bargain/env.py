@@ -13,9 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from palaestra.multi import BotFactory, MultiAgentEnv
-from palaestra.tools import ToolError
-from palaestra.types import ToolSpec
+from palaestra import BotFactory, MultiAgentEnv, ToolError, ToolSpec
 
 SEATS = ("alice", "bob")
 NAMES = {"alice": "Alice", "bob": "Bob"}

@@ -14,11 +14,9 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from palaestra import EnvSpec, Task, ToolError, tool
 from palaestra.envs.bargain.env import MONEY_ORDERS, SEATS, GleeGame, money
 from palaestra.envs.bargain.theory import TradeMetrics, proposer, trade_metrics
-from palaestra.tasks import EnvSpec
-from palaestra.tools import ToolError, tool
-from palaestra.types import Task
 
 VALUES = (0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.5)
 """Values as multiples of the price order (GLEE: 0.8, 1, 1.2, 1.5)."""

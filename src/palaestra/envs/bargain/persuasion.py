@@ -15,11 +15,9 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from palaestra import EnvSpec, Task, tool
 from palaestra.envs.bargain.env import MONEY_ORDERS, SEATS, GleeGame, money, percent
 from palaestra.envs.bargain.theory import PersuasionMetrics, persuasion_low_rate, persuasion_metrics
-from palaestra.tasks import EnvSpec
-from palaestra.tools import tool
-from palaestra.types import Task
 
 PRIORS = (1 / 3, 0.5, 0.8)
 """Probabilities that a product is high quality (GLEE's)."""

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
-from palaestra.agents.base import Agent
-from palaestra.env import Env, EnvSpec
+from palaestra import Env, EnvSpec, Task, ToolError, tool
 from palaestra.envs.code.expert import ReferenceSubmitter
 from palaestra.envs.code.grading import grade
 from palaestra.envs.code.tasks import LEVELS, Problem, generate, problem, task_key
 from palaestra.sandbox import run_python
-from palaestra.tools import ToolError, tool
-from palaestra.types import Task
 
 MAX_STEPS = 20
 OUTPUT_CHARS = 4000
@@ -51,8 +47,7 @@ class CodeEnv(Env):
         self.test_timeout = test_timeout
         self.per_test = per_test
 
-    def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
-        return generate(rng, difficulty)
+    generate = staticmethod(generate)
 
     def task_key(self, params: dict[str, Any]) -> str:
         return task_key(params)
@@ -112,5 +107,4 @@ class CodeEnv(Env):
         """The share of hidden tests passed (0 until the submission)."""
         return self.passed or 0.0
 
-    def expert(self) -> Agent:
-        return ReferenceSubmitter(self)
+    expert_policy = ReferenceSubmitter

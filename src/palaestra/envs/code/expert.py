@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from palaestra.agents.base import Policy, action
-from palaestra.types import Message, Observation
+from palaestra import Message, Observation, Policy, action
 
 if TYPE_CHECKING:
     from palaestra.envs.code.env import CodeEnv
@@ -14,8 +13,7 @@ if TYPE_CHECKING:
 class ReferenceSubmitter(Policy):
     """Submits the source of the family's reference function, wrapped under the task's name."""
 
-    def __init__(self, env: CodeEnv) -> None:
-        self.env = env
+    env: CodeEnv
 
     def choose(self, observation: Observation) -> Message:
         return action("submit", code=self.env.problem.solution())

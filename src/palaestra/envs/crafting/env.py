@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import functools
-import random
 from typing import Annotated, Any
 
 from pydantic import Field
 
-from palaestra.agents.base import Agent
-from palaestra.env import Env, EnvSpec
+from palaestra import Env, EnvSpec, Task, ToolCall, ToolError, tool
 from palaestra.envs.crafting.book import FURNACE, a, load
 from palaestra.envs.crafting.expert import Planner
 from palaestra.envs.crafting.planner import MAX_GATHER, holds_tool, plan
 from palaestra.envs.crafting.tasks import LEVELS, budget, generate, max_turns, task_key
-from palaestra.tools import ToolError, tool
-from palaestra.types import Message, Step, Task, ToolCall
 
 MAX_CRAFT = 999
 
@@ -79,8 +75,7 @@ class CraftingEnv(Env):
     crafts: int
     gathers: int
 
-    def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
-        return generate(rng, difficulty)
+    generate = staticmethod(generate)
 
     def task_key(self, params: dict[str, Any]) -> str:
         return task_key(params)
@@ -216,12 +211,12 @@ class CraftingEnv(Env):
         return out
 
     # ---- turn budget, progress, metrics -------------------------------------------------------
-    async def step(self, action: Message) -> Step:
-        step = await super().step(action)
-        step.info["crafts"] = self.crafts
-        step.info["gathers"] = self.gathers
-        step.info["efficiency"] = min(1.0, self.plan_calls / self.steps) if self.success else 0.0
-        return step
+    def step_info(self) -> dict[str, Any]:
+        return {
+            "crafts": self.crafts,
+            "gathers": self.gathers,
+            "efficiency": min(1.0, self.plan_calls / self.steps) if self.success else 0.0,
+        }
 
     def progress(self) -> float:
         """Mean share, over the nodes of the goal's recipe tree (the shortest plan's production from
@@ -231,5 +226,4 @@ class CraftingEnv(Env):
         got = self.acquired
         return sum(min(1.0, got.get(i, 0) / n) for i, n in self.need.items()) / len(self.need)
 
-    def expert(self) -> Agent:
-        return Planner(self)
+    expert_policy = Planner

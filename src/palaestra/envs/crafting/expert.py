@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from palaestra.agents.base import Policy, action
+from palaestra import Message, Observation, Policy, action
 from palaestra.envs.crafting.planner import plan
-from palaestra.types import Message, Observation
 
 if TYPE_CHECKING:
     from palaestra.envs.crafting.env import CraftingEnv
@@ -18,8 +17,7 @@ class Planner(Policy):
     Replanning from the inventory each turn keeps it right whatever happened before; on a fresh
     episode it makes exactly the plan's calls, each item after everything it depends on."""
 
-    def __init__(self, env: CraftingEnv) -> None:
-        self.env = env
+    env: CraftingEnv
 
     def choose(self, observation: Observation) -> Message:
         env = self.env

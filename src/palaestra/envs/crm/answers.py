@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
+from palaestra import ToolError
 from palaestra.envs.crm.schema import TABLE, table_of_id
-from palaestra.tools import ToolError
 
 Kind = Literal["id", "ids", "int", "number", "month", "state", "text"]
 Value = str | int | float | frozenset[str]

@@ -7,16 +7,14 @@ import difflib
 import random
 from typing import Any
 
-from palaestra.agents.base import Agent
-from palaestra.env import Env, EnvSpec
+from palaestra import Env, EnvSpec, Task, ToolCall, ToolError, ToolResult, tool
 from palaestra.envs.crm import answers, tasks, text
 from palaestra.envs.crm.answers import Value
 from palaestra.envs.crm.clock import SNAPSHOT
+from palaestra.envs.crm.expert import GroundTruthQuery
 from palaestra.envs.crm.question import Question
 from palaestra.envs.crm.schema import TABLE, TABLE_NAMES, table_of_id
 from palaestra.envs.crm.sqlguard import ReadOnlyDB, Result, cell, render
-from palaestra.tools import ToolError, ToolResult, tool
-from palaestra.types import Task, ToolCall
 
 _SAMPLE_CELL = 80
 _RANDOM_SUBMISSIONS = 6
@@ -41,8 +39,7 @@ class CrmEnv(Env):
     question: Question
     truth: Value
 
-    def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
-        return tasks.generate(rng, difficulty)
+    generate = staticmethod(tasks.generate)
 
     def setup(self, task: Task) -> str:
         if "db" in self.__dict__:
@@ -250,7 +247,4 @@ class CrmEnv(Env):
             copy.deepcopy(snap, {id(snap["prep"]): snap["prep"], id(snap["db"]): snap["db"]})
         )
 
-    def expert(self) -> Agent:
-        from palaestra.envs.crm.expert import GroundTruthQuery
-
-        return GroundTruthQuery(self)
+    expert_policy = GroundTruthQuery

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from palaestra.agents.base import Policy, action
+from palaestra import Message, Observation, Policy, Task, action
 from palaestra.envs.crm import answers
-from palaestra.types import Message, Observation, Task
 
 if TYPE_CHECKING:
     from palaestra.envs.crm.env import CrmEnv
@@ -17,10 +16,10 @@ class GroundTruthQuery(Policy):
     ``search_knowledge`` and reads it with ``lookup``; runs the ground-truth query with ``query_sql``;
     submits the answer that query computed (the value the task is graded against)."""
 
-    def __init__(self, env: CrmEnv) -> None:
-        self.env = env
-        self.script: list[tuple[str, dict[str, Any]]] | None = None
-        self.n = 0
+    env: CrmEnv
+
+    script: list[tuple[str, dict[str, Any]]] | None = None
+    n: int = 0
 
     async def reset(self, task: Task) -> None:
         await super().reset(task)

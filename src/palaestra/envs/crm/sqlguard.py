@@ -15,7 +15,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from palaestra.tools import ToolError
+from palaestra import ToolError
 
 MAX_ROWS = 50
 MAX_CELL = 1000

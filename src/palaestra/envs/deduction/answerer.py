@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from palaestra import Message
 from palaestra.envs.deduction.kb import Entity, describe
 from palaestra.models.base import GenerateConfig, Model
-from palaestra.types import Message
 
 Answer = Literal["yes", "no", "unknown"]
 

@@ -13,21 +13,16 @@ import copy
 import difflib
 import functools
 import math
-import random
 from typing import Any, Literal
 
-from palaestra.agents.base import Agent
-from palaestra.env import Env, EnvSpec
+from palaestra import Env, EnvSpec, Message, ModelError, Step, Task, ToolCall, ToolError, ToolSpec, tool
 from palaestra.envs.deduction.answerer import ModelAnswerer
 from palaestra.envs.deduction.expert import InfoGain
 from palaestra.envs.deduction.grammar import GRAMMAR, parse
 from palaestra.envs.deduction.kb import CATEGORIES, PLURAL, Entity, knowledge_base
 from palaestra.envs.deduction.predicates import canonical_questions, mask
 from palaestra.envs.deduction.tasks import LEVELS, generate
-from palaestra.errors import ModelError
 from palaestra.models.base import Model, get_model
-from palaestra.tools import ToolError, tool
-from palaestra.types import Message, Step, Task, ToolCall, ToolSpec
 
 INSTRUCTIONS = """\
 You are playing twenty questions. The answerer has picked a secret from a list of candidates \
@@ -133,8 +128,7 @@ class DeductionEnv(Env):
             for s in self._tool_specs
         ]
 
-    def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
-        return generate(rng, difficulty)
+    generate = staticmethod(generate)
 
     def instructions(self) -> str:
         return INSTRUCTIONS
@@ -278,8 +272,7 @@ class DeductionEnv(Env):
         left = max(1, self.consistent.bit_count())
         return 1.0 - math.log2(left) / math.log2(n) if n > 1 else 0.0
 
-    def expert(self) -> Agent:
-        return InfoGain(self)
+    expert_policy = InfoGain
 
     async def close(self) -> None:
         if self._answerer is not None and self._own_model:

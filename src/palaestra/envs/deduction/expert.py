@@ -12,18 +12,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from palaestra.agents.base import Policy, action
+from palaestra import Message, Observation, Policy, Task, action
 from palaestra.envs.deduction.kb import knowledge_base
 from palaestra.envs.deduction.predicates import canonical_questions
-from palaestra.types import Message, Observation, Task
 
 if TYPE_CHECKING:
     from palaestra.envs.deduction.env import DeductionEnv
 
 
 class InfoGain(Policy):
-    def __init__(self, env: DeductionEnv) -> None:
-        self.env = env
+    env: DeductionEnv
 
     async def reset(self, task: Task) -> None:
         await super().reset(task)

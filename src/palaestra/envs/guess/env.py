@@ -6,13 +6,19 @@ import math
 import random
 from typing import Any
 
-from palaestra.agents.base import Agent, Policy, action
-from palaestra.env import Env, EnvSpec
-from palaestra.tools import ToolError, tool
-from palaestra.types import Message, Observation, Task
+from palaestra import Env, EnvSpec, Message, Observation, Policy, Task, ToolError, action, tool
 
 # Difficulty sets the size of the range; the step budget allows a binary search plus slack.
 RANGES = {1: 100, 2: 1_000, 3: 100_000}
+
+
+class BinarySearch(Policy):
+    """Guesses the middle of what the feedback allows: at most ceil(log2(range)) + 1 guesses."""
+
+    env: GuessEnv
+
+    def choose(self, observation: Observation) -> Message:
+        return action("guess", number=(self.env.lo + self.env.hi) // 2)
 
 
 class GuessEnv(Env):
@@ -60,15 +66,4 @@ class GuessEnv(Env):
         left = math.log2(max(1, self.hi - self.lo + 1))
         return 1.0 if self.success else (1 - left / total if total else 0.0)
 
-    def expert(self) -> Agent:
-        return BinarySearch(self)
-
-
-class BinarySearch(Policy):
-    """Guesses the middle of what the feedback allows: at most ceil(log2(range)) + 1 guesses."""
-
-    def __init__(self, env: GuessEnv) -> None:
-        self.env = env
-
-    def choose(self, observation: Observation) -> Message:
-        return action("guess", number=(self.env.lo + self.env.hi) // 2)
+    expert_policy = BinarySearch

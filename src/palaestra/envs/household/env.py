@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import random
-from typing import Any
-
-from palaestra.agents.base import Agent
-from palaestra.env import Env, EnvSpec
+from palaestra import Env, EnvSpec, Task, ToolCall, ToolResult, tool
 from palaestra.envs.household.catalog import APPLIANCE, FLOORLAMP, OBJECTS, OPENABLE
 from palaestra.envs.household.expert import Planner
 from palaestra.envs.household.tasks import LEVELS, generate_home, kind_of
 from palaestra.envs.household.text import goal_text
 from palaestra.envs.household.world import World
-from palaestra.tools import ToolResult, tool
-from palaestra.types import Task, ToolCall
 
 BUDGET = {1: 30, 2: 50, 3: 100}
 """Steps allowed per difficulty (told in the goal text); every step counts, failed ones too."""
@@ -61,8 +55,7 @@ class HouseholdEnv(Env):
     world: World
     budget: int
 
-    def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
-        return generate_home(rng, difficulty)
+    generate = staticmethod(generate_home)
 
     def instructions(self) -> str:
         return INSTRUCTIONS
@@ -230,5 +223,4 @@ class HouseholdEnv(Env):
         out += [("look", {}), ("inventory", {})]
         return [ToolCall(id=f"va{i}", name=n, arguments=args) for i, (n, args) in enumerate(out)]
 
-    def expert(self) -> Agent:
-        return Planner(self)
+    expert_policy = Planner

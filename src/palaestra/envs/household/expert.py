@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from palaestra.agents.base import Policy, action
+from palaestra import Message, Observation, Policy, action
 from palaestra.envs.household.catalog import APPLIANCE, STATE_WORD
 from palaestra.envs.household.tasks import EXAMINE, PICK_TWO, TREATMENT, kind_of
-from palaestra.types import Message, Observation
 
 if TYPE_CHECKING:
     from palaestra.envs.household.env import HouseholdEnv
@@ -98,8 +97,7 @@ def next_action(w: World) -> Act:
 class Planner(Policy):
     """Knows where everything is; fetches, treats and places along shortest routes."""
 
-    def __init__(self, env: HouseholdEnv) -> None:
-        self.env = env
+    env: HouseholdEnv
 
     def choose(self, observation: Observation) -> Message:
         name, args = next_action(self.env.world)

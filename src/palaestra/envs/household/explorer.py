@@ -11,10 +11,9 @@ import re
 from collections import deque
 from typing import Any
 
-from palaestra.agents.base import Policy, action
+from palaestra import Message, Observation, Policy, Task, action
 from palaestra.envs.household.catalog import APPLIANCE, DESKLAMP, LAMP_SURFACES, OBJECTS, OPENABLE
 from palaestra.envs.household.tasks import CLEAN, COOL, EXAMINE, HEAT, PICK, PICK_TWO, TREATMENT, kind_of
-from palaestra.types import Message, Observation, Task
 
 _NAME = re.compile(r"\b(?:an?|some) ([a-z]+ \d+)")
 _ROOM = re.compile(

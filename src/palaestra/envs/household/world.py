@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from palaestra import ToolError
 from palaestra.envs.household.catalog import APPLIANCE, FLOORLAMP, OBJECTS, OPENABLE, STATE_WORD
 from palaestra.envs.household.tasks import EXAMINE, PICK, PICK_TWO, TREATMENT, kind_of
 from palaestra.envs.household.text import a, listing, match, normalize, prep
-from palaestra.tools import ToolError
 
 TREAT_BY_APPLIANCE = {v: k for k, v in APPLIANCE.items()}
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any, ClassVar
 
-from palaestra.tasks import EnvSpec
-from palaestra.tools import ToolError, tool
+from palaestra import EnvSpec, ToolError, tool
 
 from .env import Move, RepeatedGame, Round, fmt, horizon
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from palaestra.agents.base import Policy, action
-from palaestra.multi import BotFactory, MultiAgentEnv
-from palaestra.types import Message, Observation, Task
+from palaestra import BotFactory, Message, MultiAgentEnv, Observation, Policy, Task, action
 
 from .airport import AirportGame
 from .donor import DonorGame

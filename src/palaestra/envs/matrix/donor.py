@@ -6,8 +6,7 @@ from __future__ import annotations
 import random
 from typing import Any, ClassVar, Literal
 
-from palaestra.tasks import EnvSpec
-from palaestra.tools import tool
+from palaestra import EnvSpec, tool
 
 from .env import Move, RepeatedGame, Round, flips, fmt
 

@@ -15,9 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from palaestra.multi import BotFactory, MultiAgentEnv
-from palaestra.tools import ToolError, ToolResult
-from palaestra.types import Task
+from palaestra import BotFactory, MultiAgentEnv, Task, ToolError, ToolResult
 
 from .regret import external_regret
 

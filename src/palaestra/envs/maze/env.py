@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any, Literal
 
-from palaestra.agents.base import Agent
-from palaestra.env import Env, EnvSpec
+from palaestra import Env, EnvSpec, Task, ToolCall, ToolError, tool
 from palaestra.envs.maze.expert import ShortestPath
 from palaestra.envs.maze.tasks import FLOOR, GOAL, LEVELS, MAX_TURNS, WALL, bfs, generate
-from palaestra.tools import ToolError, tool
-from palaestra.types import Message, Step, Task, ToolCall
 
 RADIUS = 2
 """The agent sees the squares up to this many steps away along each axis (a 5 x 5 window)."""
@@ -60,8 +56,7 @@ class MazeEnv(Env):
     budget: int
     moves: int
 
-    def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
-        return generate(rng, difficulty)
+    generate = staticmethod(generate)
 
     def setup(self, task: Task) -> str:
         rows: list[str] = task.params["rows"]
@@ -142,11 +137,8 @@ class MazeEnv(Env):
         return [_MOVES[d] for d in self.open_directions()]
 
     # ---- turn budget, progress, metrics -------------------------------------------------------
-    async def step(self, action: Message) -> Step:
-        step = await super().step(action)
-        step.info["moves"] = self.moves
-        step.info["efficiency"] = self.start_distance / self.moves if self.success else 0.0
-        return step
+    def step_info(self) -> dict[str, Any]:
+        return {"moves": self.moves, "efficiency": self.start_distance / self.moves if self.success else 0.0}
 
     def progress(self) -> float:
         """Share of the start's shortest-path distance to the goal closed so far (not monotone)."""
@@ -154,5 +146,4 @@ class MazeEnv(Env):
             return 1.0
         return max(0.0, 1.0 - self.dist[self.pos] / self.start_distance)
 
-    def expert(self) -> Agent:
-        return ShortestPath(self)
+    expert_policy = ShortestPath

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from palaestra.agents.base import Policy, action
-from palaestra.types import Message, Observation, Task
+from palaestra import Message, Observation, Policy, Task, action
 
 if TYPE_CHECKING:
     from palaestra.envs.maze.env import MazeEnv
@@ -19,8 +18,7 @@ class ShortestPath(Policy):
     """The oracle: reads the map's distance-to-goal table (computed once in ``setup``) and always
     steps to a neighbour one step closer, so it walks a shortest path."""
 
-    def __init__(self, env: MazeEnv) -> None:
-        self.env = env
+    env: MazeEnv
 
     def choose(self, observation: Observation) -> Message:
         env = self.env

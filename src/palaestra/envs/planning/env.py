@@ -11,15 +11,13 @@ import random
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from palaestra.agents.base import Agent
-from palaestra.env import Env, EnvSpec
+from palaestra import Env, EnvSpec, Policy, Task, ToolCall, ToolError, ToolResult, ToolSpec, UsageError, tool
 from palaestra.envs.planning import tasks
 from palaestra.envs.planning.domain import DomainKit, article, plural
+from palaestra.envs.planning.expert import PlanExpert
 from palaestra.envs.planning.pddl import Atom
 from palaestra.envs.planning.strips import Grounded, State, instantiate
-from palaestra.errors import UsageError
-from palaestra.tools import ToolDef, ToolError, ToolResult, dispatch, tool
-from palaestra.types import Message, Step, Task, ToolCall, ToolSpec
+from palaestra.tools import ToolDef, dispatch
 
 MAX_FACTS_IN_ERROR = 8
 
@@ -194,13 +192,11 @@ class PlanningEnv(Env):
     def budget_message(self) -> str:
         return f"\nThe budget of {self.budget} steps is used up and the goal is not reached. The episode is over."
 
-    async def step(self, action: Message) -> Step:
-        st = await super().step(action)
-        st.info["plan_length"] = len(self.executed)
-        st.info["optimal_length"] = self.optimal
+    def step_info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"plan_length": len(self.executed), "optimal_length": self.optimal}
         if self.done:
-            st.info["efficiency"] = self.efficiency()
-        return st
+            info["efficiency"] = self.efficiency()
+        return info
 
     def efficiency(self) -> float:
         """Optimal plan length / executed actions on success, else 0."""
@@ -235,10 +231,7 @@ class PlanningEnv(Env):
         self.__dict__.update(snap)
         self.executed = list(snap["executed"])
 
-    def expert(self) -> Agent:
-        from palaestra.envs.planning.expert import PlanExpert
-
-        return PlanExpert(self)
+    expert_policy: ClassVar[type[Policy] | None] = PlanExpert
 
     # ---- tools --------------------------------------------------------------------------------
     @tool

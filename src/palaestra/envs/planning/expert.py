@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from palaestra.agents.base import Policy, action
+from palaestra import Message, Observation, Policy, Task, action
 from palaestra.envs.planning.strips import astar
-from palaestra.types import Message, Observation, Task
 
 if TYPE_CHECKING:
     from palaestra.envs.planning.env import PlanningEnv
@@ -28,8 +27,7 @@ class PlanExpert(Policy):
     """Executes a shortest plan, one action per step; replans from the current state if it has
     been taken off the plan (e.g. after a restore)."""
 
-    def __init__(self, env: PlanningEnv) -> None:
-        self.env = env
+    env: PlanningEnv
 
     def next_action(self) -> str:
         env = self.env
@@ -50,10 +48,12 @@ class LLMPExpert(Policy):
     """The LLM+P pipeline with a perfect translation: the task's PDDL goes to the planner and the
     returned plan is executed. Should the planner return no plan, it falls back to ``PlanExpert``."""
 
+    env: PlanningEnv
+    stage: int = 0
+
     def __init__(self, env: PlanningEnv) -> None:
-        self.env = env
+        super().__init__(env)
         self.fallback = PlanExpert(env)
-        self.stage = 0
 
     async def reset(self, task: Task) -> None:
         await super().reset(task)

@@ -13,13 +13,12 @@ import random
 import re
 from collections.abc import Sequence
 
-from palaestra.agents.base import Agent
-from palaestra.env import EnvSpec
+from palaestra import EnvSpec, ToolError, tool
 from palaestra.envs.planning import planner, tasks
 from palaestra.envs.planning.env import PlanningEnv
+from palaestra.envs.planning.expert import LLMPExpert
 from palaestra.envs.planning.pddl import PDDLError
 from palaestra.envs.planning.planner import resolve as resolve_planner
-from palaestra.tools import ToolError, tool
 
 MAX_PLAN = 200
 _CALL = re.compile(r"([A-Za-z][\w-]*)\s*\(([^()]*)\)")
@@ -90,10 +89,7 @@ class PlanningLLMPEnv(PlanningEnv):
             "gives a plan that fails or misses the goal here."
         )
 
-    def expert(self) -> Agent:
-        from palaestra.envs.planning.expert import LLMPExpert
-
-        return LLMPExpert(self)
+    expert_policy = LLMPExpert
 
     @tool
     def get_domain_pddl(self) -> str:

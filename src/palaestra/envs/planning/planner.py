@@ -25,10 +25,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from palaestra import UsageError
 from palaestra.envs.planning.domain import DomainKit
 from palaestra.envs.planning.pddl import parse_problem
 from palaestra.envs.planning.strips import Grounded, Heuristic, SearchLimit, State, astar
-from palaestra.errors import UsageError
 
 BACKENDS = ("auto", "pyperplan", "pyperplan-gbfs", "builtin")
 STATE_LIMIT = 50_000

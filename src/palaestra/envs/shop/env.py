@@ -10,13 +10,11 @@ from __future__ import annotations
 import random
 from typing import Any, Literal
 
-from palaestra.agents.base import Agent
-from palaestra.env import Env, EnvSpec
+from palaestra import Env, EnvSpec, Task, ToolCall, ToolError, tool
 from palaestra.envs.shop.catalog import MAX_RESULTS, PAGE_SIZE, Catalog, Product, catalog
+from palaestra.envs.shop.expert import ShopExpert
 from palaestra.envs.shop.reward import Goal, fits, score
 from palaestra.envs.shop.tasks import LEVELS, generate, goal_of, task_key
-from palaestra.tools import ToolError, tool
-from palaestra.types import Message, Step, Task, ToolCall
 
 View = Literal["home", "results", "product", "done"]
 
@@ -261,12 +259,13 @@ class ShopEnv(Env):
             return 1.0
         return sum(self.reached.values()) / 4
 
-    async def step(self, action: Message) -> Step:
-        step = await super().step(action)
-        step.info.update(
-            searches=self.searches, products_viewed=len(self.viewed), bought=self.bought, **self.reward_info
-        )
-        return step
+    def step_info(self) -> dict[str, Any]:
+        return {
+            "searches": self.searches,
+            "products_viewed": len(self.viewed),
+            "bought": self.bought,
+            **self.reward_info,
+        }
 
     def valid_actions(self) -> list[ToolCall]:
         calls = [("search", {"query": self.instruction})]
@@ -284,7 +283,4 @@ class ShopEnv(Env):
             calls += [("buy", {}), ("back_to_results", {})]
         return [ToolCall(id=name, name=name, arguments=args) for name, args in calls]
 
-    def expert(self) -> Agent:
-        from palaestra.envs.shop.expert import ShopExpert
-
-        return ShopExpert(self)
+    expert_policy = ShopExpert

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from palaestra.agents.base import Policy, action
+from palaestra import Message, Observation, Policy, Task, action
 from palaestra.envs.shop.tasks import search_words
-from palaestra.types import Message, Observation, Task
 
 if TYPE_CHECKING:
     from palaestra.envs.shop.env import ShopEnv
 
 
 class ShopExpert(Policy):
-    def __init__(self, env: ShopEnv) -> None:
-        self.env = env
+    env: ShopEnv
 
     async def reset(self, task: Task) -> None:
         await super().reset(task)

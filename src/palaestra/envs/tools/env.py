@@ -13,22 +13,20 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import random
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from palaestra.agents.base import Agent
-from palaestra.env import Env, EnvSpec
+from palaestra import Env, EnvSpec, Task, ToolCall, ToolError, ToolResult, ToolSpec, tool
+from palaestra.envs.tools.expert import ToolsExpert
 from palaestra.envs.tools.gen import world_data
 from palaestra.envs.tools.grading import call_matches, check, grade_answer
 from palaestra.envs.tools.retrieval import world_index
 from palaestra.envs.tools.snapshot import restore_world, snapshot_world
 from palaestra.envs.tools.tasks import generate_task
 from palaestra.envs.tools.world import WORLD_SPECS, WORLD_TOOLS, World
-from palaestra.tools import ToolError, ToolResult, dispatch, tool
-from palaestra.types import Task, ToolCall, ToolSpec
+from palaestra.tools import dispatch
 
 MAX_RESULTS = 5
 
@@ -57,8 +55,7 @@ class ToolsEnv(Env):
         self.answer_ok = False
 
     # ---- tasks ------------------------------------------------------------------------------
-    def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
-        return generate_task(rng, difficulty)
+    generate = staticmethod(generate_task)
 
     def setup(self, task: Task) -> str:
         self._release()
@@ -198,10 +195,7 @@ class ToolsEnv(Env):
     def step_info(self) -> dict[str, Any]:
         return {"tool_calls": self.tool_calls, "searches": self.searches, "tools_loaded": len(self.loaded)}
 
-    def expert(self) -> Agent:
-        from palaestra.envs.tools.expert import ToolsExpert
-
-        return ToolsExpert(self)
+    expert_policy = ToolsExpert
 
     # ---- resources --------------------------------------------------------------------------
     def _release(self) -> None:

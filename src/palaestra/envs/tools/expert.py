@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from palaestra.agents.base import Policy, action
+from palaestra import Message, Observation, Policy, Task, action
 from palaestra.envs.tools.plan import fmt
 from palaestra.envs.tools.world import WORLD_TOOLS
-from palaestra.types import Message, Observation, Task
 
 if TYPE_CHECKING:
     from palaestra.envs.tools.env import ToolsEnv
@@ -32,9 +31,9 @@ def answer_text(spec: dict[str, Any]) -> str:
 
 
 class ToolsExpert(Policy):
-    def __init__(self, env: ToolsEnv) -> None:
-        self.env = env
-        self.i = 0
+    env: ToolsEnv
+
+    i: int = 0
 
     async def reset(self, task: Task) -> None:
         await super().reset(task)

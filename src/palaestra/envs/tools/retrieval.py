@@ -7,7 +7,7 @@ import math
 import re
 from collections import Counter
 
-from palaestra.types import ToolSpec
+from palaestra import ToolSpec
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(

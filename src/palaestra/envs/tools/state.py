@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from palaestra import ToolError
 from palaestra.envs.tools.data import CITIES, CITY_BY_KEY, CURRENCIES, City
 from palaestra.envs.tools.records import Event, Mail, Person, Reminder, WorldData
-from palaestra.tools import ToolError
 
 MAX_SQL_STEPS = 2_000_000  # SQLite VM instructions per statement before it is aborted
 MAX_SQL_LENGTH = 100_000  # longest string or blob a statement may build

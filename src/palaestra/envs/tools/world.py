@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from palaestra import ToolSpec
 from palaestra.envs.tools.domains.arithmetic import MathTools
 from palaestra.envs.tools.domains.calendar import CalendarTools
 from palaestra.envs.tools.domains.contacts import ContactTools
@@ -16,7 +17,6 @@ from palaestra.envs.tools.domains.text import TextTools
 from palaestra.envs.tools.domains.units import UnitTools
 from palaestra.envs.tools.domains.weather import WeatherTools
 from palaestra.tools import ToolDef, collect_tools
-from palaestra.types import ToolSpec
 
 
 class World(

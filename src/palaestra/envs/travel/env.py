@@ -7,16 +7,14 @@ import difflib
 import random
 from typing import Any
 
-from palaestra.agents.base import Agent
-from palaestra.env import Env, EnvSpec
+from palaestra import Env, EnvSpec, Task, ToolCall, ToolError, tool
 from palaestra.envs.travel import tasks, text
 from palaestra.envs.travel.check import evaluate
+from palaestra.envs.travel.expert import TravelExpert
 from palaestra.envs.travel.plan import DayPlan, Query
 from palaestra.envs.travel.solver import Solution, random_plan
 from palaestra.envs.travel.verdict import Evaluation
 from palaestra.envs.travel.world import TripDB
-from palaestra.tools import ToolError, tool
-from palaestra.types import Message, Step, Task, ToolCall
 
 METRICS = ("delivered", "commonsense_pass", "hard_pass", "final_pass", "commonsense_micro", "hard_micro")
 _NOT_DELIVERED: dict[str, Any] = {
@@ -48,8 +46,7 @@ class TravelEnv(Env):
     reference: Solution
     evaluation: Evaluation | None
 
-    def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
-        return tasks.generate(rng, difficulty)
+    generate = staticmethod(tasks.generate)
 
     def setup(self, task: Task) -> str:
         self.query, self.db, self.reference = tasks.prepare(task.params)
@@ -185,12 +182,7 @@ class TravelEnv(Env):
         return "Plan submitted.\n" + self.evaluation.render(self.query)
 
     # ---- episode bookkeeping ---------------------------------------------------------------
-    async def step(self, action: Message) -> Step:
-        result = await super().step(action)
-        result.info.update(self.metrics())
-        return result
-
-    def metrics(self) -> dict[str, Any]:
+    def step_info(self) -> dict[str, Any]:
         """TravelPlanner's per-plan metrics (all false/zero until a plan is delivered)."""
         return dict(_NOT_DELIVERED) if self.evaluation is None else self.evaluation.metrics()
 
@@ -220,7 +212,4 @@ class TravelEnv(Env):
             self._valid = [ToolCall(id=f"valid_{i}", name=n, arguments=a) for i, (n, a) in enumerate(calls)]
         return self._valid
 
-    def expert(self) -> Agent:
-        from palaestra.envs.travel.expert import TravelExpert
-
-        return TravelExpert(self)
+    expert_policy = TravelExpert

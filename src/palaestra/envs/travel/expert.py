@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from palaestra.agents.base import Policy, action
-from palaestra.types import Message, Observation, Task
+from palaestra import Message, Observation, Policy, Task, action
 
 if TYPE_CHECKING:
     from palaestra.envs.travel.env import TravelEnv
@@ -16,10 +15,10 @@ class TravelExpert(Policy):
     searches an agent would need to write it (each leg's flights, trains and ground transport, each
     city's accommodations, restaurants and attractions), then submits it."""
 
-    def __init__(self, env: TravelEnv) -> None:
-        self.env = env
-        self.script: list[tuple[str, dict[str, Any]]] | None = None
-        self.n = 0
+    env: TravelEnv
+
+    script: list[tuple[str, dict[str, Any]]] | None = None
+    n: int = 0
 
     async def reset(self, task: Task) -> None:
         await super().reset(task)

@@ -29,14 +29,13 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from palaestra.agents.base import Agent, Policy, action
+from palaestra import Agent, Message, Observation, Policy, Task, action
 from palaestra.envs.undercover import lexicon
-from palaestra.types import Message, Observation, Task
 
 if TYPE_CHECKING:
+    from palaestra import BotFactory, MultiAgentEnv
     from palaestra.envs.undercover.env import UndercoverEnv
     from palaestra.envs.undercover.record import SeatView
-    from palaestra.multi import BotFactory, MultiAgentEnv
 
 TEMPLATES = ("{a}.", "It makes me think of {a}.", "Something to do with {a}.", "{a}, I would say.")
 TEMPLATE_WORDS = frozenset(w for t in TEMPLATES for w in lexicon.tokens(t.replace("{a}", "")))

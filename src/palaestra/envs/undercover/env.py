@@ -14,13 +14,10 @@ import re
 from collections import Counter
 from typing import Any, ClassVar
 
+from palaestra import BotFactory, EnvSpec, MultiAgentEnv, Task, ToolError, ToolResult, ToolSpec, tool
 from palaestra.envs.undercover import lexicon, rules
 from palaestra.envs.undercover.record import Ballot, Guess, Phase, Said, SeatView, VoteState, summary
 from palaestra.envs.undercover.rules import MAX_CHARS, Variant, spy_name
-from palaestra.multi import BotFactory, MultiAgentEnv
-from palaestra.tasks import EnvSpec
-from palaestra.tools import ToolError, ToolResult, tool
-from palaestra.types import Task, ToolSpec
 
 _SEAT = re.compile(r"\bplayer\s*(\d+)\b", re.IGNORECASE)
 

@@ -26,13 +26,12 @@ import random
 import re
 from typing import TYPE_CHECKING, ClassVar
 
-from palaestra.agents.base import Agent, Policy, action
-from palaestra.types import Message, Observation, Task
+from palaestra import Agent, Message, Observation, Policy, Task, action
 
 if TYPE_CHECKING:
+    from palaestra import BotFactory, MultiAgentEnv
     from palaestra.envs.werewolf.env import WerewolfEnv
     from palaestra.envs.werewolf.records import SeatView
-    from palaestra.multi import BotFactory, MultiAgentEnv
 
 SEER_CLAIM = re.compile(r"\bI am the seer\b", re.IGNORECASE)
 RESULT = re.compile(r"\b([A-Z][A-Za-z]*) is (not )?a werewolf\b")

@@ -9,18 +9,14 @@ the living players speak in turn (``say`` or plain text), then vote at the same 
 
 from __future__ import annotations
 
-import random
 import re
 from typing import Any
 
+from palaestra import BotFactory, EnvSpec, Task, ToolCall, ToolError, ToolResult, ToolSpec, tool
 from palaestra.envs.werewolf import rules
 from palaestra.envs.werewolf.phases import PACK, Village
 from palaestra.envs.werewolf.records import SeatView, Speech, metrics
 from palaestra.envs.werewolf.rules import SPEECH_CHARS
-from palaestra.multi import BotFactory
-from palaestra.tasks import EnvSpec
-from palaestra.tools import ToolError, ToolResult, tool
-from palaestra.types import Task, ToolCall, ToolSpec
 
 _PHASE_TOOLS: dict[tuple[str, str], tuple[str, ...]] = {
     ("night", "werewolf"): ("kill", "say"),
@@ -52,8 +48,7 @@ class WerewolfEnv(Village):
         tags=("multi-agent", "social-deduction", "hidden-role", "deception", "communication"),
     )
 
-    def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
-        return rules.generate(rng, difficulty)
+    generate = staticmethod(rules.generate)
 
     # ---- setup ---------------------------------------------------------------------------------
     def setup(self, task: Task) -> None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from palaestra import MultiAgentEnv
 from palaestra.envs.werewolf.records import Death, NightRecord, Phase, Speech, VoteRecord
 from palaestra.envs.werewolf.rules import ROLES, SPEECH_CHARS, Team, team_of
-from palaestra.multi import MultiAgentEnv
 
 PACK = "[werewolves]"
 """The prefix of every message of the werewolves' private channel."""

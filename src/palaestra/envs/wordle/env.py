@@ -8,12 +8,10 @@ invalid actions: they are refused with the reason and do not use up a guess.
 
 from __future__ import annotations
 
-import random
 from functools import cache
 from typing import Any
 
-from palaestra.agents.base import Agent
-from palaestra.env import Env, EnvSpec
+from palaestra import Env, EnvSpec, Task, ToolCall, ToolError, tool
 from palaestra.envs.wordle import tasks
 from palaestra.envs.wordle.expert import WordleExpert
 from palaestra.envs.wordle.words import (
@@ -30,8 +28,6 @@ from palaestra.envs.wordle.words import (
     marks,
     render,
 )
-from palaestra.tools import ToolError, tool
-from palaestra.types import Message, Step, Task, ToolCall
 
 INSTRUCTIONS = f"""\
 You are playing Wordle. Find the secret {LENGTH}-letter English word in at most {MAX_GUESSES} guesses.
@@ -74,8 +70,7 @@ class WordleEnv(Env):
     history: list[tuple[str, int]]
     greens: set[int]
 
-    def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
-        return tasks.generate(rng, difficulty)
+    generate = staticmethod(tasks.generate)
 
     def task_key(self, params: dict[str, Any]) -> str:
         return tasks.task_key(params)
@@ -151,10 +146,8 @@ class WordleEnv(Env):
             return 1.0
         return len(self.greens) / (LENGTH + 1)
 
-    async def step(self, action: Message) -> Step:
-        st = await super().step(action)
-        st.info["guesses"] = len(self.history)
-        return st
+    def step_info(self) -> dict[str, Any]:
+        return {"guesses": len(self.history)}
 
     def valid_actions(self) -> list[ToolCall]:
         """A guess of every word the rules accept now (every allowed word; in hard mode, those
@@ -164,5 +157,4 @@ class WordleEnv(Env):
             words = tuple(hard_mode_filter(words, self.history))
         return [_guess_call(w) for w in words]
 
-    def expert(self) -> Agent:
-        return WordleExpert(self)
+    expert_policy = WordleExpert

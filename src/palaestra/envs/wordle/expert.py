@@ -20,9 +20,8 @@ from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from palaestra.agents.base import Policy, action
+from palaestra import Message, Observation, Policy, Task, action
 from palaestra.envs.wordle.words import HERE, answers, feedback, hard_mode_filter
-from palaestra.types import Message, Observation, Task
 
 if TYPE_CHECKING:
     from palaestra.envs.wordle.env import WordleEnv
@@ -141,9 +140,9 @@ class Solver:
 class WordleExpert(Policy):
     """Plays the solver for the task's tier and mode from the env's public feedback history."""
 
-    def __init__(self, env: WordleEnv) -> None:
-        self.env = env
-        self.solver: Solver | None = None
+    env: WordleEnv
+
+    solver: Solver | None = None
 
     async def reset(self, task: Task) -> None:
         await super().reset(task)

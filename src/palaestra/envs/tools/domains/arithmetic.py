@@ -9,8 +9,8 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
+from palaestra import ToolError, tool
 from palaestra.envs.tools.state import WorldState
-from palaestra.tools import ToolError, tool
 
 Number = int | float
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from palaestra import ToolError, tool
 from palaestra.envs.tools.domains.dates import fmt_time
 from palaestra.envs.tools.records import Event
 from palaestra.envs.tools.state import WorldState, norm
-from palaestra.tools import ToolError, tool
 
 
 def _key(e: Event) -> tuple[str, str, str]:

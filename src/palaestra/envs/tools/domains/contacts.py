@@ -6,9 +6,9 @@ import datetime as dt
 import re
 from typing import Any, Literal
 
+from palaestra import ToolError, tool
 from palaestra.envs.tools.records import Person
 from palaestra.envs.tools.state import WorldState, norm
-from palaestra.tools import ToolError, tool
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ContactField = Literal["email", "phone", "city", "company", "job_title"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from palaestra import ToolError, tool
 from palaestra.envs.tools.data import CITY_BY_KEY
 from palaestra.envs.tools.state import WorldState
-from palaestra.tools import ToolError, tool
 
 
 def shift(day: dt.date, minutes: int, hours: float) -> tuple[dt.date, int]:

@@ -10,8 +10,8 @@ import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from palaestra import ToolError, tool
 from palaestra.envs.tools.state import WorldState
-from palaestra.tools import ToolError, tool
 
 MAX_WRITE = 100_000
 MAX_READ = 20_000

@@ -7,10 +7,10 @@ import math
 import random
 from typing import Any
 
+from palaestra import ToolError, tool
 from palaestra.envs.tools.data import CITIES, CURRENCIES
 from palaestra.envs.tools.gen import sig
 from palaestra.envs.tools.state import WorldState, norm
-from palaestra.tools import ToolError, tool
 
 RATE_HISTORY_DAYS = 90
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from palaestra import ToolError, tool
 from palaestra.envs.tools.data import CITIES, City
 from palaestra.envs.tools.state import WorldState, norm
-from palaestra.tools import ToolError, tool
 
 
 def distance_km(a: City, b: City) -> float:

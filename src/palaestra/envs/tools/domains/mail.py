@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from palaestra import ToolError, tool
 from palaestra.envs.tools.domains.contacts import EMAIL
 from palaestra.envs.tools.records import Mail
 from palaestra.envs.tools.state import WorldState, norm
-from palaestra.tools import ToolError, tool
 
 FOLDERS = ("inbox", "archive", "sent", "trash")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from palaestra import ToolError, tool
 from palaestra.envs.tools.records import Reminder
 from palaestra.envs.tools.state import WorldState
-from palaestra.tools import ToolError, tool
 
 
 class ReminderTools(WorldState):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from palaestra import ToolError, tool
 from palaestra.envs.tools.state import SQL_CLOCK, WorldState
-from palaestra.tools import ToolError, tool
 
 MAX_ROWS = 50
 MAX_CELL = 1000

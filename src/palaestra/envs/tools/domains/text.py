@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from palaestra import ToolError, tool
 from palaestra.envs.tools.state import WorldState
-from palaestra.tools import ToolError, tool
 
 _NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from palaestra import ToolError, tool
 from palaestra.envs.tools.gen import sig
 from palaestra.envs.tools.state import WorldState
-from palaestra.tools import ToolError, tool
 
 # Size of each unit in the quantity's SI unit.
 FACTORS: dict[str, dict[str, float]] = {

@@ -7,9 +7,9 @@ import math
 import random
 from typing import Any, NamedTuple
 
+from palaestra import ToolError, tool
 from palaestra.envs.tools.data import City
 from palaestra.envs.tools.state import WorldState
-from palaestra.tools import ToolError, tool
 
 FORECAST_DAYS = 7
 HISTORY_DAYS = 90
