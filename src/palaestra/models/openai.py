@@ -94,9 +94,10 @@ def _json_kind(value: Any) -> str:
 class AdaptiveLimiter:
     """An asyncio semaphore whose limit follows the server actually there.
 
-    Congestion is a 429, a 503/504/408, a timeout, or queueing: a clean reply whose latency (per unit
-    of work, see :meth:`release`) is over ``latency_factor`` times the lowest of the recent ones, which
-    is what a server that queues requests (one slot, or a full batch) looks like from outside.
+    Congestion is a 429, a 503/504/408, a timeout, or queueing: clean replies whose latency (per unit
+    of work, see :meth:`release`) is over ``latency_factor`` times the lowest of the recent ones (the
+    median of the last few, so one slow reply is not taken for a queue), which is what a server that
+    queues requests (one slot, or a full batch) looks like from outside.
     Congestion halves the limit (down to 1); the limit starts at ``initial`` and, until the first
     congestion, grows by one per clean completion (slow start: it doubles every round trip), then by
     one per ``current_limit`` clean completions (up to ``max_limit``). A burst of congestion signals
@@ -127,6 +128,7 @@ class AdaptiveLimiter:
         self.latency_factor = latency_factor
         self.min_samples = min_samples
         self._latencies: deque[float] = deque(maxlen=latency_window)
+        self._last: deque[float] = deque(maxlen=5)
         self._clean = 0
         self._epoch = 0
         self._waiters: deque[asyncio.Future[int]] = deque()
@@ -154,10 +156,13 @@ class AdaptiveLimiter:
         """Record one clean call's latency; True when it shows the server queueing requests."""
         if self.latency_factor is None:
             return False
-        recent = self._latencies
+        recent, last = self._latencies, self._last
         baseline = min(recent) if recent else latency
         recent.append(latency)
-        return len(recent) > self.min_samples and latency > self.latency_factor * baseline
+        last.append(latency)
+        if len(recent) <= self.min_samples:
+            return False
+        return sorted(last)[len(last) // 2] > self.latency_factor * baseline
 
     def release(
         self, token: int, outcome: Literal["ok", "throttled", "error"], latency: float | None = None
@@ -178,6 +183,7 @@ class AdaptiveLimiter:
         elif outcome == "throttled" and token == self._epoch:
             self.current_limit = max(1, self.current_limit // 2)
             self.slow_start = False
+            self._last.clear()  # judge the new limit by the replies it gives
             self._epoch += 1
             self._clean = 0
             self.decreases += 1

@@ -11,10 +11,17 @@ from typing import Any, Literal
 from palaestra.agents.base import Agent
 from palaestra.env import Env
 from palaestra.errors import ModelError
-from palaestra.models.base import GenerateConfig, Model, ModelOutput
+from palaestra.models.base import ContextOverflowError, GenerateConfig, Model, ModelOutput
 from palaestra.types import Message, Observation, Task, ToolSpec, Usage
 
 Status = Literal["done", "truncated", "timeout", "error"]
+
+MODEL_ERROR_PREFIX = "model: "
+"""Starts the ``error`` of an episode that failed because the model server did (after retries): a
+resumed run repeats those episodes, never those that failed on the agent's or env's own doing."""
+CONTEXT_PREFIX = "context: "
+"""Starts the ``error`` (the reason) of an episode truncated because its conversation outgrew the
+model's context window."""
 
 
 @dataclass(slots=True)
@@ -40,6 +47,8 @@ class CallRecord:
     logprobs: list[float] | None = None
     error: str | None = None
     prompt_token_ids: list[int] | None = None
+    ttft: float | None = None
+    """Seconds to the first token of a streamed reply."""
 
 
 @dataclass(slots=True)
@@ -86,7 +95,9 @@ class RecordingModel:
         try:
             out = await self.inner.generate(messages, tools, config)
         except ModelError as e:
-            self.calls.append(CallRecord(0, 0, time.perf_counter() - start, 0, None, None, error=str(e)))
+            self.calls.append(
+                CallRecord(0, 0, time.perf_counter() - start, e.retries, None, None, error=str(e))
+            )
             raise
         self.calls.append(
             CallRecord(
@@ -99,6 +110,7 @@ class RecordingModel:
                 out.token_ids if self.keep_tokens else None,
                 out.logprobs if self.keep_tokens else None,
                 prompt_token_ids=out.prompt_token_ids if self.keep_tokens else None,
+                ttft=out.ttft,
             )
         )
         return out
@@ -119,7 +131,8 @@ async def rollout(
 ) -> EpisodeRecord:
     """Play one episode of ``task`` and fill ``record``. Never raises for the episode's own failures:
     an exception from the env, the agent or the model ends it as ``error`` with the traceback, and
-    the wall-clock limit ends it as ``timeout``. Cancellation (Ctrl-C) propagates. With
+    the wall-clock limit ends it as ``timeout``, and a conversation that outgrew the model's context
+    ends it as ``truncated`` with the reason in ``error``. Cancellation (Ctrl-C) propagates. With
     ``withhold_params`` the agent is reset with ``task.public()`` (model-driven agents)."""
     limit = max_steps or env.spec.max_steps
     env.turn_limit = limit  # so the agent is told the limit it will be held to
@@ -130,9 +143,12 @@ async def rollout(
     except TimeoutError:
         record.status = "timeout"
         record.error = f"wall-clock limit of {timeout:g}s reached after {record.n_steps} steps"
+    except ContextOverflowError as e:  # the agent's conversation, not the server, ran out
+        record.status = "truncated"
+        record.error = f"{CONTEXT_PREFIX}{e}"
     except ModelError as e:
         record.status = "error"
-        record.error = f"model: {e}"
+        record.error = f"{MODEL_ERROR_PREFIX}{e}"
     except Exception as e:
         record.status = "error"
         record.error = f"{type(e).__name__}: {e}\n{traceback.format_exc()}"
