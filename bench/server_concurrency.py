@@ -116,7 +116,7 @@ def main() -> None:
         f"max_concurrency {CONCURRENCY}"
     )
     print(
-        f"{'server':9} {'settings':22} {'completed':>11} {'wall s':>8} {'ideal s':>8} {'% ideal':>8} {'peak held':>9}"
+        f"{'server':9} {'settings':26} {'completed':>11} {'wall s':>8} {'ideal s':>8} {'% ideal':>8} {'peak held':>9}"
     )
     for name, slots, n in (("one-slot", 1, a.narrow), ("wide", None, a.wide)):
         server = Server(a.latency, slots)
@@ -126,7 +126,7 @@ def main() -> None:
                 calls = r["completed"] * a.steps
                 ideal = calls * a.latency / (1 if slots == 1 else CONCURRENCY)
                 print(
-                    f"{name:9} {label:22} {r['completed']:>5}/{n:<5} {r['wall']:>8.2f} {ideal:>8.2f} "
+                    f"{name:9} {label:26} {r['completed']:>5}/{n:<5} {r['wall']:>8.2f} {ideal:>8.2f} "
                     f"{100 * ideal / r['wall']:>7.0f}% {r['server']['max_in_flight']:>9}"
                 )
         finally:

@@ -220,6 +220,18 @@ async def test_a_call_has_a_bounded_total_time() -> None:
     assert info.value.retries == srv.requests - 1
 
 
+async def test_the_default_total_time_is_bounded_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from palaestra.models import openai
+
+    monkeypatch.setattr(openai, "DEFAULT_CALL_TIMEOUT", 0.5)  # 600 s in real life: scaled down
+    async with FakeOpenAIServer(faults=["timeout"] * 10, timeout_sleep=5.0) as srv:
+        model = fast_model(srv)  # no call_timeout: the default bound, max(600 s, two attempts)
+        with pytest.raises(ModelError) as info:
+            await model.generate(USER, None, GenerateConfig(timeout=0.3))
+        await model.close()
+    assert srv.requests <= 3 and "of at most 0.6s" in str(info.value)
+
+
 ODD_USAGE: list[Any] = [
     {"prompt_tokens": "12", "completion_tokens": -3},
     {"prompt_tokens": 10**30, "completion_tokens": None},
