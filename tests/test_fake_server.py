@@ -82,7 +82,7 @@ async def test_responder_forms_logprobs_and_token_ids() -> None:
 
 
 async def test_each_fault() -> None:
-    plan = ["429", "500", "503", "malformed", "bad_tool_json", "drop", "timeout", None]
+    plan = ["429", "500", "503", "malformed", "bad_tool_json", "drop", "timeout", "500_validation", None]
     async with (
         FakeOpenAIServer(faults=plan, retry_after=2, timeout_sleep=3.0) as srv,
         aiohttp.ClientSession() as s,
@@ -105,8 +105,10 @@ async def test_each_fault() -> None:
         with pytest.raises(TimeoutError):
             await post(s, srv, timeout=0.2)
         assert time.perf_counter() - t < 1.0
+        status, _, raw = await post(s, srv)
+        assert status == 500 and "validation error" in json.loads(raw)["error"]["message"]
         assert (await post(s, srv))[0] == 200
-        assert srv.requests == 8
+        assert srv.requests == 9
         assert dict(srv.fault_counts) == {f: 1 for f in FAULTS}
         assert srv.stats()["faults"] == dict(srv.fault_counts)
     assert not srv.running

@@ -20,23 +20,8 @@ from palaestra.errors import ModelError, UsageError
 from palaestra.models.base import GenerateConfig, Model, get_model
 from palaestra.models.openai import AdaptiveLimiter, OpenAIModel, parse_arguments, parse_retry_after
 from palaestra.testing import FakeOpenAIServer
-from palaestra.types import Message, ToolCall, ToolSpec
-
-USER = [Message(role="user", content="hello there, model")]
-GUESS = [
-    ToolSpec(
-        name="guess",
-        description="guess a number",
-        parameters={"type": "object", "properties": {"n": {"type": "integer"}}},
-    )
-]
-CFG = GenerateConfig()
-
-
-def fast_model(srv: FakeOpenAIServer, **kw: Any) -> OpenAIModel:
-    kw.setdefault("backoff_base", 0.001)
-    kw.setdefault("backoff_max", 0.01)
-    return OpenAIModel("fake", base_url=srv.base_url, api_key="sk-test", **kw)
+from palaestra.types import Message, ToolCall
+from providertools import CFG, GUESS, USER, fast_model
 
 
 def free_port() -> int:
@@ -197,7 +182,8 @@ async def test_5xx_then_success() -> None:
         out = await model.generate(USER, None, CFG)
         await model.close()
     assert out.retries == 3 and srv.requests == 4
-    assert model.current_limit == 64  # 5xx are not throttling signals
+    # 500s are not congestion; a 503 (server overloaded) is, like a 429 (issue #17): halved once
+    assert model.current_limit == 4 and model.limiter.decreases == 1
 
 
 async def test_timeout_then_success() -> None:
@@ -359,7 +345,8 @@ async def test_concurrency_never_exceeds_max() -> None:
 
 async def test_adaptive_limit_shrinks_on_429_and_grows_when_clean() -> None:
     async with FakeOpenAIServer(faults=["429"], retry_after=0.01, latency=0.005) as srv:
-        model = fast_model(srv, max_concurrency=16, initial_concurrency=8)
+        # latency_factor=None: only 429s count here (a loaded test machine must not look like a queue)
+        model = fast_model(srv, max_concurrency=16, initial_concurrency=8, latency_factor=None)
         await model.generate(USER, None, CFG)
         assert model.current_limit == 4  # halved by the 429
         for _ in range(4 + 5):

@@ -31,6 +31,79 @@ _state = {"verbose": False}
 StoreOpt = Annotated[Path, typer.Option("--store", help="SQLite store file.", envvar="PALAESTRA_STORE")]
 DEFAULT_STORE = Path("palaestra.db")
 
+# The model flags every command that runs models takes (see docs/model-servers.md).
+_RequestTimeout = Annotated[
+    float | None,
+    typer.Option(
+        "--request-timeout",
+        help="Seconds one HTTP attempt of a model call may take (default 120); a whole call, retries "
+        "included, takes at most 600 s or two attempts.",
+    ),
+]
+_Extra = Annotated[
+    str | None,
+    typer.Option(
+        "--extra",
+        help="Extra fields for every model request, a JSON object, e.g. '{\"top_k\": 20}' or "
+        '\'{"tool_choice": "required"}\'.',
+    ),
+]
+_Stream = Annotated[bool, typer.Option("--stream", help="Stream replies (records the time to first token).")]
+_ToolRole = Annotated[
+    str | None,
+    typer.Option(
+        "--tool-role",
+        help="How tool results are sent to openai: models: tool, user (for servers whose chat template "
+        "drops the tool role) or auto (default: user when llama.cpp's /props shows such a template).",
+    ),
+]
+_MaxContext = Annotated[
+    int | None,
+    typer.Option(
+        "--max-context-tokens",
+        help="History budget of model-driven agents, in tokens: the system prompt, the goal and the "
+        "latest turns that fit are sent.",
+    ),
+]
+_REFUSED_EXTRA = {
+    "model": "use --model",
+    "messages": "the agent writes the messages",
+    "tools": "the environment gives the tools",
+    "n": "Palaestra reads one reply per call",
+}
+
+
+def _model_settings(
+    temperature: float | None,
+    max_tokens: int | None,
+    request_timeout: float | None,
+    extra: str | None,
+    stream: bool,
+    max_context_tokens: int | None,
+) -> dict[str, Any]:
+    """The ``generate`` and ``agent_options`` fields of a run's config from the model flags."""
+    from palaestra.models.base import GenerateConfig
+
+    fields: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, "stream": stream}
+    if request_timeout is not None:
+        if request_timeout <= 0:
+            raise UsageError(f"--request-timeout must be positive, got {request_timeout:g}")
+        fields["timeout"] = request_timeout
+    if extra:
+        try:
+            fields["extra"] = json.loads(extra)
+        except json.JSONDecodeError as e:
+            raise UsageError(f"--extra {extra!r} is not JSON: {e.msg}") from None
+        if not isinstance(fields["extra"], dict):
+            raise UsageError(f"--extra must be a JSON object, e.g. '{{\"top_k\": 20}}', got {extra!r}")
+        for key, why in _REFUSED_EXTRA.items():
+            if key in fields["extra"] and not (key == "n" and fields["extra"][key] == 1):
+                raise UsageError(f"--extra may not set {key!r}: {why}")
+    if max_context_tokens is not None and max_context_tokens < 1:
+        raise UsageError(f"--max-context-tokens must be at least 1, got {max_context_tokens}")
+    options = {} if max_context_tokens is None else {"max_context_tokens": max_context_tokens}
+    return {"generate": GenerateConfig(**fields), "agent_options": options}
+
 
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Show tracebacks.")] = False) -> None:
@@ -90,6 +163,11 @@ def run(
     max_tokens: Annotated[int | None, typer.Option(help="Max tokens per model reply.")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL.")] = None,
     api_key: Annotated[str | None, typer.Option(help="API key (default $OPENAI_API_KEY).")] = None,
+    request_timeout: _RequestTimeout = None,
+    extra: _Extra = None,
+    stream: _Stream = False,
+    tool_role: _ToolRole = None,
+    max_context_tokens: _MaxContext = None,
     resume: Annotated[
         str | None, typer.Option(help="Resume this run id: run only the missing episodes.")
     ] = None,
@@ -106,11 +184,10 @@ def run(
 ) -> None:
     """Run an agent on tasks of one or more environments and record every episode."""
     from palaestra._display import summary_table
-    from palaestra.models.base import GenerateConfig
     from palaestra.runner.run import RunConfig
 
     st = _open_store(store)
-    model_options = _model_options(base_url, api_key)
+    model_options = _model_options(base_url, api_key, tool_role, model)
     if resume:
         if env:
             raise UsageError("--resume takes the run's own settings; do not pass environments with it")
@@ -137,7 +214,7 @@ def run(
             concurrency=concurrency,
             max_steps=max_steps,
             timeout=timeout,
-            generate=GenerateConfig(temperature=temperature, max_tokens=max_tokens),
+            **_model_settings(temperature, max_tokens, request_timeout, extra, stream, max_context_tokens),
             model_options={k: v for k, v in model_options.items() if k != "api_key"},
             env_kwargs=env_kwargs,
         )
@@ -198,8 +275,16 @@ def _agent_and_model(agent: str | None, model: str | None) -> dict[str, Any]:
     return {"agent": agent or ("tools" if model else "expert"), "model": model}
 
 
-def _model_options(base_url: str | None, api_key: str | None) -> dict[str, Any]:
+def _model_options(
+    base_url: str | None, api_key: str | None, tool_role: str | None = None, model: str | None = None
+) -> dict[str, Any]:
     options: dict[str, Any] = {}
+    if tool_role is not None:
+        if tool_role not in ("tool", "user", "auto"):
+            raise UsageError(f"--tool-role must be tool, user or auto, got {tool_role!r}")
+        if model and not model.startswith("openai:"):
+            raise UsageError(f"--tool-role is for openai: models, not {model!r}")
+        options["tool_role"] = tool_role
     if base_url:
         options["base_url"] = base_url
     if api_key:
@@ -440,6 +525,11 @@ def eval_(
     max_tokens: Annotated[int | None, typer.Option(help="Max tokens per model reply.")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL.")] = None,
     api_key: Annotated[str | None, typer.Option(help="API key (default $OPENAI_API_KEY).")] = None,
+    request_timeout: _RequestTimeout = None,
+    extra: _Extra = None,
+    stream: _Stream = False,
+    tool_role: _ToolRole = None,
+    max_context_tokens: _MaxContext = None,
     resume: Annotated[
         str | None, typer.Option(help="Resume this run id: run only the missing episodes.")
     ] = None,
@@ -451,11 +541,10 @@ def eval_(
     Suites: quick (6 test tasks of every single-agent env, seconds with the expert) and core
     (60 test tasks of every single-agent env)."""
     from palaestra.eval.suites import get_suite, suite_config, suite_names
-    from palaestra.models.base import GenerateConfig
     from palaestra.runner.run import RunConfig
 
     st = _open_store(store)
-    model_options = _model_options(base_url, api_key)
+    model_options = _model_options(base_url, api_key, tool_role, model)
     if resume:
         if env:
             raise UsageError("--resume takes the run's own settings; do not pass --env with it")
@@ -474,7 +563,7 @@ def eval_(
             concurrency=concurrency,
             max_steps=max_steps,
             timeout=timeout,
-            generate=GenerateConfig(temperature=temperature, max_tokens=max_tokens),
+            **_model_settings(temperature, max_tokens, request_timeout, extra, stream, max_context_tokens),
             model_options={k: v for k, v in model_options.items() if k != "api_key"},
         )
     run_id, summary = _execute(
@@ -649,12 +738,9 @@ def _match_common(
     concurrency: int | None,
     max_rounds: int | None,
     move_timeout: float | None,
-    temperature: float | None,
-    max_tokens: int | None,
+    settings: dict[str, Any],
     model_options: dict[str, Any],
 ) -> dict[str, Any]:
-    from palaestra.models.base import GenerateConfig
-
     if split not in ("train", "dev", "test"):
         raise UsageError(f"unknown split {split!r}; valid splits: train, dev, test")
     return {
@@ -665,7 +751,7 @@ def _match_common(
         "concurrency": concurrency,
         "max_steps": max_rounds,
         "move_timeout": move_timeout,
-        "generate": GenerateConfig(temperature=temperature, max_tokens=max_tokens),
+        **settings,
         "model_options": {k: v for k, v in model_options.items() if k != "api_key"},
     }
 
@@ -690,6 +776,11 @@ def match(
     max_tokens: Annotated[int | None, typer.Option(help="Max tokens per model reply.")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL.")] = None,
     api_key: Annotated[str | None, typer.Option(help="API key (default $OPENAI_API_KEY).")] = None,
+    request_timeout: _RequestTimeout = None,
+    extra: _Extra = None,
+    stream: _Stream = False,
+    tool_role: _ToolRole = None,
+    max_context_tokens: _MaxContext = None,
     resume: Annotated[
         str | None, typer.Option(help="Resume this run id: play only the missing matches.")
     ] = None,
@@ -701,7 +792,7 @@ def match(
     from palaestra.runner.tournament import MatchConfig, load_config
 
     st = _open_store(store)
-    model_options = _model_options(base_url, api_key)
+    model_options = _model_options(base_url, api_key, tool_role)
     if resume:
         if game or seat:
             raise UsageError("--resume takes the run's own settings; do not pass a game or seats with it")
@@ -723,8 +814,7 @@ def match(
             concurrency,
             max_rounds,
             move_timeout,
-            temperature,
-            max_tokens,
+            _model_settings(temperature, max_tokens, request_timeout, extra, stream, max_context_tokens),
             model_options,
         )
         config = MatchConfig(seats=seats, default=default, tasks=tasks, **common)
@@ -756,6 +846,11 @@ def tournament(
     max_tokens: Annotated[int | None, typer.Option(help="Max tokens per model reply.")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL.")] = None,
     api_key: Annotated[str | None, typer.Option(help="API key (default $OPENAI_API_KEY).")] = None,
+    request_timeout: _RequestTimeout = None,
+    extra: _Extra = None,
+    stream: _Stream = False,
+    tool_role: _ToolRole = None,
+    max_context_tokens: _MaxContext = None,
     resume: Annotated[
         str | None, typer.Option(help="Resume this run id: play only the missing matches.")
     ] = None,
@@ -767,7 +862,7 @@ def tournament(
     from palaestra.runner.tournament import TournamentConfig, load_config
 
     st = _open_store(store)
-    model_options = _model_options(base_url, api_key)
+    model_options = _model_options(base_url, api_key, tool_role)
     if resume:
         if game or players or more:
             raise UsageError("--resume takes the run's own settings; do not pass a game or players with it")
@@ -788,8 +883,7 @@ def tournament(
             concurrency,
             max_rounds,
             move_timeout,
-            temperature,
-            max_tokens,
+            _model_settings(temperature, max_tokens, request_timeout, extra, stream, max_context_tokens),
             model_options,
         )
         config = TournamentConfig(players=names, rounds=rounds, format=format, filler=filler, **common)

@@ -14,6 +14,13 @@ from palaestra.types import Message, Task, ToolSpec, Usage
 
 Status = Literal["done", "truncated", "timeout", "error"]
 
+MODEL_ERROR_PREFIX = "model: "
+"""Starts the ``error`` of an episode that failed because the model server did (after retries): a
+resumed run repeats those episodes, never those that failed on the agent's or env's own doing."""
+CONTEXT_PREFIX = "context: "
+"""Starts the ``error`` (the reason) of an episode truncated because its conversation outgrew the
+model's context window."""
+
 
 @dataclass(slots=True)
 class StepRecord:
@@ -38,6 +45,8 @@ class CallRecord:
     logprobs: list[float] | None = None
     error: str | None = None
     prompt_token_ids: list[int] | None = None
+    ttft: float | None = None
+    """Seconds to the first token of a streamed reply."""
 
 
 @dataclass(slots=True)

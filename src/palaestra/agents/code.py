@@ -29,6 +29,7 @@ import re
 import weakref
 from typing import Any
 
+from palaestra.agents.context import check_budget, fit_history
 from palaestra.env import Env
 from palaestra.errors import UsageError
 from palaestra.models.base import GenerateConfig, Model
@@ -157,8 +158,10 @@ class CodeActAgent:
         max_inner_turns: int = 3,
         output_chars: int = 3000,
         memory_mb: int = 256,
+        max_context_tokens: int | None = None,
     ) -> None:
         self.model = model
+        self.max_context_tokens = check_budget(max_context_tokens)
         self.config = config or GenerateConfig()
         self.timeout = timeout
         self.reply_timeout = reply_timeout
@@ -259,7 +262,9 @@ class CodeActAgent:
         for _ in range(self.max_inner_turns):
             if self.format_error:
                 self._tell(FORMAT_REMINDER)
-            out = await self.model.generate(self.history, None, self.config)
+            out = await self.model.generate(
+                fit_history(self.history, self.max_context_tokens), None, self.config
+            )
             text = out.message.content
             self.history.append(Message(role="assistant", content=text))
             code = extract_code(text)

@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from palaestra.agents.context import check_budget, fit_history
 from palaestra.env import Env
 from palaestra.errors import UsageError
 from palaestra.models.base import GenerateConfig, Model
@@ -65,8 +66,18 @@ def parse_action(text: str, call_id: str) -> ToolCall | None:
 
 
 class ReActAgent:
-    def __init__(self, model: Model, env: Env, config: GenerateConfig | None = None) -> None:
+    """``max_context_tokens``: the history budget (see :mod:`palaestra.agents.context`)."""
+
+    def __init__(
+        self,
+        model: Model,
+        env: Env,
+        config: GenerateConfig | None = None,
+        *,
+        max_context_tokens: int | None = None,
+    ) -> None:
         self.model = model
+        self.max_context_tokens = check_budget(max_context_tokens)
         self.free_text = env.spec.free_text
         self.config = config or GenerateConfig()
         self.history: list[Message] = []
@@ -101,7 +112,7 @@ class ReActAgent:
 
     async def act(self, observation: Observation) -> Message:
         self.history.extend(self._render(observation))
-        out = await self.model.generate(self.history, None, self.config)
+        out = await self.model.generate(fit_history(self.history, self.max_context_tokens), None, self.config)
         text = out.message.content
         self.history.append(Message(role="assistant", content=text))
         self.n += 1
@@ -111,8 +122,14 @@ class ReActAgent:
 
 
 def react_agent(
-    *, env: Env, model: Model | None = None, seed: int = 0, config: GenerateConfig | None = None, **_: Any
+    *,
+    env: Env,
+    model: Model | None = None,
+    seed: int = 0,
+    config: GenerateConfig | None = None,
+    max_context_tokens: int | None = None,
+    **_: Any,
 ) -> Agent:
     if model is None:
         raise UsageError("agent 'react' needs a model: pass --model PROVIDER:NAME")
-    return ReActAgent(model, env, config)
+    return ReActAgent(model, env, config, max_context_tokens=max_context_tokens)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from palaestra.agents.context import check_budget, fit_history
 from palaestra.env import Env
 from palaestra.errors import UsageError
 from palaestra.models.base import GenerateConfig, Model
@@ -15,15 +16,21 @@ class ChatAgent:
     """Keeps the whole conversation and asks the model for the next message.
 
     ``max_history`` (messages) keeps the system prompt and the goal and drops the oldest turns
-    beyond it, never separating a tool result from the call it answers.
+    beyond it, never separating a tool result from the call it answers; ``max_context_tokens`` does
+    the same to fit a token budget (see :mod:`palaestra.agents.context`).
     """
 
     def __init__(
-        self, model: Model, config: GenerateConfig | None = None, max_history: int | None = None
+        self,
+        model: Model,
+        config: GenerateConfig | None = None,
+        max_history: int | None = None,
+        max_context_tokens: int | None = None,
     ) -> None:
         self.model = model
         self.config = config or GenerateConfig()
         self.max_history = max_history
+        self.max_context_tokens = check_budget(max_context_tokens)
         self.history: list[Message] = []
 
     async def reset(self, task: Task) -> None:
@@ -31,12 +38,12 @@ class ChatAgent:
 
     def context(self) -> list[Message]:
         h = self.history
-        if self.max_history is None or len(h) <= self.max_history:
-            return h
-        head, tail = h[:2], h[-(self.max_history - 2) :]
-        while tail and tail[0].role == "tool":
-            tail = tail[1:]
-        return head + tail
+        if self.max_history is not None and len(h) > self.max_history:
+            head, tail = h[:2], h[-(self.max_history - 2) :]
+            while tail and tail[0].role == "tool":
+                tail = tail[1:]
+            h = head + tail
+        return fit_history(h, self.max_context_tokens)
 
     async def act(self, observation: Observation) -> Message:
         self.history.extend(observation.messages)

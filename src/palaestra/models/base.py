@@ -7,7 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from palaestra.errors import UsageError
+from palaestra.errors import ModelError, UsageError
 from palaestra.registry import Registry
 from palaestra.types import Message, ToolSpec, Usage
 
@@ -23,10 +23,18 @@ class GenerateConfig(BaseModel):
     stop: list[str] | None = None
     seed: int | None = None
     logprobs: bool = False
+    top_logprobs: int = 1
+    """With ``logprobs``: alternatives per token to ask for. Servers such as llama.cpp return no
+    logprobs at all unless ``top_logprobs`` is sent, so it always is (1 costs next to nothing)."""
+    tool_choice: str | dict[str, Any] | None = "auto"
+    """Sent whenever tools are: some servers (llama-cpp-python) leave tools out of the prompt
+    without it. ``None`` sends none; ``"required"``, ``"none"`` or a function choice as the API takes."""
+    stream: bool = False
+    """Ask for a streamed reply (server-sent events); the time to the first token is then recorded."""
     timeout: float = 120.0
     """Seconds for one HTTP attempt (the whole call may take longer with retries)."""
     extra: dict[str, Any] = Field(default_factory=dict)
-    """Provider-specific request fields, passed through unchanged."""
+    """Provider-specific request fields, passed through unchanged (``stream`` sets :attr:`stream`)."""
 
 
 class ModelOutput(BaseModel):
@@ -47,6 +55,15 @@ class ModelOutput(BaseModel):
     prompt_token_ids: list[int] | None = None
     """Ids of the prompt as the server tokenised it, when returned (for exact RL training data)."""
     model: str = ""
+    ttft: float | None = None
+    """Seconds from sending the request to the first generated token (streamed replies only)."""
+
+
+class ContextOverflowError(ModelError):
+    """The conversation no longer fits the model's context window (the server said so).
+
+    Not a server failure: the episode ends as ``truncated`` with this reason, and a resumed run does
+    not repeat it (it would overflow again)."""
 
 
 @runtime_checkable

@@ -8,9 +8,9 @@ import traceback
 
 from palaestra.env import Env
 from palaestra.errors import ModelError
-from palaestra.models.base import GenerateConfig, Model, ModelOutput
+from palaestra.models.base import ContextOverflowError, GenerateConfig, Model, ModelOutput
 from palaestra.policy import Agent
-from palaestra.records import CallRecord, EpisodeRecord, StepRecord
+from palaestra.records import CONTEXT_PREFIX, MODEL_ERROR_PREFIX, CallRecord, EpisodeRecord, StepRecord
 from palaestra.types import Message, Observation, Task, ToolSpec, Usage
 
 
@@ -31,7 +31,9 @@ class RecordingModel:
         try:
             out = await self.inner.generate(messages, tools, config)
         except ModelError as e:
-            self.calls.append(CallRecord(0, 0, time.perf_counter() - start, 0, None, None, error=str(e)))
+            self.calls.append(
+                CallRecord(0, 0, time.perf_counter() - start, e.retries, None, None, error=str(e))
+            )
             raise
         self.calls.append(
             CallRecord(
@@ -44,6 +46,7 @@ class RecordingModel:
                 out.token_ids if self.keep_tokens else None,
                 out.logprobs if self.keep_tokens else None,
                 prompt_token_ids=out.prompt_token_ids if self.keep_tokens else None,
+                ttft=out.ttft,
             )
         )
         return out
@@ -64,7 +67,8 @@ async def rollout(
 ) -> EpisodeRecord:
     """Play one episode of ``task`` and fill ``record``. Never raises for the episode's own failures:
     an exception from the env, the agent or the model ends it as ``error`` with the traceback, and
-    the wall-clock limit ends it as ``timeout``. Cancellation (Ctrl-C) propagates. With
+    the wall-clock limit ends it as ``timeout``, and a conversation that outgrew the model's context
+    ends it as ``truncated`` with the reason in ``error``. Cancellation (Ctrl-C) propagates. With
     ``withhold_params`` the agent is reset with ``task.public()`` (model-driven agents)."""
     limit = max_steps or env.spec.max_steps
     env.turn_limit = limit  # so the agent is told the limit it will be held to
@@ -75,9 +79,12 @@ async def rollout(
     except TimeoutError:
         record.status = "timeout"
         record.error = f"wall-clock limit of {timeout:g}s reached after {record.n_steps} steps"
+    except ContextOverflowError as e:  # the agent's conversation, not the server, ran out
+        record.status = "truncated"
+        record.error = f"{CONTEXT_PREFIX}{e}"
     except ModelError as e:
         record.status = "error"
-        record.error = f"model: {e}"
+        record.error = f"{MODEL_ERROR_PREFIX}{e}"
     except Exception as e:
         record.status = "error"
         record.error = f"{type(e).__name__}: {e}\n{traceback.format_exc()}"

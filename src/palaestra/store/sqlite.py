@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import TypeAdapter
 
 from palaestra.errors import StoreError
-from palaestra.records import CallRecord, EpisodeRecord
+from palaestra.records import MODEL_ERROR_PREFIX, CallRecord, EpisodeRecord
 from palaestra.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from palaestra.types import Message, ToolSpec
 
@@ -94,6 +94,10 @@ _CALL_INSERT_COLS = (
     "run_id, episode_id, idx, input_tokens, output_tokens, latency, retries, cost, finish_reason, "
     "token_ids, logprobs, prompt_token_ids, error"
 )
+
+
+_SERVER_FAILED = "status='error' AND substr(error, 1, ?)=?"
+"""An episode that failed because the model server did (parameters: the prefix's length, the prefix)."""
 
 
 def _insert(table: str, cols: str) -> str:
@@ -209,7 +213,15 @@ class Store:
 
     # ---- episodes ----------------------------------------------------------------------------
     def finished_episode_ids(self, run_id: str) -> set[str]:
-        return {r[0] for r in self.con.execute("SELECT id FROM episodes WHERE run_id=?", (run_id,))}
+        """The episodes a resumed run need not repeat: all but those that failed because the model
+        server did (an outage, a wrong key: their ``error`` starts with ``model: ``)."""
+        return {
+            r[0]
+            for r in self.con.execute(
+                f"SELECT id FROM episodes WHERE run_id=? AND NOT ({_SERVER_FAILED})",
+                (run_id, len(MODEL_ERROR_PREFIX), MODEL_ERROR_PREFIX),
+            )
+        }
 
     def write_episode(self, run_id: str, rec: EpisodeRecord) -> None:
         """Write one finished episode with its steps and model calls, atomically."""
@@ -217,6 +229,11 @@ class Store:
         con = self.con
         con.execute("BEGIN")
         try:
+            # a resumed run repeats the episodes the model server failed: the new one replaces the old
+            con.execute(
+                f"DELETE FROM episodes WHERE run_id=? AND id=? AND {_SERVER_FAILED}",
+                (run_id, rec.id, len(MODEL_ERROR_PREFIX), MODEL_ERROR_PREFIX),
+            )
             con.execute(
                 _insert("episodes", _EPISODE_INSERT_COLS),
                 (

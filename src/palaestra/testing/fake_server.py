@@ -31,8 +31,38 @@ from typing import Any, TypeAlias
 
 from aiohttp import web
 
-FAULTS: tuple[str, ...] = ("429", "500", "503", "timeout", "malformed", "drop", "bad_tool_json")
-"""Fault kinds a plan may choose for a request (``None`` means answer normally)."""
+FAULTS: tuple[str, ...] = (
+    "429",
+    "500",
+    "503",
+    "timeout",
+    "malformed",
+    "drop",
+    "bad_tool_json",
+    "500_validation",
+)
+"""Fault kinds a plan may choose for a request (``None`` means answer normally). ``500_validation``
+is a request validation error sent as HTTP 500 (as llama-cpp-python's server does)."""
+
+QUIRKS: tuple[str, ...] = ("tools_need_choice", "drop_tool_role", "logprobs_need_top", "no_stream")
+"""Behaviours of real servers the fake can imitate:
+
+* ``tools_need_choice``: tools are left out of the prompt (the responder does not see them) unless
+  the request has ``tool_choice`` (llama-cpp-python);
+* ``drop_tool_role``: the chat template drops ``tool`` messages (the responder does not see them);
+  ``GET /props`` publishes such a template, as llama.cpp's server does;
+* ``logprobs_need_top``: ``logprobs: true`` returns none without ``top_logprobs`` (llama.cpp);
+* ``no_stream``: ``stream: true`` is ignored and a plain JSON body comes back.
+"""
+
+TEMPLATE_WITHOUT_TOOLS = (
+    "{% for message in messages %}{% if message['role'] in ['system', 'user', 'assistant'] %}"
+    "<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endif %}{% endfor %}"
+)
+TEMPLATE_WITH_TOOLS = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}"
+    "{% if message['role'] == 'tool' %} (tool answer){% endif %}<|im_end|>\n{% endfor %}"
+)
 
 Responder: TypeAlias = Callable[[dict[str, Any]], "dict[str, Any] | Awaitable[dict[str, Any]]"]
 FaultFn: TypeAlias = Callable[[int, dict[str, Any]], "str | None"]
@@ -132,9 +162,18 @@ class FakeOpenAIServer:
         model: the model id reported by ``/v1/models`` when requests do not name one.
         max_requests: after this many chat requests the server answers 503 and stops.
         max_seconds: the server stops by itself after this long.
+        slots: requests served at once (None: all); the others wait in line, first come first
+            served, as on a llama.cpp server with one slot. ``latency`` is then each one's service time.
+        context_limit: prompt tokens (four characters each) a request may have; a longer one gets
+            HTTP 400 ``context_length_exceeded``.
+        quirks: behaviours of real servers to imitate (see :data:`QUIRKS`).
 
-    Counters: :attr:`requests` (chat requests), :attr:`fault_counts`, :attr:`in_flight`,
-    :attr:`max_in_flight`, :attr:`ok` (normal answers); :attr:`last_request` is the last request body.
+    Streaming (``"stream": true``) is answered with server-sent events, one per four characters.
+
+    Counters: :attr:`requests` (chat requests), :attr:`fault_counts`, :attr:`in_flight` (queued
+    included), :attr:`max_in_flight`, :attr:`max_active` (being served), :attr:`ok` (normal
+    answers), :attr:`cancelled` (requests whose client closed the connection before the answer);
+    :attr:`last_request` is the last request body as the client sent it.
     """
 
     def __init__(
@@ -149,7 +188,22 @@ class FakeOpenAIServer:
         model: str = "fake-model",
         max_requests: int | None = 1_000_000,
         max_seconds: float = 600.0,
+        slots: int | None = None,
+        context_limit: int | None = None,
+        quirks: Sequence[str] = (),
     ) -> None:
+        for q in quirks:
+            if q not in QUIRKS:
+                raise ValueError(f"unknown quirk {q!r}; valid quirks: {', '.join(QUIRKS)}")
+        if slots is not None and slots < 1:
+            raise ValueError(f"slots must be at least 1, got {slots}")
+        self.slots = slots
+        self.context_limit = context_limit
+        self.quirks = frozenset(quirks)
+        self.active = 0
+        self.max_active = 0
+        self.cancelled = 0
+        self._slot_lock: asyncio.Semaphore | None = None
         self.responder: Responder = responder or echo_responder
         self.requested_port = port
         self.latency = latency
@@ -194,6 +248,7 @@ class FakeOpenAIServer:
 
     def reset_counters(self) -> None:
         self.requests = self.ok = self.model_list_requests = self.max_in_flight = 0
+        self.max_active = self.cancelled = 0
         self.fault_counts.clear()
         self.request_log.clear()
         self.last_request = None
@@ -205,6 +260,8 @@ class FakeOpenAIServer:
             "faults": dict(self.fault_counts),
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
+            "max_active": self.max_active,
+            "cancelled": self.cancelled,
         }
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -216,6 +273,7 @@ class FakeOpenAIServer:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/props", self._props)
         runner = web.AppRunner(
             app, handle_signals=False, access_log=None, shutdown_timeout=0.5, handler_cancellation=True
         )
@@ -233,6 +291,7 @@ class FakeOpenAIServer:
         self._port = sock.getsockname()[1]
         self._runner = runner
         self._loop = asyncio.get_running_loop()
+        self._slot_lock = asyncio.Semaphore(self.slots) if self.slots is not None else None
         self._stop_event = asyncio.Event()
         self._started_at = time.monotonic()
         self._watch_task = asyncio.create_task(self._watch())
@@ -315,6 +374,12 @@ class FakeOpenAIServer:
         body = {"object": "list", "data": [{"id": self.model, "object": "model", "owned_by": "palaestra"}]}
         return web.json_response(body)
 
+    async def _props(self, request: web.Request) -> web.Response:
+        """llama.cpp's server properties: the chat template (only when imitating llama.cpp)."""
+        if "drop_tool_role" not in self.quirks:
+            raise web.HTTPNotFound()
+        return web.json_response({"chat_template": TEMPLATE_WITHOUT_TOOLS, "total_slots": self.slots or 1})
+
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         index = self.requests
         self.requests += 1
@@ -338,36 +403,85 @@ class FakeOpenAIServer:
             if fault is not None:
                 _check_fault(fault)
                 self.fault_counts[fault] += 1
-            delay = self.latency(req) if callable(self.latency) else self.latency
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if fault == "429":
-                headers = {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
-                return _error(429, "rate limit reached (injected fault)", headers)
-            if fault in ("500", "503"):
-                return _error(int(fault), f"server error {fault} (injected fault)")
-            if fault == "timeout":
-                await asyncio.sleep(min(self.timeout_sleep, self.max_seconds))
-            elif fault == "malformed":
-                return web.Response(status=200, text="<html>not json {", content_type="application/json")
-            elif fault == "drop":
-                if request.transport is not None:
-                    request.transport.close()
-                return web.Response(status=200)
-            try:
-                result = self.responder(req)
-                reply = await result if inspect.isawaitable(result) else result
-            except web.HTTPException:  # a responder may answer any status: raise web.HTTPBadRequest(...)
-                raise
-            except Exception as e:
-                return _error(500, f"responder failed: {type(e).__name__}: {e}")
-            body = (
-                reply if "choices" in reply else self._completion(index, req, reply, fault == "bad_tool_json")
-            )
-            self.ok += 1
-            return web.Response(body=_dumps(body).encode(), content_type="application/json")
+            if self.context_limit is not None and _prompt_tokens(req) > self.context_limit:
+                return _error(
+                    400,
+                    f"This model's maximum context length is {self.context_limit} tokens. However, your "
+                    f"messages resulted in {_prompt_tokens(req)} tokens. Please reduce the length.",
+                    code="context_length_exceeded",
+                    type_="invalid_request_error",
+                )
+            async with self._slot():
+                return await self._answer(index, request, req, fault)
+        except asyncio.CancelledError:  # the client closed the connection before the answer
+            self.cancelled += 1
+            raise
         finally:
             self.in_flight -= 1
+
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> Any:
+        lock = self._slot_lock
+        if lock is not None:
+            await lock.acquire()
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        try:
+            yield
+        finally:
+            self.active -= 1
+            if lock is not None:
+                lock.release()
+
+    async def _answer(
+        self, index: int, request: web.Request, req: dict[str, Any], fault: str | None
+    ) -> web.StreamResponse:
+        delay = self.latency(req) if callable(self.latency) else self.latency
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if fault == "429":
+            headers = {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
+            return _error(429, "rate limit reached (injected fault)", headers)
+        if fault in ("500", "503"):
+            return _error(int(fault), f"server error {fault} (injected fault)")
+        if fault == "500_validation":
+            return _error(
+                500,
+                "1 validation error for CreateChatCompletionRequest\nmessages.1.role: Input should be "
+                "'system', 'user' or 'assistant' (injected fault)",
+                type_="internal_server_error",
+            )
+        if fault == "timeout":
+            await asyncio.sleep(min(self.timeout_sleep, self.max_seconds))
+        elif fault == "malformed":
+            return web.Response(status=200, text="<html>not json {", content_type="application/json")
+        elif fault == "drop":
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=200)
+        seen = self._as_seen(req)
+        try:
+            result = self.responder(seen)
+            reply = await result if inspect.isawaitable(result) else result
+        except web.HTTPException:  # a responder may answer any status: raise web.HTTPBadRequest(...)
+            raise
+        except Exception as e:
+            return _error(500, f"responder failed: {type(e).__name__}: {e}")
+        body = reply if "choices" in reply else self._completion(index, req, reply, fault == "bad_tool_json")
+        self.ok += 1
+        if req.get("stream") and "no_stream" not in self.quirks:
+            return await _stream(request, body)
+        return web.Response(body=_dumps(body).encode(), content_type="application/json")
+
+    def _as_seen(self, req: dict[str, Any]) -> dict[str, Any]:
+        """The request as the model behind a quirky server gets it (what its prompt holds)."""
+        seen = req
+        if "tools_need_choice" in self.quirks and "tool_choice" not in req:
+            seen = {k: v for k, v in seen.items() if k != "tools"}
+        if "drop_tool_role" in self.quirks:
+            kept = [m for m in seen["messages"] if not (isinstance(m, dict) and m.get("role") == "tool")]
+            seen = {**seen, "messages": kept}
+        return seen
 
     def _completion(
         self, index: int, req: dict[str, Any], reply: dict[str, Any], bad_tool_json: bool
@@ -400,11 +514,6 @@ class FakeOpenAIServer:
             message["tool_calls"] = calls
         text = content + "".join(c["function"]["name"] + c["function"]["arguments"] for c in calls)
         tokens = _tokens(text)
-        prompt_chars = 0
-        for m in req["messages"]:
-            if isinstance(m, dict):
-                mc = m.get("content")
-                prompt_chars += len(mc) if isinstance(mc, str) else 0
         choice: dict[str, Any] = {
             "index": 0,
             "message": message,
@@ -412,7 +521,7 @@ class FakeOpenAIServer:
             "logprobs": None,
         }
         as_ids = bool(req.get("return_tokens_as_token_ids"))
-        if req.get("logprobs"):
+        if req.get("logprobs") and ("logprobs_need_top" not in self.quirks or req.get("top_logprobs")):
             choice["logprobs"] = {
                 "content": [
                     {
@@ -424,7 +533,7 @@ class FakeOpenAIServer:
                     for i, t in enumerate(tokens)
                 ]
             }
-        prompt_tokens = max(1, prompt_chars // 4)
+        prompt_tokens = _prompt_tokens(req)
         out: dict[str, Any] = {
             "id": f"chatcmpl-{index}",
             "object": "chat.completion",
@@ -443,8 +552,67 @@ class FakeOpenAIServer:
         return out
 
 
-def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> web.Response:
-    body = {"error": {"message": message, "type": "fake_server_error", "code": status}}
+def _prompt_tokens(req: dict[str, Any]) -> int:
+    """The fake prompt length: four characters a token, at least one."""
+    chars = 0
+    for m in req["messages"]:
+        if isinstance(m, dict):
+            mc = m.get("content")
+            chars += len(mc) if isinstance(mc, str) else 0
+    return max(1, chars // 4)
+
+
+async def _stream(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+    """Send a completion as server-sent events the way OpenAI-compatible servers stream it."""
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await resp.prepare(request)
+    choice = body["choices"][0]
+    message = choice["message"]
+    head: dict[str, Any] = {k: body[k] for k in ("id", "object", "created", "model") if k in body}
+    head["object"] = "chat.completion.chunk"
+
+    async def send(delta: dict[str, Any], finish: str | None = None, logprobs: Any = None) -> None:
+        event: dict[str, Any] = {
+            **head,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": logprobs}],
+        }
+        await resp.write(b"data: " + _dumps(event).encode() + b"\n\n")
+
+    await send({"role": "assistant", "content": ""})
+    entries = (choice.get("logprobs") or {}).get("content") or []
+    pieces = _tokens(message.get("content") or "")
+    for i, piece in enumerate(pieces):
+        await send({"content": piece}, logprobs={"content": entries[i : i + 1]} if entries else None)
+    for i, call in enumerate(message.get("tool_calls") or ()):
+        fn = call["function"]
+        await send(
+            {
+                "tool_calls": [
+                    {"index": i, "id": call["id"], "type": "function", "function": {"name": fn["name"]}}
+                ]
+            }
+        )
+        for part in _tokens(fn.get("arguments") or ""):
+            await send({"tool_calls": [{"index": i, "function": {"arguments": part}}]})
+    await send({}, finish=choice.get("finish_reason"))
+    if "usage" in body:
+        await resp.write(
+            b"data: " + _dumps({**head, "choices": [], "usage": body["usage"]}).encode() + b"\n\n"
+        )
+    await resp.write(b"data: [DONE]\n\n")
+    await resp.write_eof()
+    return resp
+
+
+def _error(
+    status: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    code: str | int | None = None,
+    type_: str = "fake_server_error",
+) -> web.Response:
+    body = {"error": {"message": message, "type": type_, "code": status if code is None else code}}
     return web.Response(
         status=status, body=_dumps(body).encode(), content_type="application/json", headers=headers
     )
