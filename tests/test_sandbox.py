@@ -18,6 +18,13 @@ ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="per-run uids and namespaces need root")
 
 
+CHANNEL = (  # a script's own ends of the tool channel, taken from the RPC function
+    "cells = [c.cell_contents for c in tool.__closure__]\n"
+    "writer = next(c for c in cells if getattr(c, 'mode', '') == 'wb')\n"
+    "reader = next(c for c in cells if getattr(c, 'mode', '') == 'rb')\n"
+)
+
+
 def processes_of(uid: int) -> list[int]:
     """Pids whose real uid is ``uid`` (zombies included)."""
     out = []
@@ -308,9 +315,7 @@ async def test_cancelling_the_caller_ends_the_run_and_cleans_up() -> None:
 
 
 async def test_a_script_flooding_the_request_channel_is_stopped() -> None:
-    code = (
-        "cells = [c.cell_contents for c in tool.__closure__]\n"
-        "writer = next(c for c in cells if getattr(c, 'mode', '') == 'wb')\n"
+    code = CHANNEL + (
         "for _ in range(1000):\n"
         '    writer.write(b\'{"name": "x", "arguments": {}}\\n\')\n'
         "writer.flush()\n"
@@ -325,3 +330,25 @@ async def test_a_script_flooding_the_request_channel_is_stopped() -> None:
         await asyncio.sleep(0.05)
     result = await s.kill()
     assert result.limit == "output" and result.duration < 4.5
+
+
+async def test_any_line_on_the_request_channel_gets_an_answer_at_once() -> None:
+    """Deep, huge, malformed or out-of-turn lines are answered with an error the script can catch;
+    the channel keeps working after them."""
+    code = CHANNEL + (
+        "for line in (b'[' * 100_000, b'{\"name\": ' * 50_000 + b'1', b'x' * 3_000_000, b'not json',\n"
+        "             b'[1, 2]', b'{\"name\": \"x\", \"arguments\": ' + b'[' * 200 + b']' * 200 + b'}'):\n"
+        "    writer.write(line + b'\\n')\n"
+        "    writer.flush()\n"
+        "    print(reader.readline().decode().strip()[:60])\n"
+        "print(tool('echo', {'text': 'still works'}))\n"
+    )
+    s = Session(code, rpc_name="tool", timeout=20)
+    await s.start()
+    while not isinstance(event := await s.next_event(), SandboxResult):
+        assert event == ToolRequest("echo", {"text": "still works"})
+        await s.reply(event.arguments["text"])
+    assert event.ok, event.stderr
+    *errors, last = event.stdout.splitlines()
+    assert len(errors) == 6 and all(e.startswith('{"error": "invalid tool request: ') for e in errors)
+    assert last == "still works"

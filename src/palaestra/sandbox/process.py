@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +50,9 @@ _FILES_TOTAL_CAP = 4 << 20  # ... and this many in all
 _STOP_GRACE = 3.0  # seconds the supervisor gets to clean up after SIGTERM before it is killed
 _DRAIN_GRACE = 2.0  # seconds to wait for the output pipes to close once the supervisor is gone
 _MAX_QUEUED = 64  # unanswered requests a script may have sent before it is stopped
+_MAX_REQUEST = 256 * 1024  # longest tool request line (bytes)
+_MAX_DEPTH = 64  # deepest nesting of lists and dicts in a tool request
+_MAX_UNREAD_ANSWERS = 1 << 20  # bytes of answers the script has not read before it is stopped
 
 
 @functools.cache
@@ -328,6 +331,54 @@ def _emergency_cleanup(pid: int, lease: uids.UidLease | None, workdir: str) -> N
     shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests lists and dicts (iteratively: it may be very deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if deepest > _MAX_DEPTH:
+                return deepest
+            stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _parse_request(line: bytes) -> ToolRequest | str:
+    """The request in one line of the script, or why it is not one."""
+    try:
+        msg = json.loads(line)
+    except RecursionError:
+        return "it is nested too deeply"
+    except ValueError as e:  # not JSON, not UTF-8, a number too long, ...
+        return f"it is not JSON ({e})"
+    if (
+        not isinstance(msg, dict)
+        or not isinstance(msg.get("name"), str)
+        or not isinstance(msg.get("arguments"), dict)
+    ):
+        return 'it is not {"name": str, "arguments": dict}'
+    if _depth(msg) > _MAX_DEPTH:
+        return "it is nested too deeply"
+    return ToolRequest(msg["name"], msg["arguments"])
+
+
+async def _lines(reader: asyncio.StreamReader, limit: int) -> AsyncIterator[bytes | None]:
+    """The lines of ``reader`` (without the newline); None for a line longer than ``limit``, which
+    is read and dropped without keeping more than ``limit`` bytes of it."""
+    buffer, overlong = bytearray(), False
+    while chunk := await reader.read(65536):
+        buffer += chunk
+        while (end := buffer.find(b"\n")) >= 0:
+            line = bytes(buffer[:end])
+            del buffer[: end + 1]
+            yield None if overlong or len(line) > limit else line
+            overlong = False
+        if len(buffer) > limit:
+            buffer.clear()
+            overlong = True
+
+
 async def _read_pipe(fd: int, limit: int = 1 << 20) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=limit)
@@ -395,7 +446,7 @@ class Session:
         self.collect_files = collect_files
         self.script = _safe_relpath(script)
         self.drop_privileges = drop_privileges
-        self._requests: asyncio.Queue[ToolRequest] = asyncio.Queue()
+        self._requests: asyncio.Queue[ToolRequest | str] = asyncio.Queue()
         self._pending = False
         self._changed = asyncio.Event()
         self._killed_for: Limit | None = None
@@ -431,18 +482,23 @@ class Session:
             raise RuntimeError("answer the pending request with reply() first")
         if self._done.done():
             return self._done.result()
-        get = asyncio.ensure_future(self._requests.get())
-        waiters: set[asyncio.Future[Any]] = {get, self._done}
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not get.done():
-                get.cancel()
-        if get.done() and not get.cancelled():
+        while True:
+            get = asyncio.ensure_future(self._requests.get())
+            waiters: set[asyncio.Future[Any]] = {get, self._done}
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not get.done():
+                    get.cancel()
+            if not get.done() or get.cancelled():
+                return self._done.result()
+            item = get.result()
+            if isinstance(item, str):  # a line that was not a request, behind ones now answered
+                self._answer_error(item)
+                continue
             self._pending = True
             self._changed.set()
-            return get.result()
-        return self._done.result()
+            return item
 
     async def reply(self, result: Any = None, *, error: str | None = None) -> None:
         """Answer the pending request: the script's call returns ``result`` (or raises ``error``)."""
@@ -450,9 +506,7 @@ class Session:
             raise RuntimeError("there is no pending request to answer")
         self._pending = False
         self._changed.set()
-        msg = {"error": error} if error is not None else {"result": result}
-        if self._answer is not None and not self._answer.is_closing():
-            self._answer.write(json.dumps(msg).encode() + b"\n")
+        self._send({"error": error} if error is not None else {"result": result})
 
     def stop(self) -> None:
         """Ask the run to end now, without waiting (for synchronous code and cancellation)."""
@@ -548,7 +602,7 @@ class Session:
         self._transports: list[asyncio.BaseTransport] = [self._status_t]
         self._tasks: list[asyncio.Task[Any]] = []
         if pipes.requests and pipes.answers:
-            reader, t = await _read_pipe(pipes.requests[0], limit=256 * 1024)
+            reader, t = await _read_pipe(pipes.requests[0])
             self._transports.append(t)
             self._tasks.append(asyncio.ensure_future(self._read_requests(reader)))
             loop = asyncio.get_running_loop()
@@ -559,23 +613,29 @@ class Session:
 
     # ---- the run ------------------------------------------------------------------------------
     async def _read_requests(self, reader: asyncio.StreamReader) -> None:
-        while True:
-            try:
-                line = await reader.readline()
-            except (ValueError, asyncio.LimitOverrunError):
+        """Queue each line the script sends: a ``ToolRequest``, or why the line is not one (not
+        JSON, too long, nested too deeply, not ``{"name", "arguments"}``), which is answered with
+        an error that the script's call raises, at once or, behind requests still unanswered, in
+        turn. A script that floods the channel is stopped."""
+        async for line in _lines(reader, _MAX_REQUEST):
+            item = _parse_request(line) if line is not None else f"it is longer than {_MAX_REQUEST} bytes"
+            if isinstance(item, str) and not self._pending and self._requests.empty():
+                self._answer_error(item)
+            elif self._requests.qsize() >= _MAX_QUEUED:
                 self._stop("output")
                 return
-            if not line:
-                return
-            try:
-                msg = json.loads(line)
-                request = ToolRequest(str(msg["name"]), dict(msg["arguments"]))
-            except (ValueError, KeyError, TypeError):
-                continue  # not a request of the stubs: ignore it
-            if self._requests.qsize() >= _MAX_QUEUED:  # a script flooding the channel
-                self._stop("output")
-                return
-            self._requests.put_nowait(request)
+            else:
+                self._requests.put_nowait(item)
+
+    def _answer_error(self, why: str) -> None:
+        self._send({"error": f"invalid tool request: {why}"})
+
+    def _send(self, msg: dict[str, Any]) -> None:
+        if self._answer is None or self._answer.is_closing():
+            return
+        self._answer.write(json.dumps(msg).encode() + b"\n")
+        if self._answer.get_write_buffer_size() > _MAX_UNREAD_ANSWERS:
+            self._stop("output")  # the script does not read its answers
 
     async def _pump(self, stream: asyncio.StreamReader | None, capture: _Capture) -> None:
         if stream is None:
