@@ -37,12 +37,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from palaestra.sandbox import uids
+from palaestra.sandbox.cgroups import MemoryCgroup
 
-Limit = Literal["timeout", "memory", "cpu", "file_size", "processes", "output"]
+Limit = Literal["timeout", "memory", "cpu", "file_size", "disk", "processes", "output"]
 
 _BOOT_PATH = Path(__file__).with_name("_boot.py")
 _PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
 """Palaestra's own source (environments' reference solutions and hidden data): hidden by default."""
+_DISABLED: frozenset[str] = frozenset()
+"""Isolation mechanisms not to use (tests set it to exercise the fall-backs)."""
 
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 _FILE_CAP = 1 << 20  # collected workdir files: at most this many bytes each ...
@@ -97,6 +100,10 @@ class SandboxResult:
     uid: int | None = None
     hidden: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    mechanisms: tuple[str, ...] = ()
+    """The isolation mechanisms that were in force: ``own-uid``, ``network-namespace``,
+    ``mount-namespace``, ``ipc-namespace``, ``pid-namespace``, ``private-root``, ``memory-cgroup``
+    (see README.md here for what each contains)."""
     files: dict[str, str] | None = None
     """Text files left in the working directory (when asked for), by relative path."""
 
@@ -114,6 +121,7 @@ class SandboxResult:
                 "memory": "Stopped: the memory limit was reached.",
                 "processes": "Failed: the limit on the number of processes/threads was reached.",
                 "file_size": "Failed: the file size limit was reached.",
+                "disk": "Failed: the disk space limit was reached.",
                 "output": "Stopped: the program wrote more output than allowed.",
             }[self.limit]
         if self.exit_code is not None and self.exit_code < 0:
@@ -156,24 +164,66 @@ class _Capture:
 _MEMORY = re.compile(r"^MemoryError\b", re.MULTILINE)
 _PROCS = re.compile(r"BlockingIOError: \[Errno 11\]|can't start new thread|Resource temporarily unavailable")
 _FSIZE = re.compile(r"\[Errno 27\] File too large")
+_DISK = re.compile(r"\[Errno 28\] No space left on device")
+_ERRORS: dict[str, Limit] = {
+    "MemoryError": "memory",
+    "BlockingIOError 11": "processes",
+    "OSError 12": "memory",
+}
+_ERRORS |= {
+    "RuntimeError None can't start new thread": "processes",
+    "OSError 27": "file_size",
+    "OSError 28": "disk",
+}
+
+
+def _limit_of_error(error: str | None) -> Limit | None:
+    """The limit behind the exception that ended the worker (``"Type errno message"``), if any."""
+    for prefix, limit in _ERRORS.items():
+        if error is not None and error.startswith(prefix):
+            return limit
+    return None
 
 
 def _classify(
-    stopped: bool, killed_for: Limit | None, exit_code: int | None, stderr: str, cpu: float, cpu_limit: int
+    stopped: bool,
+    killed_for: Limit | None,
+    exit_code: int | None,
+    stderr: str,
+    cpu: float,
+    cpu_limit: int,
+    error: str | None = None,
+    oom_kills: int | None = None,
 ) -> Limit | None:
+    """Which limit ended the run: what we stopped it for; else the CPU limit's signals; else the
+    exception that ended the script (reported by the worker itself, so the failures of other
+    processes it started cannot mislead); else the cgroup's count of processes killed for lack of
+    memory; else, without a cgroup, an unexplained SIGKILL (the OOM killer); else the last
+    traceback's words."""
     if stopped or killed_for is not None:
         return killed_for  # we ended the run (for this reason, or because the caller asked)
     if exit_code is None or exit_code == 0:
         return None
     if exit_code == -signal.SIGXCPU or (exit_code == -signal.SIGKILL and cpu >= cpu_limit - 0.05):
         return "cpu"
-    if _MEMORY.search(stderr) or exit_code == -signal.SIGKILL:
+    if (limit := _limit_of_error(error)) is not None:
+        return limit
+    if oom_kills:
+        return "memory"
+    if exit_code == -signal.SIGKILL and oom_kills is None:
         return "memory"  # a SIGKILL we did not send and not at the CPU limit: the OOM killer
-    if _PROCS.search(stderr):
-        return "processes"
-    if _FSIZE.search(stderr) or exit_code == -signal.SIGXFSZ:
+    for pattern, name in ((_MEMORY, "memory"), (_PROCS, "processes"), (_FSIZE, "file_size"), (_DISK, "disk")):
+        if pattern.search(stderr):
+            return name  # type: ignore[return-value]
+    if exit_code == -signal.SIGXFSZ:
         return "file_size"
     return None
+
+
+def _inside_workdir() -> str:
+    """Where a run sees its working directory: the same path in every run, so that paths in
+    tracebacks and outputs do not depend on the run's random directory name."""
+    return os.path.join(tempfile.gettempdir(), "palaestra-sandbox")
 
 
 def _runtime_dirs() -> list[str]:
@@ -184,7 +234,7 @@ def _runtime_dirs() -> list[str]:
 def _mountpoint() -> str | None:
     """An empty root-owned directory at a fixed path, onto which each run (in its own mount
     namespace) mounts its working directory; None if it cannot be had safely."""
-    path = os.path.join(tempfile.gettempdir(), "palaestra-sandbox")
+    path = _inside_workdir()
     with contextlib.suppress(FileExistsError):
         os.mkdir(path, 0o755)
     try:
@@ -275,32 +325,6 @@ def _sweep_temp_dirs(uid: int) -> None:
                 pass
 
 
-def _collect(workdir: str) -> dict[str, str]:
-    """Text of the regular files in ``workdir`` (symlinks are never followed)."""
-    out: dict[str, str] = {}
-    total = 0
-    for root, dirs, files in os.walk(workdir, followlinks=False):
-        dirs.sort()
-        for name in sorted(files):
-            path = os.path.join(root, name)
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-            except OSError:
-                continue
-            try:
-                st = os.fstat(fd)
-                if not stat.S_ISREG(st.st_mode) or st.st_size > _FILE_CAP:
-                    continue
-                if total + st.st_size > _FILES_TOTAL_CAP:
-                    return out
-                data = os.read(fd, _FILE_CAP)
-                total += len(data)
-                out[os.path.relpath(path, workdir)] = data.decode("utf-8", errors="replace")
-            finally:
-                os.close(fd)
-    return out
-
-
 def _wait_gone(pid: int, grace: float) -> None:
     """Wait until process ``pid`` has ended (it may stay a zombie until reaped); SIGKILL it after
     ``grace`` seconds."""
@@ -319,16 +343,27 @@ def _wait_gone(pid: int, grace: float) -> None:
         time.sleep(0.005)
 
 
-def _emergency_cleanup(pid: int, lease: uids.UidLease | None, workdir: str) -> None:
+def _emergency_cleanup(
+    pid: int, lease: uids.UidLease | None, workdir: str, cgroup: MemoryCgroup | None
+) -> None:
     """Run by the finalizer of a Session dropped while its process was alive."""
     with contextlib.suppress(OSError):
         os.kill(pid, signal.SIGTERM)
     _wait_gone(pid, _STOP_GRACE)
-    if lease is not None:
+    _release(lease, workdir, cgroup, kill=True)
+
+
+def _release(lease: uids.UidLease | None, workdir: str, cgroup: MemoryCgroup | None, *, kill: bool) -> None:
+    """Delete a run's working directory and what its uid left, give the uid back, remove its
+    cgroup; first kill what is left of the uid when ``kill``."""
+    if lease is not None and kill:
         _kill_uid(lease.uid)
+    shutil.rmtree(workdir, ignore_errors=True)
+    if lease is not None:
         _sweep_temp_dirs(lease.uid)
         uids.release(lease)
-    shutil.rmtree(workdir, ignore_errors=True)
+    if cgroup is not None:
+        cgroup.remove()
 
 
 def _depth(value: Any) -> int:
@@ -412,6 +447,7 @@ class Session:
         cpu_seconds: float | None = None,
         memory_mb: int = 256,
         max_file_mb: int = 16,
+        disk_mb: int = 64,
         max_procs: int = 16,
         max_output: int = 64 * 1024,
         max_open_files: int = 256,
@@ -432,6 +468,7 @@ class Session:
         self.cpu_seconds = max(1, math.ceil(cpu_seconds if cpu_seconds is not None else timeout))
         self.memory_mb = memory_mb
         self.max_file_mb = max_file_mb
+        self.disk_mb = disk_mb
         self.max_procs = max_procs
         self.max_output = max_output
         self.max_open_files = max_open_files
@@ -459,18 +496,19 @@ class Session:
     async def start(self) -> None:
         self._lease = uids.acquire() if self.drop_privileges and os.geteuid() == 0 else None
         uid = self._lease.uid if self._lease else None
+        self._cgroup = None
+        if uid is not None and "memory-cgroup" not in _DISABLED:
+            self._cgroup = MemoryCgroup.create(f"palaestra-sandbox-{uid}", self.memory_mb << 20)
+        self._workdir = ""
         try:
             self._workdir = tempfile.mkdtemp(prefix="palaestra-sbx-")
             self._write_files(uid)
             await self._spawn(uid)
         except BaseException:
-            if self._lease is not None:
-                uids.release(self._lease)
-            if hasattr(self, "_workdir"):
-                shutil.rmtree(self._workdir, ignore_errors=True)
+            _release(self._lease, self._workdir, self._cgroup, kill=False)
             raise
         self._finalizer = weakref.finalize(
-            self, _emergency_cleanup, self._proc.pid, self._lease, self._workdir
+            self, _emergency_cleanup, self._proc.pid, self._lease, self._workdir, self._cgroup
         )
         self._done = asyncio.ensure_future(self._run())
 
@@ -564,6 +602,11 @@ class Session:
             "hide": self.hide,
             "expose": _runtime_dirs() if uid is not None else [],
             "mountpoint": _mountpoint() if uid is not None else None,
+            "inside": _inside_workdir(),
+            "executable": os.path.realpath(sys.executable),
+            "cgroup": self._cgroup.procs if self._cgroup is not None else None,
+            "disable": sorted(_DISABLED),
+            "collect": (_FILE_CAP, _FILES_TOTAL_CAP) if self.collect_files else None,
             "script": self.script,
             "prelude": self.prelude,
             "rpc": rpc,
@@ -571,6 +614,7 @@ class Session:
                 "cpu_seconds": self.cpu_seconds,
                 "memory_bytes": self.memory_mb << 20,
                 "file_bytes": self.max_file_mb << 20,
+                "disk_bytes": self.disk_mb << 20,
                 "procs": procs,
                 "nofile": self.max_open_files,
             },
@@ -719,7 +763,7 @@ class Session:
                 tr.close()
             reported = status_line.done() and not status_line.cancelled() and bool(status_line.result())
             cleanup = asyncio.get_running_loop().run_in_executor(None, self._cleanup, reported)
-            files = await asyncio.shield(cleanup)
+            oom_kills = await asyncio.shield(cleanup)
         try:
             status: dict[str, Any] = ast.literal_eval(raw.decode()) if raw else {}
         except (ValueError, SyntaxError, UnicodeDecodeError):
@@ -731,11 +775,21 @@ class Session:
             notes.append("the sandbox supervisor did not report (it was killed or failed to start)")
             exit_code = self._proc.returncode if self._proc.returncode else None
         cpu = float(status.get("cpu", 0.0))
+        limit = _classify(
+            self._stop_sent,
+            self._killed_for,
+            exit_code,
+            stderr,
+            cpu,
+            self.cpu_seconds,
+            status.get("error"),
+            oom_kills,
+        )
         return SandboxResult(
             stdout=out.text(),
             stderr=stderr,
             exit_code=exit_code,
-            limit=_classify(self._stop_sent, self._killed_for, exit_code, stderr, cpu, self.cpu_seconds),
+            limit=limit,
             duration=time.monotonic() - self._started,
             cpu_time=cpu,
             max_rss_mb=status.get("maxrss_kb", 0) / 1024,
@@ -743,7 +797,8 @@ class Session:
             uid=status.get("uid"),
             hidden=tuple(status.get("hidden", ())),
             notes=tuple(notes),
-            files=files,
+            mechanisms=tuple(status.get("mechanisms", ())),
+            files=status.get("files") if self.collect_files else None,
         )
 
     async def _escalate(self) -> None:
@@ -756,20 +811,16 @@ class Session:
             with contextlib.suppress(ProcessLookupError):
                 self._proc.kill()
 
-    def _cleanup(self, reported: bool) -> dict[str, str] | None:
-        """Collect files, delete the workdir and the uid's leftovers, give the uid back."""
+    def _cleanup(self, reported: bool) -> int | None:
+        """Delete the workdir and the uid's leftovers, give the uid back, remove the cgroup;
+        return how many processes the cgroup's limit killed."""
         if not reported:  # the supervisor did not finish its clean-up: make sure of it from here
             _wait_gone(self._proc.pid, _STOP_GRACE)
-            if self._lease is not None:
-                _kill_uid(self._lease.uid)
-        files = _collect(self._workdir) if self.collect_files else None
-        shutil.rmtree(self._workdir, ignore_errors=True)
-        if self._lease is not None:
-            _sweep_temp_dirs(self._lease.uid)
-            uids.release(self._lease)
+        oom_kills = self._cgroup.oom_kills() if self._cgroup is not None else None
+        _release(self._lease, self._workdir, self._cgroup, kill=not reported)
         if self._finalizer is not None:
             self._finalizer.detach()
-        return files
+        return oom_kills
 
 
 async def run_python(
@@ -779,6 +830,7 @@ async def run_python(
     cpu_seconds: float | None = None,
     memory_mb: int = 256,
     max_file_mb: int = 16,
+    disk_mb: int = 64,
     max_procs: int = 16,
     max_output: int = 64 * 1024,
     files: Mapping[str, str | bytes] | None = None,
@@ -797,8 +849,11 @@ async def run_python(
         code: the Python source, run as ``main.py`` (``script``) in a fresh working directory.
         timeout: wall-clock seconds before the whole process tree is killed (``limit="timeout"``).
         cpu_seconds: CPU seconds per process (default: ``timeout`` rounded up).
-        memory_mb: address-space limit per process (``RLIMIT_AS``).
+        memory_mb: address-space limit per process (``RLIMIT_AS``) and, where a memory cgroup can
+            be had, the limit on the memory of all the run's processes together.
         max_file_mb: largest file a process may write (``RLIMIT_FSIZE``).
+        disk_mb: space for all the files the run writes (its working directory and temporary
+            directories), where it has a private root.
         max_procs: processes and threads the run may have at once (``RLIMIT_NPROC``).
         max_output: bytes kept of stdout and of stderr; more stops the run (``limit="output"``).
         files: more files to put in the working directory, by relative path.
@@ -816,6 +871,7 @@ async def run_python(
         cpu_seconds=cpu_seconds,
         memory_mb=memory_mb,
         max_file_mb=max_file_mb,
+        disk_mb=disk_mb,
         max_procs=max_procs,
         max_output=max_output,
         files=files,
