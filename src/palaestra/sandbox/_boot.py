@@ -363,13 +363,13 @@ def _limit(kind: int, soft: int, hard: int | None = None) -> None:
     resource.setrlimit(kind, (soft, hard))
 
 
-def _worker(cfg: dict[str, Any], libc: _Libc | None, uid: int | None, gate: int, report: int) -> None:
-    """The child that runs the user's script: it waits at ``gate`` until the supervisor has put it
-    into the run's cgroup, and writes why its script failed (if by an exception) to ``report``.
-    Never returns."""
+def _worker(cfg: dict[str, Any], libc: _Libc | None, uid: int | None, report: int) -> None:
+    """The child that runs the user's script; it writes why its script failed (if by an
+    exception) to ``report``. Never returns."""
     try:
-        os.read(gate, 1)
-        os.close(gate)
+        if cfg["cgroup_gate"] is not None:  # the supervisor is exempt from the OOM killer, the script not
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write("0")
         os.setsid()
         os.close(cfg["status_fd"])
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -547,15 +547,23 @@ def _kill_all(worker: int, uid: int | None) -> int | None:
     return worker_status
 
 
-def _join_cgroup(cgroup: int | None, worker: int, info: dict[str, Any]) -> None:
-    if cgroup is None:
+def _join_cgroup(cfg: dict[str, Any], info: dict[str, Any]) -> None:
+    """Wait until the parent has moved this process into the run's memory cgroup (it does so while
+    this process starts: a move costs milliseconds); exempt it from the OOM killer, which is for the
+    script's processes."""
+    gate = cfg["cgroup_gate"]
+    if gate is None:
         return
-    try:
-        os.write(cgroup, str(worker).encode())
+    if os.read(gate, 1) == b"1":
         info["mechanisms"].append("memory-cgroup")
-    except OSError as e:
-        info["notes"].append(f"cannot join the run's cgroup: {e}")
-    os.close(cgroup)
+        try:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write("-1000")
+        except OSError as e:
+            info["notes"].append(f"cannot exempt the supervisor from the OOM killer: {e}")
+    else:
+        info["notes"].append("could not join the run's memory cgroup")
+    os.close(gate)
 
 
 def _read_report(fd: int) -> str | None:
@@ -630,9 +638,10 @@ def main() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     if os.getppid() != cfg["parent"]:
         os._exit(SETUP_FAILED)  # the parent is already gone
-    cgroup = os.open(cfg["cgroup"], os.O_WRONLY | os.O_CLOEXEC) if cfg["cgroup"] else None
     if libc is not None:
         _unshare(cfg, libc, info)
+    _join_cgroup(cfg, info)
+    if libc is not None:
         if "pid-namespace" in info["mechanisms"]:
             child = os.fork()  # the first process in the new PID namespace: its init
             if child != 0:
@@ -642,24 +651,18 @@ def main() -> None:
         _filesystem(cfg, libc, info)
         if libc.prctl is not None:
             libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    _supervise(cfg, libc, info, cgroup)
+    _supervise(cfg, libc, info)
 
 
-def _supervise(cfg: dict[str, Any], libc: _Libc | None, info: dict[str, Any], cgroup: int | None) -> None:
+def _supervise(cfg: dict[str, Any], libc: _Libc | None, info: dict[str, Any]) -> None:
     """Start the worker, wait for it (or the parent's SIGTERM), end everything, report. Never returns."""
     uid: int | None = cfg["uid"]
-    gate, report = os.pipe(), os.pipe()
+    report = os.pipe()
     worker = os.fork()
     if worker == 0:
-        os.close(gate[1])
         os.close(report[0])
-        if cgroup is not None:
-            os.close(cgroup)
-        _worker(cfg, libc, uid, gate[0], report[1])
-    os.close(gate[0])
+        _worker(cfg, libc, uid, report[1])
     os.close(report[1])
-    _join_cgroup(cgroup, worker, info)
-    os.close(gate[1])  # the worker may go on
     # The supervisor keeps none of the worker's streams open: their ends tell the parent when the
     # worker (and everything it started) is gone.
     devnull = os.open(os.devnull, os.O_RDWR)

@@ -1,9 +1,11 @@
 """A memory cgroup per sandbox run: one bound on the memory of all its processes together.
 
 The parent (root) makes a child cgroup of its own memory cgroup, named after the run's uid, and
-sets its limit (no swap beyond it); the supervisor moves the worker into it before the script
-starts, so the script and everything it starts (and the files it writes to the run's tmpfs) are
-charged to it. When the run is over the parent reads how many processes the kernel killed for
+sets its limit (no swap beyond it), and moves the run's supervisor into it as soon as it is
+started (a move waits for the kernel's RCU grace period, some 10 ms: the supervisor starts up in the
+meantime and waits for the move only before it forks); so the script and everything it starts (and
+the files it writes to the run's tmpfs) are charged to it. The supervisor is exempt from the OOM
+killer, the script's processes are not. When the run is over the parent reads how many processes the kernel killed for
 lack of memory and removes the cgroup.
 
 cgroup v2 is used where its memory controller is enabled for the parent's cgroup's children (or
@@ -115,6 +117,22 @@ class MemoryCgroup:
             return
         with open(path, "w") as f:
             f.write(str(value))
+
+    def join(self, pid: int, gate: int) -> None:
+        """Move process ``pid`` into the cgroup, then write to (and close) ``gate``: ``1`` if it
+        moved, ``0`` if not."""
+        try:
+            with open(self.procs, "w") as f:
+                f.write(str(pid))
+            moved = b"1"
+        except OSError:
+            moved = b"0"
+        try:
+            os.write(gate, moved)
+        except OSError:
+            pass  # the process is gone
+        finally:
+            os.close(gate)
 
     def oom_kills(self) -> int | None:
         """Processes the kernel killed for going over the limit (None: the kernel does not say)."""

@@ -491,6 +491,7 @@ class Session:
         self._done: asyncio.Future[SandboxResult] | None = None
         self._answer: asyncio.WriteTransport | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._joining: asyncio.Future[None] | None = None
 
     # ---- public -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -582,6 +583,9 @@ class Session:
     async def _spawn(self, uid: int | None) -> None:
         pipes = _Pipes()
         child_fds = [pipes.status[1]]
+        gate = os.pipe() if self._cgroup is not None else None
+        if gate is not None:
+            child_fds.append(gate[0])
         close_in_supervisor: list[int] = []
         rpc: dict[str, Any] | None = None
         if self.rpc_name:
@@ -604,7 +608,7 @@ class Session:
             "mountpoint": _mountpoint() if uid is not None else None,
             "inside": _inside_workdir(),
             "executable": os.path.realpath(sys.executable),
-            "cgroup": self._cgroup.procs if self._cgroup is not None else None,
+            "cgroup_gate": gate[0] if gate is not None else None,
             "disable": sorted(_DISABLED),
             "collect": (_FILE_CAP, _FILES_TOTAL_CAP) if self.collect_files else None,
             "script": self.script,
@@ -620,7 +624,7 @@ class Session:
             },
         }
         argv = [sys.executable, "-S", "-s", "-B", "-u", "-c", _LOADER, repr(cfg), _boot_code()]
-        parent_fds = [pipes.status[0]]
+        parent_fds = [pipes.status[0]] + ([gate[1]] if gate is not None else [])
         if pipes.requests and pipes.answers:
             parent_fds += [pipes.requests[0], pipes.answers[1]]
         try:
@@ -642,6 +646,9 @@ class Session:
         finally:
             for fd in child_fds:
                 os.close(fd)
+        if gate is not None and self._cgroup is not None:  # the move takes milliseconds: not on the loop
+            join = functools.partial(self._cgroup.join, self._proc.pid, gate[1])
+            self._joining = asyncio.get_running_loop().run_in_executor(None, join)
         self._status, self._status_t = await _read_pipe(pipes.status[0])
         self._transports: list[asyncio.BaseTransport] = [self._status_t]
         self._tasks: list[asyncio.Task[Any]] = []
@@ -761,6 +768,8 @@ class Session:
                 t.cancel()
             for tr in self._transports:
                 tr.close()
+            if self._joining is not None:
+                await asyncio.shield(self._joining)
             reported = status_line.done() and not status_line.cancelled() and bool(status_line.result())
             cleanup = asyncio.get_running_loop().run_in_executor(None, self._cleanup, reported)
             oom_kills = await asyncio.shield(cleanup)
