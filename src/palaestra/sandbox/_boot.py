@@ -367,9 +367,9 @@ def _worker(cfg: dict[str, Any], libc: _Libc | None, uid: int | None, report: in
     """The child that runs the user's script; it writes why its script failed (if by an
     exception) to ``report``. Never returns."""
     try:
-        if cfg["cgroup_gate"] is not None:  # the supervisor is exempt from the OOM killer, the script not
+        if cfg["cgroup_gate"] is not None:  # the OOM killer takes the script's processes first
             with open("/proc/self/oom_score_adj", "w") as f:
-                f.write("0")
+                f.write("1000")
         os.setsid()
         os.close(cfg["status_fd"])
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -549,18 +549,13 @@ def _kill_all(worker: int, uid: int | None) -> int | None:
 
 def _join_cgroup(cfg: dict[str, Any], info: dict[str, Any]) -> None:
     """Wait until the parent has moved this process into the run's memory cgroup (it does so while
-    this process starts: a move costs milliseconds); exempt it from the OOM killer, which is for the
-    script's processes."""
+    this process starts: a move costs milliseconds). The worker raises its ``oom_score_adj`` to the
+    maximum, so that the OOM killer takes the script's processes before this one."""
     gate = cfg["cgroup_gate"]
     if gate is None:
         return
     if os.read(gate, 1) == b"1":
         info["mechanisms"].append("memory-cgroup")
-        try:
-            with open("/proc/self/oom_score_adj", "w") as f:
-                f.write("-1000")
-        except OSError as e:
-            info["notes"].append(f"cannot exempt the supervisor from the OOM killer: {e}")
     else:
         info["notes"].append("could not join the run's memory cgroup")
     os.close(gate)

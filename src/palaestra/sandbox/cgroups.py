@@ -4,8 +4,8 @@ The parent (root) makes a child cgroup of its own memory cgroup, named after the
 sets its limit (no swap beyond it), and moves the run's supervisor into it as soon as it is
 started (a move waits for the kernel's RCU grace period, some 10 ms: the supervisor starts up in the
 meantime and waits for the move only before it forks); so the script and everything it starts (and
-the files it writes to the run's tmpfs) are charged to it. The supervisor is exempt from the OOM
-killer, the script's processes are not. When the run is over the parent reads how many processes the kernel killed for
+the files it writes to the run's tmpfs) are charged to it. The script's processes have the highest
+``oom_score_adj``: the OOM killer takes them before the supervisor. When the run is over the parent reads how many processes the kernel killed for
 lack of memory and removes the cgroup.
 
 cgroup v2 is used where its memory controller is enabled for the parent's cgroup's children (or

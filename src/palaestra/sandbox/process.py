@@ -202,7 +202,9 @@ def _classify(
     traceback's words."""
     if stopped or killed_for is not None:
         return killed_for  # we ended the run (for this reason, or because the caller asked)
-    if exit_code is None or exit_code == 0:
+    if exit_code is None:  # the supervisor did not report: it may have been killed for lack of memory
+        return "memory" if oom_kills else None
+    if exit_code == 0:
         return None
     if exit_code == -signal.SIGXCPU or (exit_code == -signal.SIGKILL and cpu >= cpu_limit - 0.05):
         return "cpu"
