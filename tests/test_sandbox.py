@@ -555,12 +555,13 @@ async def test_without_a_mechanism_the_run_falls_back_and_says_so(
 ) -> None:
     needs("own-uid")
     monkeypatch.setattr(sandbox_process, "_DISABLED", frozenset(disabled))
-    r = await run_python(
-        "import os\nprint(open('in.txt').read())\nopen('out.txt', 'w').write('made')",
-        files={"in.txt": "given"},
-        collect_files=True,
+    project = Path(_PACKAGE_DIR).parents[1]
+    code = (
+        "import os\nprint(open('in.txt').read())\nopen('out.txt', 'w').write('made')\n"
+        f"print(os.path.exists({str(project / 'pyproject.toml')!r}))\n"
     )
-    assert r.ok and r.stdout == "given\n" and r.files is not None and r.files["out.txt"] == "made"
+    r = await run_python(code, files={"in.txt": "given"}, collect_files=True)
+    assert r.ok and r.stdout == "given\nFalse\n" and r.files is not None and r.files["out.txt"] == "made"
     assert not set(r.mechanisms) & disabled and "own-uid" in r.mechanisms
     assert _PACKAGE_DIR in r.hidden
     assert r.network_isolated == ("network-namespace" not in disabled)

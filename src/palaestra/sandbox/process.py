@@ -228,6 +228,34 @@ def _inside_workdir() -> str:
     return os.path.join(tempfile.gettempdir(), "palaestra-sandbox")
 
 
+@functools.cache
+def _project_dirs() -> tuple[str, ...]:
+    """The source checkout Palaestra runs from, if it does, and its git directory (of which a
+    worktree's ``.git`` file names a subdirectory)."""
+    project = Path(_PACKAGE_DIR).parents[1]
+    if not (project / "pyproject.toml").is_file():
+        return ()
+    dirs = [project]
+    git = project / ".git"
+    with contextlib.suppress(OSError, ValueError):
+        if git.is_file():
+            gitdir = (project / git.read_text().split("gitdir:", 1)[1].strip()).resolve()
+            common = gitdir / "commondir"
+            dirs.append((gitdir / common.read_text().strip()).resolve() if common.is_file() else gitdir)
+    return tuple(str(d) for d in dirs)
+
+
+def _default_hide() -> list[str]:
+    """What a run must not read: Palaestra's package, its checkout with the git history, and the
+    caller's working directory (where the store is), unless that holds what the run needs."""
+    paths = [_PACKAGE_DIR, *_project_dirs()]
+    cwd = os.getcwd()
+    needed = [os.path.realpath(tempfile.gettempdir()), *_runtime_dirs()]
+    if cwd != "/" and not any(n == cwd or n.startswith(cwd + "/") for n in needed):
+        paths.append(cwd)
+    return list(dict.fromkeys(paths))
+
+
 def _runtime_dirs() -> list[str]:
     """The interpreter's installation, which the sandbox uid must be able to read."""
     return sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.base_exec_prefix)})
@@ -477,7 +505,7 @@ class Session:
         self.files = dict(files or {})
         self.stdin = stdin
         self.env = env
-        self.hide = [_PACKAGE_DIR] if hide is None else [str(Path(h).resolve()) for h in hide]
+        self.hide = _default_hide() if hide is None else [str(Path(h).resolve()) for h in hide]
         self.network = network
         self.prelude = prelude
         self.rpc_name = rpc_name
@@ -870,7 +898,9 @@ async def run_python(
         files: more files to put in the working directory, by relative path.
         stdin: text for the script's standard input (default: none, as from /dev/null).
         env: environment variables to add to the scrubbed environment.
-        hide: paths to mask with an empty read-only directory (default: Palaestra's own package).
+        hide: paths the run must not see (default: Palaestra's package, the checkout it lies in
+            and its git directory, the caller's working directory): absent from a private root,
+            masked by an empty read-only directory where the run sees the host's file system.
         network: let the run use the network (default: a private network namespace, no network).
         collect_files: return the text files left in the working directory in ``result.files``.
         script: the file name the code is saved under.
