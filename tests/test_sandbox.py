@@ -438,12 +438,14 @@ async def test_temporary_dirs_are_private_and_nothing_is_left_in_them() -> None:
     code = (
         "import os\n"
         f"print(sorted(os.listdir('/tmp')), [os.listdir(d) for d in {dirs[1:]!r}])\n"
+        "print([bool(os.statvfs(d).f_flag & os.ST_RDONLY) for d in ('/', '/usr', '/etc', '/tmp', '.')])\n"
         f"for d in {dirs!r}:\n"
         f"    os.makedirs(d + '/{name}/sub')\n"
         f"    open(d + '/{name}/sub/f', 'w').write('left')\n"
     )
     r = await run_python(code)
-    assert r.ok and r.stdout == "['palaestra-sandbox'] [[], [], []]\n", r.stdout + r.stderr
+    assert r.ok, r.stderr
+    assert r.stdout.splitlines() == ["['palaestra-sandbox'] [[], [], []]", "[True, True, True, False, False]"]
     assert not any(os.path.exists(f"{d}/{name}") for d in dirs)
 
 
@@ -460,6 +462,9 @@ async def test_unix_sockets_of_the_host_are_unreachable(tmp_path: Path) -> None:
         os.chmod(path, 0o777)
         server.listen()
         servers.append(server)
+    abstract = socket.socket(socket.AF_UNIX)  # bound to the network namespace, not a file
+    abstract.bind(f"\0palaestra-test-{os.getpid()}")
+    abstract.listen()
     code = (
         "import socket\n"
         f"for path in {paths!r}:\n"
@@ -468,14 +473,22 @@ async def test_unix_sockets_of_the_host_are_unreachable(tmp_path: Path) -> None:
         "        print('connected')\n"
         "    except OSError as e:\n"
         "        print(type(e).__name__)\n"
+        "try:\n"
+        f"    socket.socket(socket.AF_UNIX).connect('\\0palaestra-test-{os.getpid()}')\n"
+        "    print('connected')\n"
+        "except OSError as e:\n"
+        "    print(type(e).__name__)\n"
     )
     try:
         r = await run_python(code)
     finally:
+        abstract.close()
         for server, path in zip(servers, paths, strict=True):
             server.close()
             os.unlink(path)
-    assert r.stdout.split() == ["FileNotFoundError"] * len(paths), r.stdout + r.stderr
+    assert r.stdout.split() == ["FileNotFoundError"] * len(paths) + ["ConnectionRefusedError"], (
+        r.stdout + r.stderr
+    )
 
 
 def shm_keys() -> set[str]:

@@ -8,25 +8,24 @@ every run pays for every import.
 
 It becomes a small *supervisor*:
 
-1. It leaves the parent's network (a new network namespace: only a loopback device that is down)
-   and enters a new mount namespace in which it mounts an empty read-only tmpfs over each path to
-   hide, and, when the Python installation lies in a directory the sandbox uid may not enter
-   (pyenv under ``/root``), replaces that directory by a read-only tmpfs holding only the
-   installation; it mounts the working directory onto a fixed mount point, so every run sees the
-   same path. As root all this works directly; otherwise it tries an unprivileged user namespace.
+1. It unshares, one by one, the network, mount, IPC and PID namespaces the system allows (as root;
+   otherwise it tries an unprivileged user namespace for the network and mounts), waits until the
+   parent has moved it into the run's memory cgroup, and, with a PID namespace, forks that
+   namespace's init, which does the rest (the first process only passes SIGTERM on).
+2. In the mount namespace it builds a private root on a tmpfs and ``chroot``s into it: the system
+   directories and the Python installation read-only, a new ``/proc``, a few devices, and one
+   size-limited tmpfs for the working directory (a copy of the parent's files) and the temporary
+   directories. Where that fails it masks the paths to hide in the host's file system instead.
    What worked is reported back, never assumed.
-2. It becomes a child subreaper, so every descendant that loses its parent is re-parented to it
-   instead of to init, and forks the *worker*.
-3. The worker starts a new session (its own process group), closes the supervisor's status pipe,
-   sets the resource limits, drops to the run's own unprivileged uid/gid (when started as root),
-   sets ``no_new_privs`` (so set-uid programs cannot give privileges back) and runs the user's
-   script in a fresh ``__main__`` module.
+3. It becomes a child subreaper and forks the *worker*, which raises its ``oom_score_adj``, starts
+   a new session, sets the resource limits, drops to the run's own unprivileged uid/gid (when
+   started as root), sets ``no_new_privs`` and runs the user's script in a fresh ``__main__``
+   module; if the script dies of an exception, the worker reports which on a pipe of its own.
 4. When the worker exits, or the parent asks it to stop (SIGTERM), the supervisor kills every
-   process that is left: the worker's process group, every process of the run's uid (a short-lived
-   helper that takes the uid and calls ``kill(-1, SIGKILL)``) and every child it has adopted; then
-   it reaps them all, so no zombie or orphan survives the run.
+   process that is left (as the PID namespace's init: all of them; otherwise the worker's process
+   group, every process of the run's uid and every adopted child) and reaps them all.
 5. It writes one line (a dict ``repr``) to the status pipe: the worker's exit code, CPU time, peak
-   memory and the isolation that was in force, and exits.
+   memory, its error, the collected files and the isolation that was in force, and exits.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Run Python code in a separate, limited process: ``run_python`` and the interactive ``Session``.
 
 A run is one process tree started from this interpreter (``python -S -s -B -u``, the standard library
-only) in a fresh private working directory, with a scrubbed environment, resource limits, no
-network where the OS allows it, and a wall-clock limit; see ``_boot.py`` for what happens inside and
+only) in a fresh private working directory, with a scrubbed environment, resource limits, and,
+where the OS allows them, its own uid, network, PID, IPC and mount namespaces, a private root file
+system and a memory cgroup (``SandboxResult.mechanisms`` says which), and a wall-clock limit; see ``_boot.py`` for what happens inside and
 ``README.md`` for what is and is not contained. Everything the run started is dead and reaped, and
 its working directory deleted, before its result is returned.
 
