@@ -53,6 +53,7 @@ _FILE_CAP = 1 << 20  # collected workdir files: at most this many bytes each ...
 _FILES_TOTAL_CAP = 4 << 20  # ... and this many in all
 _STOP_GRACE = 3.0  # seconds the supervisor gets to clean up after SIGTERM before it is killed
 _DRAIN_GRACE = 2.0  # seconds to wait for the output pipes to close once the supervisor is gone
+_SUPERVISOR_MB = 32  # the memory cgroup's room for the supervisor, on top of the script's memory_mb
 _MAX_QUEUED = 64  # unanswered requests a script may have sent before it is stopped
 _MAX_REQUEST = 256 * 1024  # longest tool request line (bytes)
 _MAX_DEPTH = 64  # deepest nesting of lists and dicts in a tool request
@@ -530,7 +531,9 @@ class Session:
         uid = self._lease.uid if self._lease else None
         self._cgroup = None
         if uid is not None and "memory-cgroup" not in _DISABLED:
-            self._cgroup = MemoryCgroup.create(f"palaestra-sandbox-{uid}", self.memory_mb << 20)
+            self._cgroup = MemoryCgroup.create(
+                f"palaestra-sandbox-{uid}", (self.memory_mb + _SUPERVISOR_MB) << 20
+            )
         self._workdir = ""
         try:
             self._workdir = tempfile.mkdtemp(prefix="palaestra-sbx-")
@@ -890,7 +893,8 @@ async def run_python(
         timeout: wall-clock seconds before the whole process tree is killed (``limit="timeout"``).
         cpu_seconds: CPU seconds per process (default: ``timeout`` rounded up).
         memory_mb: address-space limit per process (``RLIMIT_AS``) and, where a memory cgroup can
-            be had, the limit on the memory of all the run's processes together.
+            be had, the limit on the memory of all the run's processes together (plus 32 MiB for
+            the sandbox's own supervisor).
         max_file_mb: largest file a process may write (``RLIMIT_FSIZE``).
         disk_mb: space for all the files the run writes (its working directory and temporary
             directories), where it has a private root.
