@@ -367,8 +367,11 @@ def _worker(cfg: dict[str, Any], libc: _Libc | None, uid: int | None, report: in
     exception) to ``report``. Never returns."""
     try:
         if cfg["cgroup_gate"] is not None:  # the OOM killer takes the script's processes first
-            with open("/proc/self/oom_score_adj", "w") as f:
-                f.write("1000")
+            try:  # noqa: SIM105
+                with open("/proc/self/oom_score_adj", "w") as f:
+                    f.write("1000")
+            except OSError:
+                pass
         os.setsid()
         os.close(cfg["status_fd"])
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
