@@ -367,7 +367,7 @@ def _worker(cfg: dict[str, Any], libc: _Libc | None, uid: int | None, report: in
     exception) to ``report``. Never returns."""
     try:
         if cfg["cgroup_gate"] is not None:  # the OOM killer takes the script's processes first
-            try:  # noqa: SIM105
+            try:
                 with open("/proc/self/oom_score_adj", "w") as f:
                     f.write("1000")
             except OSError:
