@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
+import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -12,10 +16,31 @@ from pathlib import Path
 import pytest
 
 from palaestra.sandbox import SandboxResult, Session, ToolRequest, run_python, run_python_sync
+from palaestra.sandbox import process as sandbox_process
 from palaestra.sandbox.process import _PACKAGE_DIR
 
 ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="per-run uids and namespaces need root")
+
+
+@functools.cache
+def probe() -> SandboxResult:
+    """One run, to learn which isolation mechanisms this machine allows."""
+    return run_python_sync("pass")
+
+
+def needs(*mechanisms: str) -> None:
+    """Skip the test where the machine does not allow one of ``mechanisms``."""
+    missing = [m for m in mechanisms if m not in probe().mechanisms]
+    if missing:
+        pytest.skip(f"not available here: {', '.join(missing)} ({'; '.join(probe().notes) or 'not root'})")
+
+
+CHANNEL = (  # a script's own ends of the tool channel, taken from the RPC function
+    "cells = [c.cell_contents for c in tool.__closure__]\n"
+    "writer = next(c for c in cells if getattr(c, 'mode', '') == 'wb')\n"
+    "reader = next(c for c in cells if getattr(c, 'mode', '') == 'rb')\n"
+)
 
 
 def processes_of(uid: int) -> list[int]:
@@ -108,10 +133,12 @@ async def test_hostile_reads_of_private_files_the_parents_environment_and_palaes
         )
         r = await run_python(code)
         lines = r.stdout.splitlines()
-        assert lines[:3] == ["PermissionError"] * 3 and lines[4:] == ["True"], r.stdout + r.stderr
-        # Palaestra's package is masked by an empty directory; where a parent of the checkout is
-        # private (a `mktemp -d` clone), the sandbox's uid cannot even reach it. Unreadable either way.
-        assert lines[3] in ("[]", "PermissionError"), lines[3]
+        # not there at all (a private root) or not readable for the run's uid
+        unreadable = ("PermissionError", "FileNotFoundError")
+        assert all(line in unreadable for line in lines[:3]) and lines[4:] == ["True"], r.stdout + r.stderr
+        # Palaestra's package is absent or masked by an empty directory; where a parent of the checkout
+        # is private (a `mktemp -d` clone), the sandbox's uid cannot even reach it.
+        assert lines[3] in ("[]", *unreadable), lines[3]
     finally:
         secret.unlink()
         os.rmdir(secret_dir)
@@ -145,7 +172,8 @@ async def test_no_network_not_even_the_parents_localhost_unless_asked() -> None:
 
 @needs_root
 async def test_a_fork_bomb_hits_the_process_limit_and_leaves_nothing_behind() -> None:
-    r = await run_python("import os\nwhile True:\n    os.fork()", timeout=5, max_procs=8)
+    # it ends by itself when the script fails to fork; the generous clock only bounds a broken run
+    r = await run_python("import os\nwhile True:\n    os.fork()", timeout=30, max_procs=8)
     assert r.limit == "processes" and "BlockingIOError" in r.stderr
     assert r.uid is not None and processes_of(r.uid) == []
     # one that swallows the errors runs until the clock stops it; everything still dies
@@ -308,9 +336,7 @@ async def test_cancelling_the_caller_ends_the_run_and_cleans_up() -> None:
 
 
 async def test_a_script_flooding_the_request_channel_is_stopped() -> None:
-    code = (
-        "cells = [c.cell_contents for c in tool.__closure__]\n"
-        "writer = next(c for c in cells if getattr(c, 'mode', '') == 'wb')\n"
+    code = CHANNEL + (
         "for _ in range(1000):\n"
         '    writer.write(b\'{"name": "x", "arguments": {}}\\n\')\n'
         "writer.flush()\n"
@@ -325,3 +351,230 @@ async def test_a_script_flooding_the_request_channel_is_stopped() -> None:
         await asyncio.sleep(0.05)
     result = await s.kill()
     assert result.limit == "output" and result.duration < 4.5
+
+
+async def test_any_line_on_the_request_channel_gets_an_answer_at_once() -> None:
+    """Deep, huge or malformed lines are answered with an error the script can catch;
+    the channel keeps working after them."""
+    code = CHANNEL + (
+        "for line in (b'[' * 100_000, b'{\"name\": ' * 50_000 + b'1', b'x' * 3_000_000, b'not json',\n"
+        "             b'[1, 2]', b'{\"name\": \"x\", \"arguments\": ' + b'[' * 200 + b']' * 200 + b'}'):\n"
+        "    writer.write(line + b'\\n')\n"
+        "    writer.flush()\n"
+        "    print(reader.readline().decode().strip()[:60])\n"
+        "print(tool('echo', {'text': 'still works'}))\n"
+    )
+    s = Session(code, rpc_name="tool", timeout=20)
+    await s.start()
+    while not isinstance(event := await s.next_event(), SandboxResult):
+        assert event == ToolRequest("echo", {"text": "still works"})
+        await s.reply(event.arguments["text"])
+    assert event.ok, event.stderr
+    *errors, last = event.stdout.splitlines()
+    assert len(errors) == 6 and all(e.startswith('{"error": "invalid tool request: ') for e in errors)
+    assert last == "still works"
+
+
+async def test_no_host_process_is_visible_and_no_ancestors_command_line() -> None:
+    needs("pid-namespace")
+    secret = f"--api-key=sk-test-{os.getpid()}"
+    host = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", secret])
+    code = (
+        "import os\n"
+        "pids = [p for p in os.listdir('/proc') if p.isdigit()]\n"
+        "lines = [open(f'/proc/{p}/cmdline', 'rb').read() for p in pids]\n"
+        f"print(len(pids), any(b'sk-test' in x for x in lines))\n"
+        f"for pid in ({os.getpid()}, {host.pid}):\n"
+        "    try:\n"
+        "        os.kill(pid, 0)\n"
+        "        print('reached')\n"
+        "    except OSError as e:\n"
+        "        print(type(e).__name__)\n"
+    )
+    try:
+        r = await run_python(code)
+    finally:
+        host.kill()
+        host.wait()
+    assert r.stdout.split() == ["1", "False", "ProcessLookupError", "ProcessLookupError"], r.stdout + r.stderr
+
+
+async def test_the_project_its_git_history_and_the_callers_store_are_not_readable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    needs("private-root")
+    project = Path(_PACKAGE_DIR).parents[1]
+    store = tmp_path / "palaestra.db"
+    store.write_text("stored secret")
+    store.chmod(0o644)
+    tmp_path.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    code = (
+        "import os, subprocess\n"
+        f"for path in ({str(store)!r}, {str(project / 'pyproject.toml')!r}, {str(project)!r}):\n"
+        "    try:\n"
+        "        print(open(path).read()[:10] if os.path.isfile(path) else os.listdir(path))\n"
+        "    except OSError as e:\n"
+        "        print(type(e).__name__)\n"
+        f"git = subprocess.run(['git', '--git-dir={project / '.git'}', 'show', 'HEAD:pyproject.toml'],\n"
+        "                     capture_output=True, text=True)\n"
+        "print('[project]' in git.stdout)\n"
+    )
+    r = await run_python(code)
+    assert r.stdout.split() == ["FileNotFoundError"] * 3 + ["False"], r.stdout + r.stderr
+    if shutil.which("git"):  # the same command works outside the sandbox
+        git = subprocess.run(
+            ["git", f"--git-dir={project / '.git'}", "show", "HEAD:pyproject.toml"],
+            capture_output=True,
+            text=True,
+        )
+        assert git.returncode != 0 or "[project]" in git.stdout
+
+
+async def test_temporary_dirs_are_private_and_nothing_is_left_in_them() -> None:
+    needs("private-root")
+    name = f"palaestra-test-{os.getpid()}"
+    dirs = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+    code = (
+        "import os\n"
+        f"print(sorted(os.listdir('/tmp')), [os.listdir(d) for d in {dirs[1:]!r}])\n"
+        "print([bool(os.statvfs(d).f_flag & os.ST_RDONLY) for d in ('/', '/usr', '/etc', '/tmp', '.')])\n"
+        f"for d in {dirs!r}:\n"
+        f"    os.makedirs(d + '/{name}/sub')\n"
+        f"    open(d + '/{name}/sub/f', 'w').write('left')\n"
+    )
+    r = await run_python(code)
+    assert r.ok, r.stderr
+    assert r.stdout.splitlines() == ["['palaestra-sandbox'] [[], [], []]", "[True, True, True, False, False]"]
+    assert not any(os.path.exists(f"{d}/{name}") for d in dirs)
+
+
+async def test_unix_sockets_of_the_host_are_unreachable(tmp_path: Path) -> None:
+    needs("private-root")
+    tmp_path.chmod(0o755)
+    paths = [str(tmp_path / "service.sock")]
+    if os.access("/run", os.W_OK):
+        paths.append(f"/run/palaestra-test-{os.getpid()}.sock")
+    servers = []
+    for path in paths:
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(path)
+        os.chmod(path, 0o777)
+        server.listen()
+        servers.append(server)
+    abstract = socket.socket(socket.AF_UNIX)  # bound to the network namespace, not a file
+    abstract.bind(f"\0palaestra-test-{os.getpid()}")
+    abstract.listen()
+    code = (
+        "import socket\n"
+        f"for path in {paths!r}:\n"
+        "    try:\n"
+        "        socket.socket(socket.AF_UNIX).connect(path)\n"
+        "        print('connected')\n"
+        "    except OSError as e:\n"
+        "        print(type(e).__name__)\n"
+        "try:\n"
+        f"    socket.socket(socket.AF_UNIX).connect('\\0palaestra-test-{os.getpid()}')\n"
+        "    print('connected')\n"
+        "except OSError as e:\n"
+        "    print(type(e).__name__)\n"
+    )
+    try:
+        r = await run_python(code)
+    finally:
+        abstract.close()
+        for server, path in zip(servers, paths, strict=True):
+            server.close()
+            os.unlink(path)
+    assert r.stdout.split() == ["FileNotFoundError"] * len(paths) + ["ConnectionRefusedError"], (
+        r.stdout + r.stderr
+    )
+
+
+def shm_keys() -> set[str]:
+    with open("/proc/sysvipc/shm") as f:
+        return {line.split()[0] for line in f.readlines()[1:]}
+
+
+async def test_sysv_shared_memory_does_not_outlive_the_run() -> None:
+    needs("ipc-namespace")
+    key = 0x5A000000 + os.getpid() % 0xFFFF
+    code = (
+        f"import ctypes\nprint(ctypes.CDLL(None, use_errno=True).shmget({key}, 4096, 0o1000 | 0o666) >= 0)\n"
+    )
+    r = await run_python(code)
+    try:
+        assert r.stdout == "True\n", r.stdout + r.stderr
+        assert str(key) not in shm_keys()
+    finally:
+        if str(key) in shm_keys():
+            subprocess.run(["ipcrm", "-M", str(key)], check=False)
+
+
+async def test_memory_is_limited_for_all_the_runs_processes_together() -> None:
+    needs("memory-cgroup")
+    code = (
+        "import os, sys, time\n"
+        "kids = []\n"
+        "for _ in range(4):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        block = b'x' * (150 << 20)  # each process stays under its own limit\n"
+        "        time.sleep(1)\n"
+        "        os._exit(0)\n"
+        "    kids.append(pid)\n"
+        "alive = sum(os.waitpid(k, 0)[1] == 0 for k in kids)\n"
+        "print(alive)\n"
+        "sys.exit(alive < 4)\n"
+    )
+    r = await run_python(code, memory_mb=256, timeout=20)
+    assert int(r.stdout) <= 1 and r.limit == "memory", r.stdout + r.stderr
+
+
+async def test_disk_is_limited_for_all_the_runs_files_together() -> None:
+    needs("private-root")
+    code = "for name in ('a', '/tmp/b', '/dev/shm/c'):\n    open(name, 'wb').write(b'x' * (10 << 20))\n"
+    r = await run_python(code, max_file_mb=16, disk_mb=16, memory_mb=256)
+    assert r.limit == "disk" and "No space left on device" in r.stderr, r.stderr
+
+
+async def test_the_limit_that_ended_the_script_wins_over_what_its_children_printed() -> None:
+    """A child dies of MemoryError, then the script itself fails to fork: that is the limit."""
+    needs("own-uid")
+    code = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    bytearray(1 << 40)\n"
+        "os.wait()\n"
+        "while True:\n"
+        "    if os.fork() == 0:\n"
+        "        time.sleep(30)\n"
+    )
+    r = await run_python(code, max_procs=8, timeout=30)
+    assert "MemoryError" in r.stderr and "BlockingIOError" in r.stderr
+    assert r.limit == "processes", r.stderr
+
+
+@pytest.mark.parametrize(
+    "disabled",
+    [
+        {"private-root"},
+        {"pid-namespace", "ipc-namespace", "memory-cgroup"},
+        {"pid-namespace", "ipc-namespace", "private-root", "memory-cgroup", "network-namespace"},
+    ],
+)
+async def test_without_a_mechanism_the_run_falls_back_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, disabled: set[str]
+) -> None:
+    needs("own-uid")
+    monkeypatch.setattr(sandbox_process, "_DISABLED", frozenset(disabled))
+    project = Path(_PACKAGE_DIR).parents[1]
+    code = (
+        "import os\nprint(open('in.txt').read())\nopen('out.txt', 'w').write('made')\n"
+        f"print(os.path.exists({str(project / 'pyproject.toml')!r}))\n"
+    )
+    r = await run_python(code, files={"in.txt": "given"}, collect_files=True)
+    assert r.ok and r.stdout == "given\nFalse\n" and r.files is not None and r.files["out.txt"] == "made"
+    assert not set(r.mechanisms) & disabled and "own-uid" in r.mechanisms
+    assert _PACKAGE_DIR in r.hidden
+    assert r.network_isolated == ("network-namespace" not in disabled)

@@ -8,25 +8,24 @@ every run pays for every import.
 
 It becomes a small *supervisor*:
 
-1. It leaves the parent's network (a new network namespace: only a loopback device that is down)
-   and enters a new mount namespace in which it mounts an empty read-only tmpfs over each path to
-   hide, and, when the Python installation lies in a directory the sandbox uid may not enter
-   (pyenv under ``/root``), replaces that directory by a read-only tmpfs holding only the
-   installation; it mounts the working directory onto a fixed mount point, so every run sees the
-   same path. As root all this works directly; otherwise it tries an unprivileged user namespace.
+1. It unshares, one by one, the network, mount, IPC and PID namespaces the system allows (as root;
+   otherwise it tries an unprivileged user namespace for the network and mounts), waits until the
+   parent has moved it into the run's memory cgroup, and, with a PID namespace, forks that
+   namespace's init, which does the rest (the first process only passes SIGTERM on).
+2. In the mount namespace it builds a private root on a tmpfs and ``chroot``s into it: the system
+   directories and the Python installation read-only, a new ``/proc``, a few devices, and one
+   size-limited tmpfs for the working directory (a copy of the parent's files) and the temporary
+   directories. Where that fails it masks the paths to hide in the host's file system instead.
    What worked is reported back, never assumed.
-2. It becomes a child subreaper, so every descendant that loses its parent is re-parented to it
-   instead of to init, and forks the *worker*.
-3. The worker starts a new session (its own process group), closes the supervisor's status pipe,
-   sets the resource limits, drops to the run's own unprivileged uid/gid (when started as root),
-   sets ``no_new_privs`` (so set-uid programs cannot give privileges back) and runs the user's
-   script in a fresh ``__main__`` module.
+3. It becomes a child subreaper and forks the *worker*, which raises its ``oom_score_adj``, starts
+   a new session, sets the resource limits, drops to the run's own unprivileged uid/gid (when
+   started as root), sets ``no_new_privs`` and runs the user's script in a fresh ``__main__``
+   module; if the script dies of an exception, the worker reports which on a pipe of its own.
 4. When the worker exits, or the parent asks it to stop (SIGTERM), the supervisor kills every
-   process that is left: the worker's process group, every process of the run's uid (a short-lived
-   helper that takes the uid and calls ``kill(-1, SIGKILL)``) and every child it has adopted; then
-   it reaps them all, so no zombie or orphan survives the run.
+   process that is left (as the PID namespace's init: all of them; otherwise the worker's process
+   group, every process of the run's uid and every adopted child) and reaps them all.
 5. It writes one line (a dict ``repr``) to the status pipe: the worker's exit code, CPU time, peak
-   memory and the isolation that was in force, and exits.
+   memory, its error, the collected files and the isolation that was in force, and exits.
 """
 
 from __future__ import annotations
@@ -44,10 +43,19 @@ else:
     import _signal as signal  # the C module: "signal" itself imports enum, functools, ...
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
+
+SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc")
+"""What of the host's file system a private root shows (read-only), with the Python installation."""
+DEVICES = ("null", "zero", "full", "random", "urandom")
+TEMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+"""Writable in a private root: each a directory of the run's own size-limited tmpfs."""
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 36, 38
 
 SETUP_FAILED = 70
@@ -87,6 +95,7 @@ class _Libc:
 
         self.unshare = load("unshare")
         self.mount = load("mount")
+        self.umount2 = load("umount2")
         self.prctl = load("prctl")
         self.get_errno = ct.get_errno
 
@@ -101,31 +110,201 @@ def _libc() -> _Libc | None:
         return None
 
 
-def _isolate(cfg: dict[str, Any], libc: _Libc, info: dict[str, Any]) -> None:
-    """Leave the network, hide paths and expose the interpreter, as far as the system allows;
-    record what worked."""
-    unshare = libc.unshare
-    hide: list[str] = cfg["hide"]
-    expose: list[str] = cfg["expose"]
-    mountpoint: str | None = cfg["mountpoint"]
-    mounts = bool(hide or expose or mountpoint)
-    if unshare is None or not (cfg["no_network"] or mounts):
+def _unshare(cfg: dict[str, Any], libc: _Libc, info: dict[str, Any]) -> None:
+    """Enter the new namespaces the system allows, one by one, and record which."""
+    unshare, disabled = libc.unshare, cfg["disable"]
+    if unshare is None:
         return
-    base = 0 if os.geteuid() == 0 else CLONE_NEWUSER
-    wanted = (CLONE_NEWNET if cfg["no_network"] else 0) | (CLONE_NEWNS if mounts else 0)
-    if unshare(base | wanted) != 0:
-        info["notes"].append(f"unshare failed: {libc.error()}")
-        if not cfg["no_network"] or unshare(base | CLONE_NEWNET) != 0:
-            return
-        wanted = CLONE_NEWNET
-    info["network_isolated"] = bool(wanted & CLONE_NEWNET)
-    if not wanted & CLONE_NEWNS:
+    if os.geteuid() != 0:  # unprivileged: a user namespace (no mapping) for the network and mounts
+        mounts = bool(cfg["hide"])
+        wanted = (CLONE_NEWNET if cfg["no_network"] else 0) | (CLONE_NEWNS if mounts else 0)
+        if wanted and unshare(CLONE_NEWUSER | wanted) == 0:
+            info["network_isolated"] = cfg["no_network"]
+            info["mechanisms"] += ["network-namespace"] * cfg["no_network"] + ["mount-namespace"] * mounts
+        elif wanted:
+            info["notes"].append(f"unshare failed: {libc.error()}")
+        return
+    kinds = [("network", CLONE_NEWNET)] if cfg["no_network"] else []
+    kinds += [("mount", CLONE_NEWNS), ("ipc", CLONE_NEWIPC), ("pid", CLONE_NEWPID)]
+    for name, flag in kinds:
+        mechanism = f"{name}-namespace"
+        if mechanism in disabled:
+            continue
+        if unshare(flag) == 0:
+            info["mechanisms"].append(mechanism)
+        else:
+            info["notes"].append(f"no {name} namespace: {libc.error()}")
+    info["network_isolated"] = "network-namespace" in info["mechanisms"]
+
+
+class _MountError(Exception):
+    pass
+
+
+def _mount(
+    libc: _Libc, source: str, target: str, fstype: str | None, flags: int, data: str | None = None
+) -> None:
+    enc = [None if x is None else x.encode() for x in (source, target, fstype, data)]
+    if libc.mount(enc[0], enc[1], enc[2], flags, enc[3]) != 0:
+        raise _MountError(f"mount {source} on {target}: {libc.error()}")
+
+
+def _filesystem(cfg: dict[str, Any], libc: _Libc, info: dict[str, Any]) -> None:
+    """In the new mount namespace: a private root where possible, else hide paths in the host's."""
+    if "mount-namespace" not in info["mechanisms"]:
         return
     if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         info["notes"].append(f"cannot make mounts private: {libc.error()}")
         return
-    for path in expose:
+    if cfg["mountpoint"] is not None and "private-root" not in cfg["disable"] and os.geteuid() == 0:
+        try:
+            _private_root(cfg, libc, info)
+            return
+        except (_MountError, OSError) as e:
+            info["notes"].append(f"no private root ({e}); hiding paths in the host's file system instead")
+    _hide_in_host(cfg, libc, info)
+
+
+def _private_root(cfg: dict[str, Any], libc: _Libc, info: dict[str, Any]) -> None:
+    """Build the run's file system on a fresh tmpfs and ``chroot`` into it: the system directories
+    and the Python installation read-only, a new ``/proc`` (this PID namespace's, and only the run's
+    own processes: ``hidepid=2``), a few devices, and the writable directories (``TEMP_DIRS`` and
+    the working directory) on one tmpfs of ``disk_bytes``. Nothing else of the host is there."""
+    root, inside = cfg["mountpoint"], cfg["inside"]
+    source = os.open(".", os.O_RDONLY | os.O_DIRECTORY)  # the parent's files for the working directory
+    try:
+        _mount(libc, "tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=755")
+        try:
+            _system_dirs(cfg, libc, root)
+            _devices(libc, root)
+            os.mkdir(root + "/proc", 0o555)
+            _mount(libc, "proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
+            _writable(cfg, libc, root, source)
+            for path in cfg["hide"]:  # absent unless it lies in a directory shown read-only
+                if os.path.lexists(root + path):
+                    _mask(libc, root + path)
+                info["hidden"].append(path)
+            _mount(libc, "none", root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        except BaseException:
+            libc.umount2(root.encode(), MNT_DETACH)
+            raise
+    finally:
+        os.close(source)
+    os.chroot(root)
+    os.chdir(inside)
+    os.environ["HOME"] = os.environ["TMPDIR"] = inside
+    info["mechanisms"].append("private-root")
+
+
+def _system_dirs(cfg: dict[str, Any], libc: _Libc, root: str) -> None:
+    """The system directories (as links where they are links) and the Python installation,
+    bind-mounted read-only: each mount, and every mount beneath it."""
+    shown: list[str] = []
+    for name in SYSTEM_DIRS:
+        path = "/" + name
+        if os.path.islink(path):
+            os.symlink(os.readlink(path), root + path)
+        elif os.path.isdir(path):
+            shown.append(path)
+    real = [os.path.realpath(p) for p in shown]
+    shown += [p for p in cfg["expose"] if not any(p == r or p.startswith(r + "/") for r in real)]
+    for path in shown:
+        os.makedirs(root + path, mode=0o755, exist_ok=True)
+        _mount(libc, path, root + path, None, MS_BIND | MS_REC)
+    targets = tuple(root + p for p in shown)
+    for mountpoint in _mount_points():
+        if mountpoint in targets or mountpoint.startswith(tuple(t + "/" for t in targets)):
+            _mount(libc, "none", mountpoint, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def _mount_points() -> list[str]:
+    with open("/proc/self/mountinfo", "rb") as f:
+        lines = f.read().decode("utf-8", "surrogateescape").splitlines()
+    out = []
+    for line in lines:
+        point = line.split(" ", 5)[4]
+        for code in ("\\040", "\\011", "\\012", "\\134"):
+            point = point.replace(code, chr(int(code[1:], 8)))
+        out.append(point)
+    return out
+
+
+def _devices(libc: _Libc, root: str) -> None:
+    dev = root + "/dev"
+    os.mkdir(dev, 0o755)
+    _mount(libc, "tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,nr_inodes=64,mode=755")
+    for name in DEVICES:
+        os.close(os.open(f"{dev}/{name}", os.O_WRONLY | os.O_CREAT, 0o666))
+        _mount(libc, "/dev/" + name, f"{dev}/{name}", None, MS_BIND)
+    for i, name in enumerate(("stdin", "stdout", "stderr")):
+        os.symlink(f"/proc/self/fd/{i}", f"{dev}/{name}")
+    os.symlink("/proc/self/fd", dev + "/fd")
+
+
+def _writable(cfg: dict[str, Any], libc: _Libc, root: str, source: int) -> None:
+    """One tmpfs of ``disk_bytes`` holds every directory the run may write: ``TEMP_DIRS`` (sticky,
+    for everyone) and the working directory (the run's own, with a copy of the parent's files)."""
+    staging = root + "/.rw"
+    os.mkdir(staging, 0o700)
+    size = cfg["limits"]["disk_bytes"]
+    _mount(libc, "tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},nr_inodes=16384,mode=755")
+    for i, path in enumerate(TEMP_DIRS):
+        os.mkdir(f"{staging}/{i}")
+        os.chmod(f"{staging}/{i}", 0o1777)
+        os.makedirs(root + path, mode=0o755, exist_ok=True)
+        _mount(libc, f"{staging}/{i}", root + path, None, MS_BIND)
+    work, uid = staging + "/work", cfg["uid"]
+    os.mkdir(work, 0o700)
+    _copy_tree(source, work, uid)
+    if uid is not None:
+        os.chown(work, uid, uid)
+    os.makedirs(root + cfg["inside"], mode=0o755, exist_ok=True)
+    _mount(libc, work, root + cfg["inside"], None, MS_BIND)
+    libc.umount2(staging.encode(), MNT_DETACH)
+    os.rmdir(staging)
+
+
+def _copy_tree(source: int, target: str, uid: int | None) -> None:
+    """Copy the regular files and directories under the directory ``source`` (an fd) to ``target``."""
+    for entry in os.scandir(source):
+        path = f"{target}/{entry.name}"
+        if entry.is_dir(follow_symlinks=False):
+            os.mkdir(path, 0o700)
+            fd = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=source)
+            try:
+                _copy_tree(fd, path, uid)
+            finally:
+                os.close(fd)
+        elif entry.is_file(follow_symlinks=False):
+            src = os.open(entry.name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=source)
+            dst = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                while data := os.read(src, 1 << 20):
+                    os.write(dst, data)
+            finally:
+                os.close(src)
+                os.close(dst)
+        else:
+            continue
+        if uid is not None:
+            os.chown(path, uid, uid)
+
+
+def _mask(libc: _Libc, path: str) -> None:
+    """Cover ``path`` with an empty read-only directory (or ``/dev/null`` for a file)."""
+    if os.path.isdir(path):
+        _mount(libc, "tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=555")
+    else:
+        _mount(libc, "/dev/null", path, None, MS_BIND)
+        _mount(libc, "none", path, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+
+
+def _hide_in_host(cfg: dict[str, Any], libc: _Libc, info: dict[str, Any]) -> None:
+    """The fallback: the host's file system with ``hide`` masked, the Python installation reachable
+    and the working directory shown at its fixed path."""
+    for path in cfg["expose"]:
         _expose(libc, path, info)
+    mountpoint: str | None = cfg["mountpoint"]
     if mountpoint is not None:
         # The working directory appears at the same path in every run, so that paths in tracebacks
         # and outputs do not depend on the run's random directory name.
@@ -137,20 +316,14 @@ def _isolate(cfg: dict[str, Any], libc: _Libc, info: dict[str, Any]) -> None:
                     os.environ[name] = mountpoint
         else:
             info["notes"].append(f"cannot show the working directory at {mountpoint}: {libc.error()}")
-    for path in hide:
-        p = path.encode()
-        if os.path.isdir(path):
-            ok = libc.mount(b"tmpfs", p, b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, b"size=4k,mode=555") == 0
-        elif os.path.exists(path):
-            ok = libc.mount(b"/dev/null", p, None, MS_BIND, None) == 0 and (
-                libc.mount(b"none", p, None, MS_REMOUNT | MS_BIND | MS_RDONLY, None) == 0
-            )
-        else:
+    for path in cfg["hide"]:
+        if not os.path.exists(path):
             continue
-        if ok:
+        try:
+            _mask(libc, path)
             info["hidden"].append(path)
-        else:
-            info["notes"].append(f"cannot hide {path}: {libc.error()}")
+        except _MountError as e:
+            info["notes"].append(f"cannot hide {path}: {e}")
 
 
 def _expose(libc: _Libc, path: str, info: dict[str, Any]) -> None:
@@ -189,9 +362,16 @@ def _limit(kind: int, soft: int, hard: int | None = None) -> None:
     resource.setrlimit(kind, (soft, hard))
 
 
-def _worker(cfg: dict[str, Any], libc: _Libc | None, uid: int | None) -> None:
-    """The child that runs the user's script. Never returns."""
+def _worker(cfg: dict[str, Any], libc: _Libc | None, uid: int | None, report: int) -> None:
+    """The child that runs the user's script; it writes why its script failed (if by an
+    exception) to ``report``. Never returns."""
     try:
+        if cfg["cgroup_gate"] is not None:  # the OOM killer takes the script's processes first
+            try:
+                with open("/proc/self/oom_score_adj", "w") as f:
+                    f.write("1000")
+            except OSError:
+                pass
         os.setsid()
         os.close(cfg["status_fd"])
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -221,7 +401,7 @@ def _worker(cfg: dict[str, Any], libc: _Libc | None, uid: int | None) -> None:
     except BaseException as e:
         os.write(2, f"sandbox setup failed: {type(e).__name__}: {e}\n".encode())
         os._exit(SETUP_FAILED)
-    _run_script(cfg)
+    _run_script(cfg, report)
 
 
 def _rpc(rfd: int, wfd: int) -> Any:
@@ -246,8 +426,11 @@ def _rpc(rfd: int, wfd: int) -> Any:
     return call
 
 
-def _run_script(cfg: dict[str, Any]) -> None:
+def _run_script(cfg: dict[str, Any], report: int) -> None:
     import builtins
+
+    worker = os.getpid()
+    sys.executable = cfg["executable"]  # the venv's link may not be visible
 
     script = cfg["script"]
     sys.argv = [script]
@@ -269,6 +452,11 @@ def _run_script(cfg: dict[str, Any]) -> None:
     except BaseException as e:
         import traceback
 
+        if os.getpid() == worker:  # not a child the script forked, which runs this code too
+            try:  # noqa: SIM105
+                os.write(report, f"{type(e).__name__} {getattr(e, 'errno', None)} {e}"[:200].encode())
+            except OSError:
+                pass
         traceback.print_exception(type(e), e, e.__traceback__.tb_next if e.__traceback__ else None)
         _finish(1)
     _finish(0)
@@ -319,7 +507,8 @@ def _children() -> list[int]:
 
 
 def _kill_all(worker: int, uid: int | None) -> int | None:
-    """SIGKILL the worker's group, every process of ``uid`` and every adopted child; reap them all.
+    """SIGKILL the worker's group, every process of ``uid`` (or, as the PID namespace's init, every
+    process in it) and every adopted child; reap them all.
 
     Returns the worker's wait status if it was reaped here."""
     worker_status: int | None = None
@@ -327,7 +516,12 @@ def _kill_all(worker: int, uid: int | None) -> int | None:
         os.killpg(worker, signal.SIGKILL)
     except OSError:
         pass
-    if uid is not None:
+    if os.getpid() == 1:  # the init of the run's PID namespace: everyone else in it
+        try:  # noqa: SIM105
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+    elif uid is not None:
         killer = os.fork()
         if killer == 0:
             try:
@@ -355,10 +549,86 @@ def _kill_all(worker: int, uid: int | None) -> int | None:
     return worker_status
 
 
+def _join_cgroup(cfg: dict[str, Any], info: dict[str, Any]) -> None:
+    """Wait until the parent has moved this process into the run's memory cgroup (it does so while
+    this process starts: a move costs milliseconds). The worker raises its ``oom_score_adj`` to the
+    maximum, so that the OOM killer takes the script's processes before this one."""
+    gate = cfg["cgroup_gate"]
+    if gate is None:
+        return
+    if os.read(gate, 1) == b"1":
+        info["mechanisms"].append("memory-cgroup")
+    else:
+        info["notes"].append("could not join the run's memory cgroup")
+    os.close(gate)
+
+
+def _read_report(fd: int) -> str | None:
+    """The last line the worker reported (non-blocking: a child may still hold the pipe open)."""
+    os.set_blocking(fd, False)
+    try:
+        data = os.read(fd, 1 << 16)
+    except OSError:
+        data = b""
+    os.close(fd)
+    lines = data.decode("utf-8", "replace").splitlines()
+    return lines[-1] if lines else None
+
+
+def _relay(child: int, cfg: dict[str, Any]) -> None:
+    """Outside the PID namespace: wait for its init (the supervisor), passing the parent's SIGTERM
+    on. Keeps none of the run's pipes open. Never returns."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    for fd in [cfg["status_fd"], *cfg["close_in_supervisor"]]:
+        os.close(fd)
+    while True:
+        try:
+            os.waitpid(child, 0)
+            os._exit(0)
+        except _Stop:
+            os.kill(child, signal.SIGTERM)
+        except ChildProcessError:
+            os._exit(0)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def _collect(cap: int, total_cap: int) -> dict[str, str]:
+    """Text of the regular files in the working directory (symlinks are never followed): at most
+    ``cap`` bytes each (larger ones are left out) and ``total_cap`` in all."""
+    out: dict[str, str] = {}
+    total = 0
+    for root, dirs, files in os.walk(".", followlinks=False):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:
+                continue
+            try:
+                st = os.fstat(fd)
+                if st.st_mode & 0o170000 != 0o100000 or st.st_size > cap:  # not a regular file
+                    continue
+                if total + st.st_size > total_cap:
+                    return out
+                data = os.read(fd, cap)
+                total += len(data)
+                out[os.path.normpath(path)] = data.decode("utf-8", errors="replace")
+            finally:
+                os.close(fd)
+    return out
+
+
 def main() -> None:
     cfg: dict[str, Any] = eval(sys.argv[1], {"__builtins__": {}})  # the repr of plain values, by the parent
-    status_fd: int = cfg["status_fd"]
     info: dict[str, Any] = {"network_isolated": False, "hidden": [], "notes": [], "uid": cfg["uid"]}
+    info["mechanisms"] = ["own-uid"] if cfg["uid"] is not None else []
     signal.signal(signal.SIGTERM, _on_term)
     libc = _libc()
     if libc is not None and libc.prctl is not None:
@@ -366,13 +636,30 @@ def main() -> None:
     if os.getppid() != cfg["parent"]:
         os._exit(SETUP_FAILED)  # the parent is already gone
     if libc is not None:
-        _isolate(cfg, libc, info)
+        _unshare(cfg, libc, info)
+    _join_cgroup(cfg, info)
+    if libc is not None:
+        if "pid-namespace" in info["mechanisms"]:
+            child = os.fork()  # the first process in the new PID namespace: its init
+            if child != 0:
+                _relay(child, cfg)
+            if libc.prctl is not None:
+                libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        _filesystem(cfg, libc, info)
         if libc.prctl is not None:
             libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    _supervise(cfg, libc, info)
+
+
+def _supervise(cfg: dict[str, Any], libc: _Libc | None, info: dict[str, Any]) -> None:
+    """Start the worker, wait for it (or the parent's SIGTERM), end everything, report. Never returns."""
     uid: int | None = cfg["uid"]
+    report = os.pipe()
     worker = os.fork()
     if worker == 0:
-        _worker(cfg, libc, uid)
+        os.close(report[0])
+        _worker(cfg, libc, uid, report[1])
+    os.close(report[1])
     # The supervisor keeps none of the worker's streams open: their ends tell the parent when the
     # worker (and everything it started) is gone.
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -397,8 +684,11 @@ def main() -> None:
     reaped = _kill_all(worker, uid)
     if result["exit"] is None and reaped is not None:
         result["exit"] = os.waitstatus_to_exitcode(reaped)
+    result["error"] = _read_report(report[0])
+    if cfg["collect"] is not None:
+        result["files"] = _collect(*cfg["collect"])
     result.update(info)
-    os.write(status_fd, (repr(result) + "\n").encode())
+    _write_all(cfg["status_fd"], (repr(result) + "\n").encode())
     os._exit(0)
 
 

@@ -1,8 +1,9 @@
 """Run Python code in a separate, limited process: ``run_python`` and the interactive ``Session``.
 
 A run is one process tree started from this interpreter (``python -S -s -B -u``, the standard library
-only) in a fresh private working directory, with a scrubbed environment, resource limits, no
-network where the OS allows it, and a wall-clock limit; see ``_boot.py`` for what happens inside and
+only) in a fresh private working directory, with a scrubbed environment, resource limits, and,
+where the OS allows them, its own uid, network, PID, IPC and mount namespaces, a private root file
+system and a memory cgroup (``SandboxResult.mechanisms`` says which), and a wall-clock limit; see ``_boot.py`` for what happens inside and
 ``README.md`` for what is and is not contained. Everything the run started is dead and reaped, and
 its working directory deleted, before its result is returned.
 
@@ -30,26 +31,33 @@ import sys
 import tempfile
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from palaestra.sandbox import uids
+from palaestra.sandbox.cgroups import MemoryCgroup
 
-Limit = Literal["timeout", "memory", "cpu", "file_size", "processes", "output"]
+Limit = Literal["timeout", "memory", "cpu", "file_size", "disk", "processes", "output"]
 
 _BOOT_PATH = Path(__file__).with_name("_boot.py")
 _PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
 """Palaestra's own source (environments' reference solutions and hidden data): hidden by default."""
+_DISABLED: frozenset[str] = frozenset()
+"""Isolation mechanisms not to use (tests set it to exercise the fall-backs)."""
 
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 _FILE_CAP = 1 << 20  # collected workdir files: at most this many bytes each ...
 _FILES_TOTAL_CAP = 4 << 20  # ... and this many in all
 _STOP_GRACE = 3.0  # seconds the supervisor gets to clean up after SIGTERM before it is killed
 _DRAIN_GRACE = 2.0  # seconds to wait for the output pipes to close once the supervisor is gone
+_SUPERVISOR_MB = 32  # the memory cgroup's room for the supervisor, on top of the script's memory_mb
 _MAX_QUEUED = 64  # unanswered requests a script may have sent before it is stopped
+_MAX_REQUEST = 256 * 1024  # longest tool request line (bytes)
+_MAX_DEPTH = 64  # deepest nesting of lists and dicts in a tool request
+_MAX_UNREAD_ANSWERS = 1 << 20  # bytes of answers the script has not read before it is stopped
 
 
 @functools.cache
@@ -94,6 +102,10 @@ class SandboxResult:
     uid: int | None = None
     hidden: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    mechanisms: tuple[str, ...] = ()
+    """The isolation mechanisms that were in force: ``own-uid``, ``network-namespace``,
+    ``mount-namespace``, ``ipc-namespace``, ``pid-namespace``, ``private-root``, ``memory-cgroup``
+    (see README.md here for what each contains)."""
     files: dict[str, str] | None = None
     """Text files left in the working directory (when asked for), by relative path."""
 
@@ -111,6 +123,7 @@ class SandboxResult:
                 "memory": "Stopped: the memory limit was reached.",
                 "processes": "Failed: the limit on the number of processes/threads was reached.",
                 "file_size": "Failed: the file size limit was reached.",
+                "disk": "Failed: the disk space limit was reached.",
                 "output": "Stopped: the program wrote more output than allowed.",
             }[self.limit]
         if self.exit_code is not None and self.exit_code < 0:
@@ -153,24 +166,96 @@ class _Capture:
 _MEMORY = re.compile(r"^MemoryError\b", re.MULTILINE)
 _PROCS = re.compile(r"BlockingIOError: \[Errno 11\]|can't start new thread|Resource temporarily unavailable")
 _FSIZE = re.compile(r"\[Errno 27\] File too large")
+_DISK = re.compile(r"\[Errno 28\] No space left on device")
+_ERRORS: dict[str, Limit] = {
+    "MemoryError": "memory",
+    "BlockingIOError 11": "processes",
+    "OSError 12": "memory",
+}
+_ERRORS |= {
+    "RuntimeError None can't start new thread": "processes",
+    "OSError 27": "file_size",
+    "OSError 28": "disk",
+}
+
+
+def _limit_of_error(error: str | None) -> Limit | None:
+    """The limit behind the exception that ended the worker (``"Type errno message"``), if any."""
+    for prefix, limit in _ERRORS.items():
+        if error is not None and error.startswith(prefix):
+            return limit
+    return None
 
 
 def _classify(
-    stopped: bool, killed_for: Limit | None, exit_code: int | None, stderr: str, cpu: float, cpu_limit: int
+    stopped: bool,
+    killed_for: Limit | None,
+    exit_code: int | None,
+    stderr: str,
+    cpu: float,
+    cpu_limit: int,
+    error: str | None = None,
+    oom_kills: int | None = None,
 ) -> Limit | None:
+    """Which limit ended the run: what we stopped it for; else the CPU limit's signals; else the
+    exception that ended the script (reported by the worker itself, so the failures of other
+    processes it started cannot mislead); else the cgroup's count of processes killed for lack of
+    memory; else, without a cgroup, an unexplained SIGKILL (the OOM killer); else the last
+    traceback's words."""
     if stopped or killed_for is not None:
         return killed_for  # we ended the run (for this reason, or because the caller asked)
-    if exit_code is None or exit_code == 0:
+    if exit_code is None:  # the supervisor did not report: it may have been killed for lack of memory
+        return "memory" if oom_kills else None
+    if exit_code == 0:
         return None
     if exit_code == -signal.SIGXCPU or (exit_code == -signal.SIGKILL and cpu >= cpu_limit - 0.05):
         return "cpu"
-    if _MEMORY.search(stderr) or exit_code == -signal.SIGKILL:
+    if (limit := _limit_of_error(error)) is not None:
+        return limit
+    if oom_kills:
+        return "memory"
+    if exit_code == -signal.SIGKILL and oom_kills is None:
         return "memory"  # a SIGKILL we did not send and not at the CPU limit: the OOM killer
-    if _PROCS.search(stderr):
-        return "processes"
-    if _FSIZE.search(stderr) or exit_code == -signal.SIGXFSZ:
+    for pattern, name in ((_MEMORY, "memory"), (_PROCS, "processes"), (_FSIZE, "file_size"), (_DISK, "disk")):
+        if pattern.search(stderr):
+            return name  # type: ignore[return-value]
+    if exit_code == -signal.SIGXFSZ:
         return "file_size"
     return None
+
+
+def _inside_workdir() -> str:
+    """Where a run sees its working directory: the same path in every run, so that paths in
+    tracebacks and outputs do not depend on the run's random directory name."""
+    return os.path.join(tempfile.gettempdir(), "palaestra-sandbox")
+
+
+@functools.cache
+def _project_dirs() -> tuple[str, ...]:
+    """The source checkout Palaestra runs from, if it does, and its git directory (of which a
+    worktree's ``.git`` file names a subdirectory)."""
+    project = Path(_PACKAGE_DIR).parents[1]
+    if not (project / "pyproject.toml").is_file():
+        return ()
+    dirs = [project]
+    git = project / ".git"
+    with contextlib.suppress(OSError, ValueError):
+        if git.is_file():
+            gitdir = (project / git.read_text().split("gitdir:", 1)[1].strip()).resolve()
+            common = gitdir / "commondir"
+            dirs.append((gitdir / common.read_text().strip()).resolve() if common.is_file() else gitdir)
+    return tuple(str(d) for d in dirs)
+
+
+def _default_hide() -> list[str]:
+    """What a run must not read: Palaestra's package, its checkout with the git history, and the
+    caller's working directory (where the store is), unless that holds what the run needs."""
+    paths = [_PACKAGE_DIR, *_project_dirs()]
+    cwd = os.getcwd()
+    needed = [os.path.realpath(tempfile.gettempdir()), *_runtime_dirs()]
+    if cwd != "/" and not any(n == cwd or n.startswith(cwd + "/") for n in needed):
+        paths.append(cwd)
+    return list(dict.fromkeys(paths))
 
 
 def _runtime_dirs() -> list[str]:
@@ -181,7 +266,7 @@ def _runtime_dirs() -> list[str]:
 def _mountpoint() -> str | None:
     """An empty root-owned directory at a fixed path, onto which each run (in its own mount
     namespace) mounts its working directory; None if it cannot be had safely."""
-    path = os.path.join(tempfile.gettempdir(), "palaestra-sandbox")
+    path = _inside_workdir()
     with contextlib.suppress(FileExistsError):
         os.mkdir(path, 0o755)
     try:
@@ -272,32 +357,6 @@ def _sweep_temp_dirs(uid: int) -> None:
                 pass
 
 
-def _collect(workdir: str) -> dict[str, str]:
-    """Text of the regular files in ``workdir`` (symlinks are never followed)."""
-    out: dict[str, str] = {}
-    total = 0
-    for root, dirs, files in os.walk(workdir, followlinks=False):
-        dirs.sort()
-        for name in sorted(files):
-            path = os.path.join(root, name)
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-            except OSError:
-                continue
-            try:
-                st = os.fstat(fd)
-                if not stat.S_ISREG(st.st_mode) or st.st_size > _FILE_CAP:
-                    continue
-                if total + st.st_size > _FILES_TOTAL_CAP:
-                    return out
-                data = os.read(fd, _FILE_CAP)
-                total += len(data)
-                out[os.path.relpath(path, workdir)] = data.decode("utf-8", errors="replace")
-            finally:
-                os.close(fd)
-    return out
-
-
 def _wait_gone(pid: int, grace: float) -> None:
     """Wait until process ``pid`` has ended (it may stay a zombie until reaped); SIGKILL it after
     ``grace`` seconds."""
@@ -316,16 +375,75 @@ def _wait_gone(pid: int, grace: float) -> None:
         time.sleep(0.005)
 
 
-def _emergency_cleanup(pid: int, lease: uids.UidLease | None, workdir: str) -> None:
+def _emergency_cleanup(
+    pid: int, lease: uids.UidLease | None, workdir: str, cgroup: MemoryCgroup | None
+) -> None:
     """Run by the finalizer of a Session dropped while its process was alive."""
     with contextlib.suppress(OSError):
         os.kill(pid, signal.SIGTERM)
     _wait_gone(pid, _STOP_GRACE)
-    if lease is not None:
+    _release(lease, workdir, cgroup, kill=True)
+
+
+def _release(lease: uids.UidLease | None, workdir: str, cgroup: MemoryCgroup | None, *, kill: bool) -> None:
+    """Delete a run's working directory and what its uid left, give the uid back, remove its
+    cgroup; first kill what is left of the uid when ``kill``."""
+    if lease is not None and kill:
         _kill_uid(lease.uid)
+    shutil.rmtree(workdir, ignore_errors=True)
+    if lease is not None:
         _sweep_temp_dirs(lease.uid)
         uids.release(lease)
-    shutil.rmtree(workdir, ignore_errors=True)
+    if cgroup is not None:
+        cgroup.remove()
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests lists and dicts (iteratively: it may be very deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if deepest > _MAX_DEPTH:
+                return deepest
+            stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _parse_request(line: bytes) -> ToolRequest | str:
+    """The request in one line of the script, or why it is not one."""
+    try:
+        msg = json.loads(line)
+    except RecursionError:
+        return "it is nested too deeply"
+    except ValueError as e:  # not JSON, not UTF-8, a number too long, ...
+        return f"it is not JSON ({e})"
+    if (
+        not isinstance(msg, dict)
+        or not isinstance(msg.get("name"), str)
+        or not isinstance(msg.get("arguments"), dict)
+    ):
+        return 'it is not {"name": str, "arguments": dict}'
+    if _depth(msg) > _MAX_DEPTH:
+        return "it is nested too deeply"
+    return ToolRequest(msg["name"], msg["arguments"])
+
+
+async def _lines(reader: asyncio.StreamReader, limit: int) -> AsyncIterator[bytes | None]:
+    """The lines of ``reader`` (without the newline); None for a line longer than ``limit``, which
+    is read and dropped without keeping more than ``limit`` bytes of it."""
+    buffer, overlong = bytearray(), False
+    while chunk := await reader.read(65536):
+        buffer += chunk
+        while (end := buffer.find(b"\n")) >= 0:
+            line = bytes(buffer[:end])
+            del buffer[: end + 1]
+            yield None if overlong or len(line) > limit else line
+            overlong = False
+        if len(buffer) > limit:
+            buffer.clear()
+            overlong = True
 
 
 async def _read_pipe(fd: int, limit: int = 1 << 20) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
@@ -361,6 +479,7 @@ class Session:
         cpu_seconds: float | None = None,
         memory_mb: int = 256,
         max_file_mb: int = 16,
+        disk_mb: int = 64,
         max_procs: int = 16,
         max_output: int = 64 * 1024,
         max_open_files: int = 256,
@@ -381,13 +500,14 @@ class Session:
         self.cpu_seconds = max(1, math.ceil(cpu_seconds if cpu_seconds is not None else timeout))
         self.memory_mb = memory_mb
         self.max_file_mb = max_file_mb
+        self.disk_mb = disk_mb
         self.max_procs = max_procs
         self.max_output = max_output
         self.max_open_files = max_open_files
         self.files = dict(files or {})
         self.stdin = stdin
         self.env = env
-        self.hide = [_PACKAGE_DIR] if hide is None else [str(Path(h).resolve()) for h in hide]
+        self.hide = _default_hide() if hide is None else [str(Path(h).resolve()) for h in hide]
         self.network = network
         self.prelude = prelude
         self.rpc_name = rpc_name
@@ -395,7 +515,7 @@ class Session:
         self.collect_files = collect_files
         self.script = _safe_relpath(script)
         self.drop_privileges = drop_privileges
-        self._requests: asyncio.Queue[ToolRequest] = asyncio.Queue()
+        self._requests: asyncio.Queue[ToolRequest | str] = asyncio.Queue()
         self._pending = False
         self._changed = asyncio.Event()
         self._killed_for: Limit | None = None
@@ -403,23 +523,27 @@ class Session:
         self._done: asyncio.Future[SandboxResult] | None = None
         self._answer: asyncio.WriteTransport | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._joining: asyncio.Future[None] | None = None
 
     # ---- public -------------------------------------------------------------------------------
     async def start(self) -> None:
         self._lease = uids.acquire() if self.drop_privileges and os.geteuid() == 0 else None
         uid = self._lease.uid if self._lease else None
+        self._cgroup = None
+        if uid is not None and "memory-cgroup" not in _DISABLED:
+            self._cgroup = MemoryCgroup.create(
+                f"palaestra-sandbox-{uid}", (self.memory_mb + _SUPERVISOR_MB) << 20
+            )
+        self._workdir = ""
         try:
             self._workdir = tempfile.mkdtemp(prefix="palaestra-sbx-")
             self._write_files(uid)
             await self._spawn(uid)
         except BaseException:
-            if self._lease is not None:
-                uids.release(self._lease)
-            if hasattr(self, "_workdir"):
-                shutil.rmtree(self._workdir, ignore_errors=True)
+            _release(self._lease, self._workdir, self._cgroup, kill=False)
             raise
         self._finalizer = weakref.finalize(
-            self, _emergency_cleanup, self._proc.pid, self._lease, self._workdir
+            self, _emergency_cleanup, self._proc.pid, self._lease, self._workdir, self._cgroup
         )
         self._done = asyncio.ensure_future(self._run())
 
@@ -431,18 +555,23 @@ class Session:
             raise RuntimeError("answer the pending request with reply() first")
         if self._done.done():
             return self._done.result()
-        get = asyncio.ensure_future(self._requests.get())
-        waiters: set[asyncio.Future[Any]] = {get, self._done}
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not get.done():
-                get.cancel()
-        if get.done() and not get.cancelled():
+        while True:
+            get = asyncio.ensure_future(self._requests.get())
+            waiters: set[asyncio.Future[Any]] = {get, self._done}
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not get.done():
+                    get.cancel()
+            if not get.done() or get.cancelled():
+                return self._done.result()
+            item = get.result()
+            if isinstance(item, str):  # a line that was not a request, behind ones now answered
+                self._answer_error(item)
+                continue
             self._pending = True
             self._changed.set()
-            return get.result()
-        return self._done.result()
+            return item
 
     async def reply(self, result: Any = None, *, error: str | None = None) -> None:
         """Answer the pending request: the script's call returns ``result`` (or raises ``error``)."""
@@ -450,9 +579,7 @@ class Session:
             raise RuntimeError("there is no pending request to answer")
         self._pending = False
         self._changed.set()
-        msg = {"error": error} if error is not None else {"result": result}
-        if self._answer is not None and not self._answer.is_closing():
-            self._answer.write(json.dumps(msg).encode() + b"\n")
+        self._send({"error": error} if error is not None else {"result": result})
 
     def stop(self) -> None:
         """Ask the run to end now, without waiting (for synchronous code and cancellation)."""
@@ -490,6 +617,9 @@ class Session:
     async def _spawn(self, uid: int | None) -> None:
         pipes = _Pipes()
         child_fds = [pipes.status[1]]
+        gate = os.pipe() if self._cgroup is not None else None
+        if gate is not None:
+            child_fds.append(gate[0])
         close_in_supervisor: list[int] = []
         rpc: dict[str, Any] | None = None
         if self.rpc_name:
@@ -510,6 +640,11 @@ class Session:
             "hide": self.hide,
             "expose": _runtime_dirs() if uid is not None else [],
             "mountpoint": _mountpoint() if uid is not None else None,
+            "inside": _inside_workdir(),
+            "executable": os.path.realpath(sys.executable),
+            "cgroup_gate": gate[0] if gate is not None else None,
+            "disable": sorted(_DISABLED),
+            "collect": (_FILE_CAP, _FILES_TOTAL_CAP) if self.collect_files else None,
             "script": self.script,
             "prelude": self.prelude,
             "rpc": rpc,
@@ -517,12 +652,13 @@ class Session:
                 "cpu_seconds": self.cpu_seconds,
                 "memory_bytes": self.memory_mb << 20,
                 "file_bytes": self.max_file_mb << 20,
+                "disk_bytes": self.disk_mb << 20,
                 "procs": procs,
                 "nofile": self.max_open_files,
             },
         }
         argv = [sys.executable, "-S", "-s", "-B", "-u", "-c", _LOADER, repr(cfg), _boot_code()]
-        parent_fds = [pipes.status[0]]
+        parent_fds = [pipes.status[0]] + ([gate[1]] if gate is not None else [])
         if pipes.requests and pipes.answers:
             parent_fds += [pipes.requests[0], pipes.answers[1]]
         try:
@@ -544,11 +680,14 @@ class Session:
         finally:
             for fd in child_fds:
                 os.close(fd)
+        if gate is not None and self._cgroup is not None:  # the move takes milliseconds: not on the loop
+            join = functools.partial(self._cgroup.join, self._proc.pid, gate[1])
+            self._joining = asyncio.get_running_loop().run_in_executor(None, join)
         self._status, self._status_t = await _read_pipe(pipes.status[0])
         self._transports: list[asyncio.BaseTransport] = [self._status_t]
         self._tasks: list[asyncio.Task[Any]] = []
         if pipes.requests and pipes.answers:
-            reader, t = await _read_pipe(pipes.requests[0], limit=256 * 1024)
+            reader, t = await _read_pipe(pipes.requests[0])
             self._transports.append(t)
             self._tasks.append(asyncio.ensure_future(self._read_requests(reader)))
             loop = asyncio.get_running_loop()
@@ -559,23 +698,29 @@ class Session:
 
     # ---- the run ------------------------------------------------------------------------------
     async def _read_requests(self, reader: asyncio.StreamReader) -> None:
-        while True:
-            try:
-                line = await reader.readline()
-            except (ValueError, asyncio.LimitOverrunError):
+        """Queue each line the script sends: a ``ToolRequest``, or why the line is not one (not
+        JSON, too long, nested too deeply, not ``{"name", "arguments"}``), which is answered with
+        an error that the script's call raises, at once or, behind requests still unanswered, in
+        turn. A script that floods the channel is stopped."""
+        async for line in _lines(reader, _MAX_REQUEST):
+            item = _parse_request(line) if line is not None else f"it is longer than {_MAX_REQUEST} bytes"
+            if isinstance(item, str) and not self._pending and self._requests.empty():
+                self._answer_error(item)
+            elif self._requests.qsize() >= _MAX_QUEUED:
                 self._stop("output")
                 return
-            if not line:
-                return
-            try:
-                msg = json.loads(line)
-                request = ToolRequest(str(msg["name"]), dict(msg["arguments"]))
-            except (ValueError, KeyError, TypeError):
-                continue  # not a request of the stubs: ignore it
-            if self._requests.qsize() >= _MAX_QUEUED:  # a script flooding the channel
-                self._stop("output")
-                return
-            self._requests.put_nowait(request)
+            else:
+                self._requests.put_nowait(item)
+
+    def _answer_error(self, why: str) -> None:
+        self._send({"error": f"invalid tool request: {why}"})
+
+    def _send(self, msg: dict[str, Any]) -> None:
+        if self._answer is None or self._answer.is_closing():
+            return
+        self._answer.write(json.dumps(msg).encode() + b"\n")
+        if self._answer.get_write_buffer_size() > _MAX_UNREAD_ANSWERS:
+            self._stop("output")  # the script does not read its answers
 
     async def _pump(self, stream: asyncio.StreamReader | None, capture: _Capture) -> None:
         if stream is None:
@@ -657,9 +802,11 @@ class Session:
                 t.cancel()
             for tr in self._transports:
                 tr.close()
+            if self._joining is not None:
+                await asyncio.shield(self._joining)
             reported = status_line.done() and not status_line.cancelled() and bool(status_line.result())
             cleanup = asyncio.get_running_loop().run_in_executor(None, self._cleanup, reported)
-            files = await asyncio.shield(cleanup)
+            oom_kills = await asyncio.shield(cleanup)
         try:
             status: dict[str, Any] = ast.literal_eval(raw.decode()) if raw else {}
         except (ValueError, SyntaxError, UnicodeDecodeError):
@@ -671,11 +818,21 @@ class Session:
             notes.append("the sandbox supervisor did not report (it was killed or failed to start)")
             exit_code = self._proc.returncode if self._proc.returncode else None
         cpu = float(status.get("cpu", 0.0))
+        limit = _classify(
+            self._stop_sent,
+            self._killed_for,
+            exit_code,
+            stderr,
+            cpu,
+            self.cpu_seconds,
+            status.get("error"),
+            oom_kills,
+        )
         return SandboxResult(
             stdout=out.text(),
             stderr=stderr,
             exit_code=exit_code,
-            limit=_classify(self._stop_sent, self._killed_for, exit_code, stderr, cpu, self.cpu_seconds),
+            limit=limit,
             duration=time.monotonic() - self._started,
             cpu_time=cpu,
             max_rss_mb=status.get("maxrss_kb", 0) / 1024,
@@ -683,7 +840,8 @@ class Session:
             uid=status.get("uid"),
             hidden=tuple(status.get("hidden", ())),
             notes=tuple(notes),
-            files=files,
+            mechanisms=tuple(status.get("mechanisms", ())),
+            files=status.get("files") if self.collect_files else None,
         )
 
     async def _escalate(self) -> None:
@@ -696,20 +854,16 @@ class Session:
             with contextlib.suppress(ProcessLookupError):
                 self._proc.kill()
 
-    def _cleanup(self, reported: bool) -> dict[str, str] | None:
-        """Collect files, delete the workdir and the uid's leftovers, give the uid back."""
+    def _cleanup(self, reported: bool) -> int | None:
+        """Delete the workdir and the uid's leftovers, give the uid back, remove the cgroup;
+        return how many processes the cgroup's limit killed."""
         if not reported:  # the supervisor did not finish its clean-up: make sure of it from here
             _wait_gone(self._proc.pid, _STOP_GRACE)
-            if self._lease is not None:
-                _kill_uid(self._lease.uid)
-        files = _collect(self._workdir) if self.collect_files else None
-        shutil.rmtree(self._workdir, ignore_errors=True)
-        if self._lease is not None:
-            _sweep_temp_dirs(self._lease.uid)
-            uids.release(self._lease)
+        oom_kills = self._cgroup.oom_kills() if self._cgroup is not None else None
+        _release(self._lease, self._workdir, self._cgroup, kill=not reported)
         if self._finalizer is not None:
             self._finalizer.detach()
-        return files
+        return oom_kills
 
 
 async def run_python(
@@ -719,6 +873,7 @@ async def run_python(
     cpu_seconds: float | None = None,
     memory_mb: int = 256,
     max_file_mb: int = 16,
+    disk_mb: int = 64,
     max_procs: int = 16,
     max_output: int = 64 * 1024,
     files: Mapping[str, str | bytes] | None = None,
@@ -737,14 +892,20 @@ async def run_python(
         code: the Python source, run as ``main.py`` (``script``) in a fresh working directory.
         timeout: wall-clock seconds before the whole process tree is killed (``limit="timeout"``).
         cpu_seconds: CPU seconds per process (default: ``timeout`` rounded up).
-        memory_mb: address-space limit per process (``RLIMIT_AS``).
+        memory_mb: address-space limit per process (``RLIMIT_AS``) and, where a memory cgroup can
+            be had, the limit on the memory of all the run's processes together (plus 32 MiB for
+            the sandbox's own supervisor).
         max_file_mb: largest file a process may write (``RLIMIT_FSIZE``).
+        disk_mb: space for all the files the run writes (its working directory and temporary
+            directories), where it has a private root.
         max_procs: processes and threads the run may have at once (``RLIMIT_NPROC``).
         max_output: bytes kept of stdout and of stderr; more stops the run (``limit="output"``).
         files: more files to put in the working directory, by relative path.
         stdin: text for the script's standard input (default: none, as from /dev/null).
         env: environment variables to add to the scrubbed environment.
-        hide: paths to mask with an empty read-only directory (default: Palaestra's own package).
+        hide: paths the run must not see (default: Palaestra's package, the checkout it lies in
+            and its git directory, the caller's working directory): absent from a private root,
+            masked by an empty read-only directory where the run sees the host's file system.
         network: let the run use the network (default: a private network namespace, no network).
         collect_files: return the text files left in the working directory in ``result.files``.
         script: the file name the code is saved under.
@@ -756,6 +917,7 @@ async def run_python(
         cpu_seconds=cpu_seconds,
         memory_mb=memory_mb,
         max_file_mb=max_file_mb,
+        disk_mb=disk_mb,
         max_procs=max_procs,
         max_output=max_output,
         files=files,
