@@ -12,9 +12,13 @@ from palaestra.agents.base import Agent
 from palaestra.env import Env
 from palaestra.errors import ModelError
 from palaestra.models.base import GenerateConfig, Model, ModelOutput
+from palaestra.runner.sanitize import clean_message
 from palaestra.types import Message, Observation, Task, ToolSpec, Usage
 
 Status = Literal["done", "truncated", "timeout", "error"]
+
+_STOPS = (asyncio.CancelledError, KeyboardInterrupt)
+"""What stops a run rather than ending one episode: cancellation and Ctrl-C."""
 
 
 @dataclass(slots=True)
@@ -88,6 +92,9 @@ class RecordingModel:
         except ModelError as e:
             self.calls.append(CallRecord(0, 0, time.perf_counter() - start, 0, None, None, error=str(e)))
             raise
+        message = clean_message(out.message)  # storable whatever the provider sent
+        if message is not out.message:
+            out = out.model_copy(update={"message": message})
         self.calls.append(
             CallRecord(
                 out.usage.input_tokens,
@@ -119,8 +126,11 @@ async def rollout(
 ) -> EpisodeRecord:
     """Play one episode of ``task`` and fill ``record``. Never raises for the episode's own failures:
     an exception from the env, the agent or the model ends it as ``error`` with the traceback, and
-    the wall-clock limit ends it as ``timeout``. Cancellation (Ctrl-C) propagates. With
-    ``withhold_params`` the agent is reset with ``task.public()`` (model-driven agents)."""
+    the wall-clock limit ends it as ``timeout``. So do ``SystemExit`` and ``GeneratorExit`` raised
+    by env or agent code (``sys.exit()`` in a tool ends the episode, not the process).
+    Cancellation propagates, and so does ``KeyboardInterrupt``: it is how a real Ctrl-C arrives
+    where asyncio's own handler is not installed, so it stops the run, as Ctrl-C does.
+    With ``withhold_params`` the agent is reset with ``task.public()`` (model-driven agents)."""
     limit = max_steps or env.spec.max_steps
     env.turn_limit = limit  # so the agent is told the limit it will be held to
     start = time.perf_counter()
@@ -133,7 +143,9 @@ async def rollout(
     except ModelError as e:
         record.status = "error"
         record.error = f"model: {e}"
-    except Exception as e:
+    except _STOPS:
+        raise
+    except BaseException as e:  # Exception, and SystemExit/GeneratorExit from env or agent code
         record.status = "error"
         record.error = f"{type(e).__name__}: {e}\n{traceback.format_exc()}"
     finally:
@@ -149,7 +161,9 @@ async def rollout(
                 continue
             try:
                 await closer()
-            except Exception as e:  # a failing close must not hide the episode's result
+            except _STOPS:
+                raise
+            except BaseException as e:  # a failing close must not hide the episode's result
                 if record.error is None:
                     record.error = f"{what} failed: {type(e).__name__}: {e}"
     return record
@@ -162,7 +176,7 @@ async def _loop(
     await agent.reset(task.public() if withhold_params else task)
     last_tools: list[ToolSpec] | None = None
     for index in range(limit):
-        action = await agent.act(obs)
+        action = clean_message(await agent.act(obs))  # e.g. a react Action parsed from the text
         step = await env.step(action)
         info = step.info
         # pydantic copies lists, so compare contents (cheap: the specs themselves are shared objects)

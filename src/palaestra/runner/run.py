@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from palaestra.agents.base import agent_needs_model, make_agent
 from palaestra.env import Env, env_factory, make
-from palaestra.errors import UsageError
+from palaestra.errors import StoreError, UsageError
 from palaestra.models.base import GenerateConfig, Model, get_model
 from palaestra.runner.episode import EpisodeRecord, RecordingModel, rollout
 from palaestra.store.sqlite import Store
@@ -188,7 +188,7 @@ async def run(
             for _ in range(min(concurrency, max(1, todo))):
                 tg.create_task(worker())
         status = "finished"
-    except asyncio.CancelledError:
+    except (asyncio.CancelledError, KeyboardInterrupt):
         status = "interrupted"
         raise
     except BaseExceptionGroup as eg:  # a bug outside any episode (store, agent construction)
@@ -196,7 +196,12 @@ async def run(
         first = eg.exceptions[0]
         raise first from None
     finally:
-        store.set_run_status(run_id, status, store.summary(run_id))
-        if owns_model and model is not None:
-            await model.close()
+        try:
+            store.set_run_status(run_id, status, store.summary(run_id))
+        except StoreError:
+            if status == "finished":  # otherwise the error already on its way says more
+                raise
+        finally:
+            if owns_model and model is not None:
+                await model.close()
     return run_id

@@ -6,17 +6,20 @@ that were in flight, and ``--resume`` finds exactly the ones that are missing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
 from palaestra.errors import StoreError
-from palaestra.runner.episode import CallRecord, EpisodeRecord
+from palaestra.runner.episode import CallRecord, EpisodeRecord, StepRecord
+from palaestra.runner.sanitize import clean_text
 from palaestra.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from palaestra.types import Message, ToolSpec
 
@@ -100,6 +103,110 @@ def _insert(table: str, cols: str) -> str:
     return f"INSERT INTO {table}({cols}) VALUES ({','.join('?' * (cols.count(',') + 1))})"
 
 
+_STEP_INSERT = "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?)"
+
+_UNSTORABLE = (
+    ValueError,
+    TypeError,
+    RecursionError,
+    OverflowError,
+    sqlite3.InterfaceError,
+    sqlite3.ProgrammingError,
+)
+"""What serialising or binding an episode's contents can raise (lone surrogates, nesting too deep for
+the JSON writer, objects no column takes); ``PydanticSerializationError`` is a ``ValueError``."""
+
+Statement = tuple[str, tuple[Any, ...]]
+ChildRows = list[tuple[str, list[tuple[Any, ...]]]]
+
+
+def _episode_rows(run_id: str, rec: EpisodeRecord) -> tuple[Statement, ChildRows]:
+    """The episodes row and the steps and model_calls rows of one finished episode."""
+    t = rec.task
+    episode = (
+        run_id,
+        rec.id,
+        t.env,
+        t.id,
+        t.split,
+        t.difficulty,
+        rec.sample,
+        rec.agent,
+        rec.model,
+        rec.status,
+        rec.reward,
+        int(rec.success),
+        rec.progress,
+        rec.n_steps,
+        rec.invalid_actions,
+        rec.usage.input_tokens,
+        rec.usage.output_tokens,
+        len(rec.calls),
+        rec.model_latency,
+        rec.cost,
+        rec.wall,
+        rec.error,
+        t.model_dump_json(),
+        _messages.dump_json(rec.final, exclude_defaults=True).decode(),
+        time.time(),
+    )
+    steps = [_step_row(run_id, rec.id, "", s) for s in rec.steps]
+    calls = [(run_id, rec.id, i, *_call_row(c)) for i, c in enumerate(rec.calls)]
+    return (_insert("episodes", _EPISODE_INSERT_COLS), episode), [
+        (_STEP_INSERT, steps),
+        (_insert("model_calls", _CALL_INSERT_COLS), calls),
+    ]
+
+
+def _step_row(run_id: str, episode_id: str, seat: str, s: StepRecord) -> tuple[Any, ...]:
+    return (
+        run_id,
+        episode_id,
+        s.index,
+        seat,
+        _messages.dump_json(s.observation, exclude_defaults=True).decode(),
+        s.action.model_dump_json(exclude_defaults=True),
+        s.reward,
+        _json(s.info),
+        _tools.dump_json(s.tools).decode() if s.tools is not None else None,
+    )
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:300] if text else ''}"
+
+
+def _unstorable(rec: EpisodeRecord, e: BaseException) -> EpisodeRecord:
+    """What is stored of an episode whose contents cannot be: an ``error`` without its steps and
+    final observation, saying why, with every remaining text made storable."""
+    reason = f"episode could not be stored ({_first_line(e)}); its {rec.n_steps} steps were dropped"
+    task = rec.task
+    try:
+        task.model_dump_json()
+    except _UNSTORABLE:
+        task = task.model_copy(update={"env": clean_text(task.env), "id": clean_text(task.id), "params": {}})
+    return dataclasses.replace(
+        rec,
+        id=clean_text(rec.id),
+        task=task,
+        agent=clean_text(rec.agent),
+        model=clean_text(rec.model),
+        status="error",
+        error=clean_text(reason if rec.error is None else f"{reason}\n{rec.error}"),
+        steps=[],
+        final=[],
+        calls=[
+            dataclasses.replace(
+                c,
+                finish_reason=None if c.finish_reason is None else clean_text(c.finish_reason),
+                error=None if c.error is None else clean_text(c.error),
+            )
+            for c in rec.calls
+        ],
+    )
+
+
 class Store:
     """The SQLite store. Use one ``Store`` per process; it is the only writer of its file."""
 
@@ -139,6 +246,35 @@ class Store:
             self.con.execute("ROLLBACK")
             raise
 
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """Report a failed write as one line naming its real cause (a full disk, a read-only
+        file) instead of the statement that failed after it."""
+        try:
+            yield
+        except sqlite3.OperationalError as e:
+            code = getattr(e, "sqlite_errorcode", None)
+            if code == sqlite3.SQLITE_FULL:
+                raise StoreError(
+                    f"disk full while writing {what} to {self.path}; everything stored before it is kept"
+                ) from None
+            raise StoreError(f"cannot write {what} to {self.path}: {e}") from None
+
+    @contextmanager
+    def _transaction(self, what: str) -> Iterator[None]:
+        """One write transaction: committed whole or not at all. SQLite rolls a transaction back
+        itself on some errors (a full disk); the rollback here then has nothing to do."""
+        con = self.con
+        with self._writing(what):
+            con.execute("BEGIN")
+            try:
+                yield
+                con.execute("COMMIT")
+            except BaseException:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                raise
+
     def close(self) -> None:
         self.con.close()
 
@@ -152,18 +288,20 @@ class Store:
     def create_run(self, run_id: str, config: dict[str, Any]) -> None:
         now = time.time()
         try:
-            self.con.execute(
-                "INSERT INTO runs(id, created, updated, status, config) VALUES (?,?,?,?,?)",
-                (run_id, now, now, "running", _json(config)),
-            )
+            with self._writing(f"run {run_id}"):
+                self.con.execute(
+                    "INSERT INTO runs(id, created, updated, status, config) VALUES (?,?,?,?,?)",
+                    (run_id, now, now, "running", _json(config)),
+                )
         except sqlite3.IntegrityError:
             raise StoreError(f"run {run_id} already exists in {self.path}; use --resume {run_id}") from None
 
     def set_run_status(self, run_id: str, status: str, summary: dict[str, Any] | None = None) -> None:
-        self.con.execute(
-            "UPDATE runs SET status=?, updated=?, summary=coalesce(?, summary) WHERE id=?",
-            (status, time.time(), _json(summary) if summary is not None else None, run_id),
-        )
+        with self._writing(f"the status of run {run_id}"):
+            self.con.execute(
+                "UPDATE runs SET status=?, updated=?, summary=coalesce(?, summary) WHERE id=?",
+                (status, time.time(), _json(summary) if summary is not None else None, run_id),
+            )
 
     def run(self, run_id: str) -> dict[str, Any]:
         row = self.con.execute(
@@ -212,67 +350,29 @@ class Store:
         return {r[0] for r in self.con.execute("SELECT id FROM episodes WHERE run_id=?", (run_id,))}
 
     def write_episode(self, run_id: str, rec: EpisodeRecord) -> None:
-        """Write one finished episode with its steps and model calls, atomically."""
-        t = rec.task
-        con = self.con
-        con.execute("BEGIN")
+        """Write one finished episode with its steps and model calls, atomically.
+
+        Whatever the env put in its observations and info, the episode is stored: one that cannot
+        be serialised is stored as ``error`` with the reason (and without its steps), so neither
+        the run nor ``--resume`` dies on it."""
         try:
-            con.execute(
-                _insert("episodes", _EPISODE_INSERT_COLS),
-                (
-                    run_id,
-                    rec.id,
-                    t.env,
-                    t.id,
-                    t.split,
-                    t.difficulty,
-                    rec.sample,
-                    rec.agent,
-                    rec.model,
-                    rec.status,
-                    rec.reward,
-                    int(rec.success),
-                    rec.progress,
-                    rec.n_steps,
-                    rec.invalid_actions,
-                    rec.usage.input_tokens,
-                    rec.usage.output_tokens,
-                    len(rec.calls),
-                    rec.model_latency,
-                    rec.cost,
-                    rec.wall,
-                    rec.error,
-                    t.model_dump_json(),
-                    _messages.dump_json(rec.final, exclude_defaults=True).decode(),
-                    time.time(),
-                ),
-            )
-            con.executemany(
-                "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        run_id,
-                        rec.id,
-                        s.index,
-                        "",
-                        _messages.dump_json(s.observation, exclude_defaults=True).decode(),
-                        s.action.model_dump_json(exclude_defaults=True),
-                        s.reward,
-                        _json(s.info),
-                        _tools.dump_json(s.tools).decode() if s.tools is not None else None,
-                    )
-                    for s in rec.steps
-                ],
-            )
-            if rec.calls:
-                con.executemany(
-                    _insert("model_calls", _CALL_INSERT_COLS),
-                    [(run_id, rec.id, i, *_call_row(c)) for i, c in enumerate(rec.calls)],
-                )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            self._write_rows(*_episode_rows(run_id, rec))
+        except _UNSTORABLE as e:
+            self._write_rows(*_episode_rows(run_id, _unstorable(rec, e)))
+
+    def _write_rows(
+        self,
+        episode: tuple[str, tuple[Any, ...]],
+        children: list[tuple[str, list[tuple[Any, ...]]]],
+    ) -> None:
+        """Insert an episodes row and its child rows in one transaction (all or nothing)."""
+        con = self.con
+        sql, values = episode
+        with self._transaction(f"episode {values[1]} of run {values[0]}"):
+            con.execute(sql, values)
+            for child_sql, rows in children:
+                if rows:
+                    con.executemany(child_sql, rows)
 
     def write_match(self, run_id: str, rec: MatchRecord) -> None:
         """Write one finished match atomically: an episodes row (agent = the lineup, reward = the mean
@@ -283,8 +383,7 @@ class Store:
         calls = [(s.seat, c) for s in seats for c in s.calls]
         n = len(seats)
         con = self.con
-        con.execute("BEGIN")
-        try:
+        with self._transaction(f"match {rec.id} of run {run_id}"):
             con.execute(
                 _insert("episodes", _EPISODE_INSERT_COLS + ", result"),
                 (
@@ -342,32 +441,13 @@ class Store:
                 ],
             )
             con.executemany(
-                "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        run_id,
-                        rec.id,
-                        st.index,
-                        s.seat,
-                        _messages.dump_json(st.observation, exclude_defaults=True).decode(),
-                        st.action.model_dump_json(exclude_defaults=True),
-                        st.reward,
-                        _json(st.info),
-                        _tools.dump_json(st.tools).decode() if st.tools is not None else None,
-                    )
-                    for s in seats
-                    for st in s.steps
-                ],
+                _STEP_INSERT, [_step_row(run_id, rec.id, s.seat, st) for s in seats for st in s.steps]
             )
             if calls:
                 con.executemany(
                     _insert("model_calls", _CALL_INSERT_COLS + ", seat"),
                     [(run_id, rec.id, i, *_call_row(c), seat) for i, (seat, c) in enumerate(calls)],
                 )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
 
     _SEAT_COLS = (
         "seat, idx, player, model, score, won, forfeit, steps, invalid_actions, model_calls, "
