@@ -38,9 +38,11 @@ def _main(verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Show tr
 
 
 def _open_store(path: Path, create: bool = True) -> Any:
+    """The store at ``path``: made if missing with ``create``, else opened read-only (the reading
+    commands work on a store they may not write, and never write to it)."""
     from palaestra.store import Store
 
-    return Store(path, create=create)
+    return Store(path, create=create, read_only=not create)
 
 
 @app.command()
