@@ -20,8 +20,6 @@ from palaestra.types import Message, ToolCall
 MAX_DEPTH = 64
 """Deepest nesting of lists and objects accepted in a tool call's arguments."""
 
-REPLACEMENT = "\ufffd"
-
 
 class TooDeep(ValueError):
     """A value nests lists/objects deeper than :data:`MAX_DEPTH`."""
@@ -29,6 +27,8 @@ class TooDeep(ValueError):
 
 def clean_text(text: str) -> str:
     """``text`` with every lone surrogate replaced by U+FFFD (the same object when there is none)."""
+    if text.isascii():  # O(1) in CPython: the common case costs nothing
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -37,20 +37,47 @@ def clean_text(text: str) -> str:
 
 
 def clean_value(value: Any, depth: int = 0) -> Any:
-    """A JSON-like value with its strings (keys too) cleaned; raises :class:`TooDeep` past
-    :data:`MAX_DEPTH` levels. Other objects are returned as they are."""
+    """A JSON-like value with its strings (keys too) cleaned, the same object when nothing had to
+    change; raises :class:`TooDeep` past :data:`MAX_DEPTH` levels. Other objects are returned as
+    they are."""
     if isinstance(value, str):
         return clean_text(value)
-    if isinstance(value, dict | list | tuple):
+    if not isinstance(value, dict | list | tuple):
+        return value
+    if depth >= MAX_DEPTH:
+        raise TooDeep(f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        pairs = [(clean_value(k), clean_value(v, depth + 1)) for k, v in value.items()]
+        same = all(k is a and v is b for (k, v), (a, b) in zip(pairs, value.items(), strict=True))
+        return value if same else dict(pairs)
+    items = [clean_value(v, depth + 1) for v in value]
+    return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` certainly needs no cleaning: ASCII strings only, nesting within bounds (a
+    check that allocates nothing, for the common case)."""
+    if isinstance(value, str):
+        return value.isascii()
+    if isinstance(value, dict):
         if depth >= MAX_DEPTH:
-            raise TooDeep(f"nested deeper than {MAX_DEPTH} levels")
-        if isinstance(value, dict):
-            return {
-                clean_text(k) if isinstance(k, str) else k: clean_value(v, depth + 1)
-                for k, v in value.items()
-            }
-        return [clean_value(v, depth + 1) for v in value]
-    return value
+            return False
+        return all(_plain(k) and _plain(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        if depth >= MAX_DEPTH:
+            return False
+        return all(_plain(v, depth + 1) for v in value)
+    return True
+
+
+def _plain_message(m: Message) -> bool:
+    if not (m.content.isascii() and _plain(m.name or "") and _plain(m.tool_call_id or "")):
+        return False
+    for c in m.tool_calls:
+        texts = (c.id, c.name, c.raw_arguments or "", c.parse_error or "")
+        if not (all(t.isascii() for t in texts) and _plain(c.arguments)):
+            return False
+    return True
 
 
 def _clean_optional(text: str | None) -> str | None:
@@ -71,9 +98,7 @@ def clean_call(call: ToolCall) -> ToolCall:
     except TooDeep as e:
         update["arguments"] = {}
         update["parse_error"] = f"arguments {e}"
-    if update["arguments"] == call.arguments and all(
-        update[k] is getattr(call, k) for k in ("id", "name", "raw_arguments", "parse_error")
-    ):
+    if all(update[k] is getattr(call, k) for k in update):
         return call
     return call.model_copy(update=update)
 
@@ -81,6 +106,8 @@ def clean_call(call: ToolCall) -> ToolCall:
 def clean_message(message: Message) -> Message:
     """``message`` with every string storable and every tool call's arguments within
     :data:`MAX_DEPTH` (the same object when nothing had to change)."""
+    if _plain_message(message):
+        return message
     calls = [clean_call(c) for c in message.tool_calls]
     update: dict[str, Any] = {
         "content": clean_text(message.content),
