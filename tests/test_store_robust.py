@@ -160,3 +160,29 @@ def test_reading_commands_work_on_a_read_only_store_and_write_nothing(tmp_path: 
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
     assert sorted(p.name for p in ro.iterdir()) == ["s.db"]
     assert (out / "r.html").exists() and (out / "e.jsonl").exists()
+
+
+def test_an_unstorable_match_is_stored_as_an_error(tmp_path: Path) -> None:
+    from palaestra.runner.episode import StepRecord
+    from palaestra.runner.match import MatchRecord, SeatRecord
+    from palaestra.types import Message, Task
+
+    st = Store(tmp_path / "s.db")
+    st.create_run("r", {"kind": "match"})
+    task = Task(env="matrix-pd", id="t1", split="test", seed=1)
+    step = StepRecord(0, [Message(role="user", content="cut \ud83d")], Message(role="assistant"), 0.0, {})
+    seats = {
+        "a": SeatRecord(seat="a", player="bot:x", steps=[step]),
+        "b": SeatRecord(seat="b", player="bot:y", final=[Message(role="user", content="\udc00")]),
+    }
+    st.write_match("r", MatchRecord(id="m1", task=task, seats=seats, result={"deep": _deep(5000)}))
+    m = st.match("r", "m1")
+    assert m["status"] == "error" and "match could not be stored" in m["error"] and m["steps"] == []
+    assert [s["seat"] for s in m["seats"]] == ["a", "b"]
+
+
+def _deep(n: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(n):
+        value = [value]
+    return value

@@ -22,7 +22,7 @@ from palaestra.errors import StoreError
 from palaestra.runner.episode import CallRecord, EpisodeRecord, StepRecord
 from palaestra.runner.sanitize import clean_text
 from palaestra.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
-from palaestra.types import Message, ToolSpec
+from palaestra.types import Message, Task, ToolSpec
 
 if TYPE_CHECKING:
     from palaestra.runner.match import MatchRecord
@@ -171,16 +171,16 @@ Statement = tuple[str, tuple[Any, ...]]
 ChildRows = list[tuple[str, list[tuple[Any, ...]]]]
 
 
+def _task_cols(run_id: str, episode_id: str, t: Task) -> tuple[Any, ...]:
+    """The first columns of an episodes row: which run, which episode, which task."""
+    return (run_id, episode_id, t.env, t.id, t.split, t.difficulty)
+
+
 def _episode_rows(run_id: str, rec: EpisodeRecord) -> tuple[Statement, ChildRows]:
     """The episodes row and the steps and model_calls rows of one finished episode."""
     t = rec.task
     episode = (
-        run_id,
-        rec.id,
-        t.env,
-        t.id,
-        t.split,
-        t.difficulty,
+        *_task_cols(run_id, rec.id, t),
         rec.sample,
         rec.agent,
         rec.model,
@@ -209,6 +209,67 @@ def _episode_rows(run_id: str, rec: EpisodeRecord) -> tuple[Statement, ChildRows
     ]
 
 
+def _match_rows(run_id: str, rec: MatchRecord) -> tuple[Statement, ChildRows]:
+    """The episodes row of a match and its seats, steps and model_calls rows."""
+    t = rec.task
+    seats = list(rec.seats.values())
+    calls = [(s.seat, c) for s in seats for c in s.calls]
+    n = len(seats)
+    episode = (
+        *_task_cols(run_id, rec.id, t),
+        rec.round,
+        rec.lineup,
+        rec.models,
+        rec.status,
+        sum(s.score for s in seats) / n if n else 0.0,
+        0,
+        1.0 if rec.status == "done" else 0.0,
+        sum(len(s.steps) for s in seats),
+        sum(s.invalid_actions for s in seats),
+        sum(c.input_tokens for _, c in calls),
+        sum(c.output_tokens for _, c in calls),
+        len(calls),
+        sum(c.latency for _, c in calls),
+        sum(c.cost for _, c in calls if c.cost is not None)
+        if any(c.cost is not None for _, c in calls)
+        else None,
+        rec.wall,
+        rec.error,
+        t.model_dump_json(),
+        "[]",
+        time.time(),
+        _json(rec.result),
+    )
+    seat_rows = [
+        (
+            run_id,
+            rec.id,
+            s.seat,
+            i,
+            s.player,
+            s.model,
+            s.score,
+            s.won,
+            s.forfeit,
+            len(s.steps),
+            s.invalid_actions,
+            len(s.calls),
+            s.usage.input_tokens,
+            s.usage.output_tokens,
+            _messages.dump_json(s.final, exclude_defaults=True).decode(),
+        )
+        for i, s in enumerate(seats)
+    ]
+    return (_insert("episodes", _EPISODE_INSERT_COLS + ", result"), episode), [
+        ("INSERT INTO seats VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", seat_rows),
+        (_STEP_INSERT, [_step_row(run_id, rec.id, s.seat, st) for s in seats for st in s.steps]),
+        (
+            _insert("model_calls", _CALL_INSERT_COLS + ", seat"),
+            [(run_id, rec.id, i, *_call_row(c), seat) for i, (seat, c) in enumerate(calls)],
+        ),
+    ]
+
+
 def _step_row(run_id: str, episode_id: str, seat: str, s: StepRecord) -> tuple[Any, ...]:
     return (
         run_id,
@@ -228,33 +289,71 @@ def _first_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[0][:300] if text else ''}"
 
 
-def _unstorable(rec: EpisodeRecord, e: BaseException) -> EpisodeRecord:
-    """What is stored of an episode whose contents cannot be: an ``error`` without its steps and
-    final observation, saying why, with every remaining text made storable."""
-    reason = f"episode could not be stored ({_first_line(e)}); its {rec.n_steps} steps were dropped"
-    task = rec.task
+def _unstorable_reason(e: BaseException, steps: int, error: str | None) -> str:
+    reason = f"could not be stored ({_first_line(e)}); its {steps} steps were dropped"
+    return clean_text(reason if error is None else f"{reason}\n{error}")
+
+
+def _storable_task(task: Task) -> Task:
     try:
         task.model_dump_json()
     except _UNSTORABLE:
-        task = task.model_copy(update={"env": clean_text(task.env), "id": clean_text(task.id), "params": {}})
+        return task.model_copy(update={"env": clean_text(task.env), "id": clean_text(task.id), "params": {}})
+    return task
+
+
+def _storable_calls(calls: list[CallRecord]) -> list[CallRecord]:
+    return [
+        dataclasses.replace(
+            c,
+            finish_reason=None if c.finish_reason is None else clean_text(c.finish_reason),
+            error=None if c.error is None else clean_text(c.error),
+        )
+        for c in calls
+    ]
+
+
+def _unstorable(rec: EpisodeRecord, e: BaseException) -> EpisodeRecord:
+    """What is stored of an episode whose contents cannot be: an ``error`` without its steps and
+    final observation, saying why, with every remaining text made storable."""
     return dataclasses.replace(
         rec,
         id=clean_text(rec.id),
-        task=task,
+        task=_storable_task(rec.task),
         agent=clean_text(rec.agent),
         model=clean_text(rec.model),
         status="error",
-        error=clean_text(reason if rec.error is None else f"{reason}\n{rec.error}"),
+        error="episode " + _unstorable_reason(e, rec.n_steps, rec.error),
         steps=[],
         final=[],
-        calls=[
-            dataclasses.replace(
-                c,
-                finish_reason=None if c.finish_reason is None else clean_text(c.finish_reason),
-                error=None if c.error is None else clean_text(c.error),
-            )
-            for c in rec.calls
-        ],
+        calls=_storable_calls(rec.calls),
+    )
+
+
+def _unstorable_match(rec: MatchRecord, e: BaseException) -> MatchRecord:
+    """What is stored of a match whose contents cannot be: as :func:`_unstorable`, per seat."""
+    steps = sum(len(s.steps) for s in rec.seats.values())
+    seats = {
+        clean_text(name): dataclasses.replace(
+            s,
+            seat=clean_text(s.seat),
+            player=clean_text(s.player),
+            model=clean_text(s.model),
+            forfeit=None if s.forfeit is None else clean_text(s.forfeit),
+            steps=[],
+            final=[],
+            calls=_storable_calls(s.calls),
+        )
+        for name, s in rec.seats.items()
+    }
+    return dataclasses.replace(
+        rec,
+        id=clean_text(rec.id),
+        task=_storable_task(rec.task),
+        status="error",
+        error="match " + _unstorable_reason(e, steps, rec.error),
+        seats=seats,
+        result={},
     )
 
 
@@ -438,77 +537,12 @@ class Store:
     def write_match(self, run_id: str, rec: MatchRecord) -> None:
         """Write one finished match atomically: an episodes row (agent = the lineup, reward = the mean
         score, progress = 1 when the game ended), its result, a seats row per seat, and every seat's
-        steps and model calls under its seat name."""
-        t = rec.task
-        seats = list(rec.seats.values())
-        calls = [(s.seat, c) for s in seats for c in s.calls]
-        n = len(seats)
-        con = self.con
-        with self._transaction(f"match {rec.id} of run {run_id}"):
-            con.execute(
-                _insert("episodes", _EPISODE_INSERT_COLS + ", result"),
-                (
-                    run_id,
-                    rec.id,
-                    t.env,
-                    t.id,
-                    t.split,
-                    t.difficulty,
-                    rec.round,
-                    rec.lineup,
-                    rec.models,
-                    rec.status,
-                    sum(s.score for s in seats) / n if n else 0.0,
-                    0,
-                    1.0 if rec.status == "done" else 0.0,
-                    sum(len(s.steps) for s in seats),
-                    sum(s.invalid_actions for s in seats),
-                    sum(c.input_tokens for _, c in calls),
-                    sum(c.output_tokens for _, c in calls),
-                    len(calls),
-                    sum(c.latency for _, c in calls),
-                    sum(c.cost for _, c in calls if c.cost is not None)
-                    if any(c.cost is not None for _, c in calls)
-                    else None,
-                    rec.wall,
-                    rec.error,
-                    t.model_dump_json(),
-                    "[]",
-                    time.time(),
-                    _json(rec.result),
-                ),
-            )
-            con.executemany(
-                "INSERT INTO seats VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        run_id,
-                        rec.id,
-                        s.seat,
-                        i,
-                        s.player,
-                        s.model,
-                        s.score,
-                        s.won,
-                        s.forfeit,
-                        len(s.steps),
-                        s.invalid_actions,
-                        len(s.calls),
-                        s.usage.input_tokens,
-                        s.usage.output_tokens,
-                        _messages.dump_json(s.final, exclude_defaults=True).decode(),
-                    )
-                    for i, s in enumerate(seats)
-                ],
-            )
-            con.executemany(
-                _STEP_INSERT, [_step_row(run_id, rec.id, s.seat, st) for s in seats for st in s.steps]
-            )
-            if calls:
-                con.executemany(
-                    _insert("model_calls", _CALL_INSERT_COLS + ", seat"),
-                    [(run_id, rec.id, i, *_call_row(c), seat) for i, (seat, c) in enumerate(calls)],
-                )
+        steps and model calls under its seat name. A match whose contents cannot be serialised is
+        stored as ``error`` with the reason, without its steps (as :meth:`write_episode` does)."""
+        try:
+            self._write_rows(*_match_rows(run_id, rec))
+        except _UNSTORABLE as e:
+            self._write_rows(*_match_rows(run_id, _unstorable_match(rec, e)))
 
     _SEAT_COLS = (
         "seat, idx, player, model, score, won, forfeit, steps, invalid_actions, model_calls, "
