@@ -123,6 +123,8 @@ class Exiting(Counter):
         """
         if EXIT.get(self.task.id) == "tool":
             sys.exit(3)
+        if EXIT.get(self.task.id) == "interrupt":
+            raise KeyboardInterrupt
         return super().inc(by)
 
     async def step(self, action: Message) -> Any:
@@ -138,16 +140,18 @@ register(Exiting)
 async def test_sys_exit_in_env_code_ends_the_episode_not_the_run(store_path: Path) -> None:
     from palaestra import make
 
-    tasks = make("exiting").tasks("test", 4)
+    tasks = make("exiting").tasks("test", 5)
     EXIT[tasks[0].id], EXIT[tasks[1].id], EXIT[tasks[2].id] = "reset", "step", "tool"
+    EXIT[tasks[4].id] = "interrupt"  # raised by env code, not Ctrl-C (which arrives as cancellation)
     st = Store(store_path)
-    rid = await run(RunConfig(envs=["exiting"], agent="expert", tasks=4, concurrency=2), st)
+    rid = await run(RunConfig(envs=["exiting"], agent="expert", tasks=5, concurrency=2), st)
     assert st.run(rid)["status"] == "finished"
     eps = {e["id"].split("/")[1]: e for e in st.episodes(rid)}
     assert eps[tasks[0].id]["status"] == "error" and "GeneratorExit" in eps[tasks[0].id]["error"]
     assert eps[tasks[1].id]["status"] == "error" and "SystemExit: from step" in eps[tasks[1].id]["error"]
     assert eps[tasks[2].id]["status"] == "error" and "SystemExit: 3" in eps[tasks[2].id]["error"]
     assert eps[tasks[3].id]["status"] == "done"
+    assert eps[tasks[4].id]["status"] == "error" and "KeyboardInterrupt" in eps[tasks[4].id]["error"]
 
 
 class Blocking(Counter):

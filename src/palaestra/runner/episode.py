@@ -17,9 +17,6 @@ from palaestra.types import Message, Observation, Task, ToolSpec, Usage
 
 Status = Literal["done", "truncated", "timeout", "error"]
 
-_STOPS = (asyncio.CancelledError, KeyboardInterrupt)
-"""What stops a run rather than ending one episode: cancellation and Ctrl-C."""
-
 
 @dataclass(slots=True)
 class StepRecord:
@@ -126,10 +123,12 @@ async def rollout(
 ) -> EpisodeRecord:
     """Play one episode of ``task`` and fill ``record``. Never raises for the episode's own failures:
     an exception from the env, the agent or the model ends it as ``error`` with the traceback, and
-    the wall-clock limit ends it as ``timeout``. So do ``SystemExit`` and ``GeneratorExit`` raised
-    by env or agent code (``sys.exit()`` in a tool ends the episode, not the process).
-    Cancellation propagates, and so does ``KeyboardInterrupt``: it is how a real Ctrl-C arrives
-    where asyncio's own handler is not installed, so it stops the run, as Ctrl-C does.
+    the wall-clock limit ends it as ``timeout``. So does any other ``BaseException`` raised by env
+    or agent code (``sys.exit()`` in a tool ends the episode, not the process), ``KeyboardInterrupt``
+    included: under ``asyncio.run`` (the CLI) a real Ctrl-C arrives as cancellation, which
+    propagates and stops the run; a ``KeyboardInterrupt`` raised inside a step is the code's own,
+    and letting it out of a task would tear the event loop down mid-run. (A program that drives
+    ``run`` on a loop without asyncio's SIGINT handling should install one.)
     With ``withhold_params`` the agent is reset with ``task.public()`` (model-driven agents)."""
     limit = max_steps or env.spec.max_steps
     env.turn_limit = limit  # so the agent is told the limit it will be held to
@@ -143,9 +142,9 @@ async def rollout(
     except ModelError as e:
         record.status = "error"
         record.error = f"model: {e}"
-    except _STOPS:
+    except asyncio.CancelledError:
         raise
-    except BaseException as e:  # Exception, and SystemExit/GeneratorExit from env or agent code
+    except BaseException as e:  # Exception, and SystemExit/KeyboardInterrupt/GeneratorExit from env code
         record.status = "error"
         record.error = f"{type(e).__name__}: {e}\n{traceback.format_exc()}"
     finally:
@@ -161,7 +160,7 @@ async def rollout(
                 continue
             try:
                 await closer()
-            except _STOPS:
+            except asyncio.CancelledError:
                 raise
             except BaseException as e:  # a failing close must not hide the episode's result
                 if record.error is None:

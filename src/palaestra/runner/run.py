@@ -188,7 +188,7 @@ async def run(
             for _ in range(min(concurrency, max(1, todo))):
                 tg.create_task(worker())
         status = "finished"
-    except (asyncio.CancelledError, KeyboardInterrupt):
+    except asyncio.CancelledError:
         status = "interrupted"
         raise
     except BaseExceptionGroup as eg:  # a bug outside any episode (store, agent construction)
