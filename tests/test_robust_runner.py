@@ -186,3 +186,32 @@ async def test_a_declared_blocking_tool_does_not_hold_up_the_loop_and_timeout_ho
     (ep,) = st.episodes(rid)
     assert ep["id"].startswith(f"blocking/{task.id}") and ep["status"] == "timeout"
     assert not returned_before_the_run_ended  # the loop went on while the tool was still blocked
+
+
+def test_cli_run_with_a_mock_script_of_unstorable_replies(tmp_path: Path) -> None:
+    import json
+    import subprocess
+
+    from clitools import PALAESTRA
+
+    deep = "[" * 500 + "]" * 500
+    lines = [
+        '{"content": "cut emoji \\ud83d", "tool": "guess", "arguments": {"number": 1}}',
+        json.dumps({"tool_calls": [{"name": "guess", "arguments": '{"number": ' + deep + "}"}]}),
+        '{"tool": "guess", "arguments": {"number": 2, "note": "\\udc00"}}',
+    ]
+    script = tmp_path / "replies.jsonl"
+    script.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "s.db"
+    args = ["run", "guess", "-n", "1", "--max-steps", "3", "--model", f"mock:{script}", "--store", str(db)]
+    r = subprocess.run([*PALAESTRA, *args, "--json"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    rid = json.loads(r.stdout)["run_id"]
+    st = Store(db)
+    assert st.run(rid)["status"] == "finished"
+    steps = _steps(st, rid)
+    assert steps[0]["action"]["content"] == "cut emoji \ufffd" and len(steps) == 3
+    r = subprocess.run(
+        [*PALAESTRA, "run", "--resume", rid, "--store", str(db)], capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
