@@ -75,3 +75,23 @@ def test_show_run_table_prints_ids_literally(tmp_path: Path) -> None:
     r = _cli("show", "r1", "--store", str(db))
     assert r.returncode == 0, r.stderr
     assert "guess/t[/]1/0" in r.stdout
+
+
+def test_show_match_prints_seats_and_moves_literally(tmp_path: Path) -> None:
+    from palaestra.runner.match import MatchRecord, SeatRecord
+
+    db = tmp_path / "s.db"
+    st = Store(db)
+    st.create_run("m", {"kind": "match", "game": "werewolf"})
+    task = Task(env="werewolf", id="t1", split="test", seed=1)
+    said = Message(role="assistant", content="[/] \x1b]0;x\x07 vote [link=file:///etc/passwd]me[/link]")
+    seat = SeatRecord(seat="p[/]1", player="bot:x", steps=[StepRecord(0, [], said, 0.0, {})])
+    st.write_match(
+        "m", MatchRecord(id="m1", task=task, seats={"p[/]1": seat}, status="error", error="[/]\x1b[2J")
+    )
+    st.close()
+    r = _cli("show", "m", "--episode", "m1", "--store", str(db))
+    assert r.returncode == 0, r.stderr
+    assert "── seat p[/]1 ──" in r.stdout and "\x1b" not in r.stdout
+    assert "[/] \\x1b]0;x\\x07 vote [link=file:///etc/passwd]me[/link]" in r.stdout
+    assert "error: [/]\\x1b[2J" in r.stdout
