@@ -215,3 +215,42 @@ def test_cli_run_with_a_mock_script_of_unstorable_replies(tmp_path: Path) -> Non
         [*PALAESTRA, "run", "--resume", rid, "--store", str(db)], capture_output=True, text=True
     )
     assert r.returncode == 0, r.stderr
+
+
+STUCK_CLI = """
+import sys, time
+sys.path.insert(0, {tests!r})
+from conftest import Counter
+from palaestra import EnvSpec, register, tool
+
+class Stuck(Counter):
+    spec = EnvSpec(name="stuck", description="A tool that never returns.", max_steps=5)
+
+    @tool(blocking=True)
+    def wait(self) -> str:
+        '''Wait forever.'''
+        time.sleep(3600)
+        return "never"
+
+register(Stuck)
+from palaestra.cli import main
+main()
+"""
+
+
+def test_a_stuck_blocking_tool_holds_up_neither_the_run_nor_the_exit(tmp_path: Path) -> None:
+    import json
+    import subprocess
+
+    script = tmp_path / "replies.jsonl"
+    script.write_text((json.dumps({"tool": "wait", "arguments": {}}) + "\n") * 2)
+    code = STUCK_CLI.format(tests=str(Path(__file__).parent))
+    args = ["run", "stuck", "-n", "2", "--timeout", "0.5", "--model", f"mock:{script}", "--json"]
+    r = subprocess.run(  # a process waiting for the stuck thread would run past this limit
+        [sys.executable, "-c", code, *args, "--store", str(tmp_path / "s.db")],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["timeouts"] == 2

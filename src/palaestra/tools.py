@@ -25,10 +25,13 @@ once in a warning on the ``palaestra`` logger.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import inspect
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -220,6 +223,34 @@ _log = logging.getLogger("palaestra")
 _warned: set[str] = set()
 
 
+async def _in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` in a daemon thread of its own, awaited. Unlike ``asyncio.to_thread``
+    (the loop's default executor, joined when ``asyncio.run`` ends) a call still stuck after its
+    episode timed out holds up neither other blocking calls nor the process's exit."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Any] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if done.done():  # the episode was cancelled or timed out meanwhile
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)
+
+    def work() -> None:
+        try:
+            outcome: tuple[Any, BaseException | None] = (context.run(fn, *args, **kwargs), None)
+        except BaseException as e:  # handed to the awaiting episode, which decides
+            outcome = (None, e)
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=work, name=f"tool {getattr(fn, '__qualname__', fn)}", daemon=True).start()
+    return await done
+
+
 async def _run(td: ToolDef, owner: object, kwargs: dict[str, Any]) -> Any:
     """Call the tool's body: awaited when async, in a worker thread when declared blocking, else
     inline (timed, to name the tools that should be declared blocking)."""
@@ -227,7 +258,7 @@ async def _run(td: ToolDef, owner: object, kwargs: dict[str, Any]) -> Any:
     if td.is_async:
         return await td.fn(*args, **kwargs)
     if td.blocking:
-        return await asyncio.to_thread(td.fn, *args, **kwargs)
+        return await _in_thread(td.fn, *args, **kwargs)
     start = time.perf_counter()
     try:
         return td.fn(*args, **kwargs)
