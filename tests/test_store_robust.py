@@ -118,8 +118,10 @@ def _read_only_runner(directory: Path) -> list[str] | None:
         str(directory),
         "-",
     ]
-    probe = subprocess.run([*prefix, "touch", str(directory / "probe")], capture_output=True, timeout=30)
-    return prefix if probe.returncode != 0 and not (directory / "probe").exists() else None
+    probe = directory / "probe"
+    check = f'touch "{probe}" 2>/dev/null; if [ -e "{probe}" ]; then echo writable; else echo read-only; fi'
+    r = subprocess.run([*prefix, "sh", "-c", check], capture_output=True, text=True, timeout=30)
+    return prefix if r.stdout.strip() == "read-only" and not probe.exists() else None
 
 
 def test_reading_commands_work_on_a_read_only_store_and_write_nothing(tmp_path: Path) -> None:
