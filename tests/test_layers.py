@@ -18,6 +18,7 @@ SRC = Path(palaestra.__file__).parent
 
 LAYERS: list[tuple[str, ...]] = [
     ("types", "errors", "registry"),
+    ("sanitize", "_literal"),
     ("tasks", "tools", "chat", "policy", "records", "envs"),  # "envs": BUILTIN_ENVS, the names alone
     ("env", "multi"),
     ("sandbox", "ratings"),

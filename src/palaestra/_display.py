@@ -1,4 +1,8 @@
-"""Terminal rendering for the CLI: the live progress bar and summary tables (Rich)."""
+"""Terminal rendering for the CLI: the live progress bar and summary tables (Rich).
+
+Text that came from a model or an environment is only ever shown through
+:func:`palaestra._literal.literal`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from typing import Any, Self
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
+from palaestra._literal import literal
 from palaestra.records import EpisodeRecord
 from palaestra.runner.run import RunStats
 
@@ -80,7 +86,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
     rows = list(summary["envs"].items())
     for env, e in rows:
         t.add_row(
-            env,
+            literal(env),
             str(e["episodes"]),
             _pct(e["success_rate"]),
             f"{e['mean_reward']:.3f}",
@@ -103,11 +109,19 @@ def summary_table(summary: dict[str, Any]) -> Table:
     return t
 
 
-def render_message(m: dict[str, Any]) -> str:
+def render_message(m: dict[str, Any]) -> Text:
+    """One stored message as ``role [name]: text`` (tool calls after it), every part shown literally."""
     role = m.get("role", "?")
     text = m.get("content", "") or ""
     for c in m.get("tool_calls", []) or []:
         args = c.get("raw_arguments") or c.get("arguments", {})
         text += f"\n→ {c['name']}({args})"
     tag = f"{role}" + (f" [{m['name']}]" if m.get("name") else "")
-    return f"[bold]{tag}[/bold]: {text.strip()}"
+    return Text.assemble(literal(tag, "bold"), ": ", literal(text.strip()))
+
+
+def first_error(store: Any, run_id: str, headline: str) -> Text:
+    """``headline; first: REASON`` with the first line of the run's first stored error, literally."""
+    first = store.error_examples(run_id, 1)
+    reason = first[0][1].splitlines()[0] if first and first[0][1] else ""
+    return Text.assemble((headline, "red"), "; first: ", literal(reason))

@@ -11,10 +11,10 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from palaestra._display import LiveBar
+from palaestra._display import LiveBar, first_error
+from palaestra._literal import literal
 from palaestra.records import MatchRecord
 from palaestra.runner.tournament import AnyConfig, MatchConfig, MatchStats, run_matches
 from palaestra.store.sqlite import Store
@@ -54,7 +54,7 @@ def standings_tables(summary: dict[str, Any]) -> list[Table]:
         players.add_column(col, justify="right", no_wrap=True)
     for r in summary["players"]:
         players.add_row(
-            r["player"],
+            literal(r["player"]),
             f"{r['rating']:.2f}",
             f"{r['mu']:.1f} ± {r['sigma']:.1f}",
             str(r["seats_played"]),
@@ -69,14 +69,14 @@ def standings_tables(summary: dict[str, Any]) -> list[Table]:
     for col in ("played", "wins (95% CI)", "mean score"):
         seats.add_column(col, justify="right", no_wrap=True)
     for seat, r in summary["seats"].items():
-        seats.add_row(seat, str(r["seats_played"]), _ci(r), f"{r['mean_score']:.3f}")
+        seats.add_row(literal(seat), str(r["seats_played"]), _ci(r), f"{r['mean_score']:.3f}")
     out.append(seats)
     if summary.get("metrics"):
         metrics = Table(title="game metrics (mean per match)")
         metrics.add_column("metric")
         metrics.add_column("mean", justify="right")
         for k, v in summary["metrics"].items():
-            metrics.add_row(k, f"{v:.4g}")
+            metrics.add_row(literal(k), f"{v:.4g}")
         out.append(metrics)
     return out
 
@@ -134,10 +134,8 @@ def execute_matches(
             highlight=False,
         )
     if summary.get("errors"):
-        first = st.error_examples(run_id, 1)
-        reason = first[0][1].splitlines()[0] if first and first[0][1] else ""
         err.print(
-            f"[red]{summary['errors']} of {summary['matches']} matches failed[/red]; first: {escape(reason)}",
+            first_error(st, run_id, f"{summary['errors']} of {summary['matches']} matches failed"),
             soft_wrap=True,
         )
     return summary

@@ -111,9 +111,11 @@ def _main(verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Show tr
 
 
 def _open_store(path: Path, create: bool = True) -> Any:
+    """The store at ``path``: made if missing with ``create``, else opened read-only (the reading
+    commands work on a store they may not write, and never write to it)."""
     from palaestra.store import Store
 
-    return Store(path, create=create)
+    return Store(path, create=create, read_only=not create)
 
 
 @app.command()
@@ -343,13 +345,12 @@ def _execute(
 
 
 def _report_failed(st: Any, run_id: str, summary: dict[str, Any]) -> None:
+    from palaestra._display import first_error
+
     failed = summary["errors"] + summary["timeouts"]
     if failed:
-        first = st.error_examples(run_id, 1)
-        reason = first[0][1].splitlines()[0] if first and first[0][1] else ""
         err.print(
-            f"[red]{failed} of {summary['episodes']} episodes failed[/red]; first: {escape(reason)}",
-            soft_wrap=True,
+            first_error(st, run_id, f"{failed} of {summary['episodes']} episodes failed"), soft_wrap=True
         )
 
 
@@ -394,7 +395,10 @@ def show(
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Show a run's summary and episodes, or one episode turn by turn."""
+    from rich.text import Text
+
     from palaestra._display import render_message, summary_table
+    from palaestra._literal import literal
 
     st = _open_store(store, create=False)
     if run_id == "last":
@@ -408,21 +412,25 @@ def show(
             print(json.dumps(ep, indent=2))
             return
         out.print(
-            f"[bold]{ep['id']}[/bold] status={ep['status']} success={bool(ep['success'])} "
-            f"reward={ep['reward']:.3f} progress={ep['progress']:.2f} steps={len(ep['steps'])}"
+            Text.assemble(
+                literal(ep["id"], "bold"),
+                f" status={ep['status']} success={bool(ep['success'])} "
+                f"reward={ep['reward']:.3f} progress={ep['progress']:.2f} steps={len(ep['steps'])}",
+            ),
+            highlight=False,
         )
         seat = ""
         for s in ep["steps"]:
             if s["seat"] != seat:  # a match: each seat's moves in turn, as that seat saw the game
                 seat = s["seat"]
-                out.print(f"[bold magenta]── seat {escape(seat)} ──[/bold magenta]")
+                out.print(Text.assemble("── seat ", literal(seat), " ──", style="bold magenta"))
             for m in s["observation"]:
-                out.print(render_message(m), markup=True, highlight=False)
+                out.print(render_message(m), highlight=False)
             out.print(render_message(s["action"]), style="cyan", highlight=False)
         for m in ep["final"]:
             out.print(render_message(m), highlight=False)
         if ep["error"]:
-            out.print(f"[red]error:[/red] {escape(ep['error'])}")
+            out.print(Text.assemble(("error:", "red"), " ", literal(ep["error"])), highlight=False)
         return
     if info["config"].get("kind") in ("match", "tournament"):
         from palaestra._match_display import standings_tables
@@ -452,7 +460,7 @@ def show(
         t.add_column(col, justify="right")
     for e in st.episodes(run_id, limit=50):
         t.add_row(
-            e["id"],
+            literal(e["id"]),
             e["status"],
             "yes" if e["success"] else "no",
             f"{e['reward']:.3f}",
@@ -584,14 +592,15 @@ def _print_stats(
     if as_json:
         print(json.dumps({**(extra or {}), **m}, indent=2))
         return
+    from palaestra._literal import literal
     from palaestra.eval.render import stats_tables
 
     for t in stats_tables(m):
         out.print(t)
     failed = [f for f in m["failed"] if f["category"] != "success"]
     for f in failed[:5]:
-        detail = f" ({escape(f['detail'])})" if f["detail"] else ""
-        out.print(f"  {f['category']}: {f['id']}{detail}", highlight=False)
+        detail = f" ({f['detail']})" if f["detail"] else ""
+        out.print(literal(f"  {f['category']}: {f['id']}{detail}"), highlight=False)
     if len(failed) > 5:
         out.print(f"  ... {len(failed) - 5} more; `palaestra stats {run_id} --json` lists them all")
     if failed:

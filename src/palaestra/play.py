@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
+from palaestra._literal import literal
 from palaestra.agents.human import HumanAgent, parse_command, show_observation
 from palaestra.env import Env, make
 from palaestra.errors import UsageError
@@ -45,7 +46,11 @@ async def play_terminal(
     task = env.tasks(split_, 1, seed=seed, difficulty=difficulty)[0]
     env.turn_limit = env.spec.max_steps
     obs = await env.reset(task)
-    console.print(f"[bold]{name}[/bold] task {task.id} (type 'help' for the tools, 'quit' to stop)")
+    console.print(
+        Text.assemble(
+            literal(name, "bold"), " task ", literal(task.id), " (type 'help' for the tools, 'quit' to stop)"
+        )
+    )
     show_observation(console, obs)
     n = 0
     try:
@@ -59,7 +64,7 @@ async def play_terminal(
                 if line.strip() in ("quit", "exit"):
                     return env.success
                 if line.strip() in ("help", "?"):
-                    console.print(escape(describe_tools(obs.tools or env.tool_specs())), highlight=False)
+                    console.print(literal(describe_tools(obs.tools or env.tool_specs())), highlight=False)
                     continue
                 call = parse_command(line, obs.tools or env.tool_specs(), f"call_{n}")
                 if call is None and not env.spec.free_text:
@@ -117,8 +122,14 @@ async def play_game_terminal(
         return HumanAgent(SeatView(g, s), console, input_fn)
 
     console.print(
-        f"[bold]{name}[/bold] task {task.id}: you play seat {seat} "
-        "(type 'help' for your moves, 'quit' to leave)"
+        Text.assemble(
+            literal(name, "bold"),
+            " task ",
+            literal(task.id),
+            ": you play seat ",
+            literal(seat),
+            " (type 'help' for your moves, 'quit' to leave)",
+        )
     )
     players: dict[str | int, Any] = {seat: "human"}
     rec = await play_match(
@@ -128,9 +139,11 @@ async def play_game_terminal(
     if me is not None:
         show_observation(console, Observation(messages=me.final))
         if me.forfeit:
-            console.print(f"you forfeited ({escape(me.forfeit)})")
+            console.print(Text.assemble("you forfeited (", literal(me.forfeit), ")"))
     scores = " · ".join(f"{s.seat} ({s.player}) {s.score:g}" for s in rec.seats.values())
-    console.print(f"match {rec.status} after {rec.rounds} rounds: {escape(scores)}", highlight=False)
+    console.print(
+        Text.assemble(f"match {rec.status} after {rec.rounds} rounds: ", literal(scores)), highlight=False
+    )
     if rec.status == "error" and rec.error:
-        console.print(f"[red]error:[/red] {escape(rec.error.splitlines()[0])}")
+        console.print(Text.assemble(("error:", "red"), " ", literal(rec.error.splitlines()[0])))
     return rec

@@ -13,13 +13,26 @@ The first paragraph of the docstring is the tool's description, the ``Args:`` se
 parameter's description, and the type hints give the schema. Calls are validated against the
 schema before the function runs; every problem comes back as a ``ToolResult`` with an error text
 that tells the agent what was wrong, never as an exception.
+
+A plain (sync) tool runs on the event loop, which is the cheapest for the usual microseconds of
+work but holds up every other episode while it runs. A tool that may take long (CPU-heavy work,
+a sleep, blocking I/O) says so with ``@tool(blocking=True)``: its body then runs in a worker
+thread, so other episodes go on and the runner's ``--timeout`` ends the episode on time (the thread
+finishes on its own). An undeclared sync tool that takes longer than :data:`SLOW_TOOL_S` is named
+once in a warning on the ``palaestra`` logger.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import inspect
 import json
+import logging
 import re
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar, get_type_hints, overload
@@ -59,6 +72,8 @@ class ToolDef:
     fn: Callable[..., Any]
     is_async: bool
     arg_names: tuple[str, ...] = ()
+    blocking: bool = False
+    """Run the (sync) body in a worker thread, off the event loop."""
 
     @property
     def name(self) -> str:
@@ -94,7 +109,7 @@ def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
     return description, params
 
 
-def _build(fn: Callable[..., Any], name: str | None, description: str | None) -> ToolDef:
+def _build(fn: Callable[..., Any], name: str | None, description: str | None, blocking: bool) -> ToolDef:
     sig = inspect.signature(fn)
     hints = get_type_hints(fn, include_extras=True)
     doc_desc, param_docs = _parse_docstring(fn.__doc__ or "")
@@ -131,20 +146,28 @@ def _build(fn: Callable[..., Any], name: str | None, description: str | None) ->
         fn=fn,
         is_async=inspect.iscoroutinefunction(fn),
         arg_names=tuple(fields),
+        blocking=blocking,
     )
 
 
 @overload
 def tool(fn: F) -> F: ...
 @overload
-def tool(*, name: str | None = None, description: str | None = None) -> Callable[[F], F]: ...
 def tool(
-    fn: F | None = None, *, name: str | None = None, description: str | None = None
+    *, name: str | None = None, description: str | None = None, blocking: bool = False
+) -> Callable[[F], F]: ...
+def tool(
+    fn: F | None = None, *, name: str | None = None, description: str | None = None, blocking: bool = False
 ) -> F | Callable[[F], F]:
-    """Mark a method (or function) as a tool the agent can call. See the module docstring."""
+    """Mark a method (or function) as a tool the agent can call. See the module docstring;
+    ``blocking=True`` runs a sync tool's body in a worker thread."""
 
     def mark(f: F) -> F:
-        setattr(f, _TOOL_ATTR, _build(f, name, description))
+        if blocking and inspect.iscoroutinefunction(f):
+            raise TypeError(
+                f"tool {f.__name__}: blocking=True is for sync functions; an async tool must not block"
+            )
+        setattr(f, _TOOL_ATTR, _build(f, name, description, blocking))
         return f
 
     return mark(fn) if fn is not None else mark
@@ -258,6 +281,65 @@ def _stringify(value: Any) -> str:
         return str(value)
 
 
+SLOW_TOOL_S = 0.1
+"""An undeclared sync tool slower than this (seconds, one call) is named in a warning."""
+
+_log = logging.getLogger("palaestra")
+_warned: set[str] = set()
+
+
+async def _in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` in a daemon thread of its own, awaited. Unlike ``asyncio.to_thread``
+    (the loop's default executor, joined when ``asyncio.run`` ends) a call still stuck after its
+    episode timed out holds up neither other blocking calls nor the process's exit."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Any] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if done.done():  # the episode was cancelled or timed out meanwhile
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)
+
+    def work() -> None:
+        try:
+            outcome: tuple[Any, BaseException | None] = (context.run(fn, *args, **kwargs), None)
+        except BaseException as e:  # handed to the awaiting episode, which decides
+            outcome = (None, e)
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=work, name=f"tool {getattr(fn, '__qualname__', fn)}", daemon=True).start()
+    return await done
+
+
+async def _run(td: ToolDef, owner: object, kwargs: dict[str, Any]) -> Any:
+    """Call the tool's body: awaited when async, in a worker thread when declared blocking, else
+    inline (timed, to name the tools that should be declared blocking)."""
+    args = (owner,) if owner is not None else ()
+    if td.is_async:
+        return await td.fn(*args, **kwargs)
+    if td.blocking:
+        return await _in_thread(td.fn, *args, **kwargs)
+    start = time.perf_counter()
+    try:
+        return td.fn(*args, **kwargs)
+    finally:
+        took = time.perf_counter() - start
+        if took > SLOW_TOOL_S and td.fn.__qualname__ not in _warned:
+            _warned.add(td.fn.__qualname__)
+            _log.warning(
+                "tool %s (%s) ran %.2fs on the event loop, holding up every other episode; "
+                "declare it @tool(blocking=True)",
+                td.name,
+                td.fn.__qualname__,
+                took,
+            )
+
+
 async def dispatch(owner: object, tools: dict[str, ToolDef], call: ToolCall) -> ToolResult:
     """Validate ``call`` against ``tools`` and run it on ``owner``.
 
@@ -280,9 +362,7 @@ async def dispatch(owner: object, tools: dict[str, ToolDef], call: ToolCall) -> 
         return ToolResult(_format_validation_error(td.name, e), invalid=True)
     kwargs = {k: getattr(args, k) for k in td.arg_names}
     try:
-        result = td.fn(owner, **kwargs) if owner is not None else td.fn(**kwargs)
-        if td.is_async:
-            result = await result
+        result = await _run(td, owner, kwargs)
         return ToolResult(_stringify(result))  # inside the guard: stringifying can fail too
     except ToolError as e:
         return ToolResult(f"Error: {e}", invalid=True)

@@ -14,8 +14,8 @@ import threading
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 
+from palaestra._literal import literal
 from palaestra.agents.react import parse_action
 from palaestra.tools import describe_tools
 from palaestra.types import Message, Observation, Task, ToolCall, ToolSpec
@@ -73,7 +73,7 @@ def _value(text: str) -> Any:
 def show_observation(console: Console, obs: Observation) -> None:
     for m in obs.messages:
         style = {"system": "dim", "tool": "green", "user": ""}.get(m.role, "")
-        console.print(escape(m.content), style=style, highlight=False)
+        console.print(literal(m.content, style), highlight=False)
 
 
 async def _read_line(input_fn: Any, prompt: str) -> str:
@@ -140,7 +140,7 @@ class HumanAgent:
             if line.strip() in ("quit", "exit"):
                 raise HumanQuit("quit")
             if line.strip() in ("help", "?"):
-                self.console.print(escape(describe_tools(tools)), highlight=False)
+                self.console.print(literal(describe_tools(tools)), highlight=False)
                 continue
             self.n += 1
             call = parse_command(line, tools, f"call_{self.n}")

@@ -26,9 +26,68 @@ Action: tool_name({"argument": value, ...})
 
 Call exactly one tool per reply, with its arguments as a JSON object (use {} for none)."""
 
-_ACTION = re.compile(r"^\s*\**Action\**\s*:\s*(.+?)\s*$", re.MULTILINE | re.IGNORECASE)
-_ACTION_INPUT = re.compile(r"^\s*\**Action Input\**\s*:\s*(.+)", re.MULTILINE | re.IGNORECASE | re.DOTALL)
-_CALL = re.compile(r"^`*([A-Za-z_][\w\-.]*)\s*(?:\((.*)\))?\s*`*$", re.DOTALL)
+_NAME = re.compile(r"[A-Za-z_][\w\-.]*")
+
+# The reply is read line by line with plain string operations: each character is looked at a bounded
+# number of times, so parsing is linear in the reply's length whatever a model writes (a regex with
+# ``^\s*`` under MULTILINE rescans every run of blank lines from each of its lines: quadratic).
+
+
+def _label_value(line: str, label: str) -> str | None:
+    """What follows ``label:`` on a line like ``  **Label** : value`` (case-insensitive), else None."""
+    s = line.lstrip().lstrip("*")
+    if s[: len(label)].lower() != label:
+        return None
+    s = s[len(label) :].lstrip("*").lstrip()
+    return s[1:] if s.startswith(":") else None
+
+
+def _action_text(text: str) -> str | None:
+    """The text of the last ``Action:`` line, stripped; None when there is none. A bare
+    ``Action:`` takes the next non-blank line; with only blank lines after it, it counts (as "")
+    only if some whitespace other than newlines follows its colon."""
+    found: str | None = None
+    before: str | None = None  # what was found before a bare ``Action:``
+    waiting = spaces = False
+    for line in text.split("\n"):
+        if waiting:
+            if line.strip():
+                found, waiting = line.strip(), False
+            spaces = spaces or bool(line)
+            continue
+        value = _label_value(line, "action")
+        if value is None:
+            continue
+        before, found = found, value.strip()
+        waiting, spaces = not found, bool(value)
+    if waiting and not spaces:
+        return before
+    return found
+
+
+def _action_input(text: str) -> str:
+    """Everything after the first ``Action Input:``, stripped ("" when there is none)."""
+    offset = 0
+    for line in text.split("\n"):
+        value = _label_value(line, "action input")
+        if value is not None:
+            return (value + text[offset + len(line) :]).strip()
+        offset += len(line) + 1
+    return ""
+
+
+def _split_call(line: str) -> tuple[str, str] | None:
+    """``(name, raw arguments)`` of ``name(args)`` or ``name`` (in optional backticks), else None."""
+    body = line.lstrip("`").rstrip("`").rstrip()
+    m = _NAME.match(body)
+    if m is None:
+        return None
+    rest = body[m.end() :].lstrip()
+    if not rest:
+        return m.group(), ""
+    if len(rest) >= 2 and rest[0] == "(" and rest[-1] == ")":
+        return m.group(), rest[1:-1].strip()
+    return None
 
 
 def parse_action(text: str, call_id: str) -> ToolCall | None:
@@ -36,28 +95,28 @@ def parse_action(text: str, call_id: str) -> ToolCall | None:
 
     An action whose arguments are not a JSON object comes back with ``parse_error`` set.
     """
-    matches = _ACTION.findall(text)
-    if not matches:
+    line = _action_text(text)
+    if line is None:
         return None
-    line = matches[-1].strip()
-    m = _CALL.match(line)
-    if m is None:
+    parts = _split_call(line)
+    if parts is None:
         return ToolCall(
             id=call_id,
             name=line.split("(")[0].strip() or "?",
             raw_arguments=line,
             parse_error="could not read 'tool_name({...})'",
         )
-    name, raw = m.group(1), (m.group(2) or "").strip()
+    name, raw = parts
     if not raw:
-        extra = _ACTION_INPUT.search(text)
-        raw = extra.group(1).strip() if extra else ""
+        raw = _action_input(text)
     if not raw:
         return ToolCall(id=call_id, name=name, arguments={})
     try:
         args = json.loads(raw)
     except json.JSONDecodeError as e:
         return ToolCall(id=call_id, name=name, raw_arguments=raw, parse_error=f"invalid JSON: {e.msg}")
+    except RecursionError:
+        return ToolCall(id=call_id, name=name, raw_arguments=raw, parse_error="invalid JSON: nested too deep")
     if not isinstance(args, dict):
         return ToolCall(
             id=call_id, name=name, raw_arguments=raw, parse_error="arguments must be a JSON object"

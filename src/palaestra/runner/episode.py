@@ -11,6 +11,7 @@ from palaestra.errors import ModelError
 from palaestra.models.base import ContextOverflowError, GenerateConfig, Model, ModelOutput
 from palaestra.policy import Agent
 from palaestra.records import CONTEXT_PREFIX, MODEL_ERROR_PREFIX, CallRecord, EpisodeRecord, StepRecord
+from palaestra.sanitize import clean_message
 from palaestra.types import Message, Observation, Task, ToolSpec, Usage
 
 
@@ -35,6 +36,9 @@ class RecordingModel:
                 CallRecord(0, 0, time.perf_counter() - start, e.retries, None, None, error=str(e))
             )
             raise
+        message = clean_message(out.message)  # storable whatever the provider sent
+        if message is not out.message:
+            out = out.model_copy(update={"message": message})
         self.calls.append(
             CallRecord(
                 out.usage.input_tokens,
@@ -68,7 +72,12 @@ async def rollout(
     """Play one episode of ``task`` and fill ``record``. Never raises for the episode's own failures:
     an exception from the env, the agent or the model ends it as ``error`` with the traceback, and
     the wall-clock limit ends it as ``timeout``, and a conversation that outgrew the model's context
-    ends it as ``truncated`` with the reason in ``error``. Cancellation (Ctrl-C) propagates. With
+    ends it as ``truncated`` with the reason in ``error``. Any other ``BaseException`` raised by env or
+    agent code ends it as ``error`` too (``sys.exit()`` in a tool ends the episode, not the process),
+    ``KeyboardInterrupt`` included: under ``asyncio.run`` (the CLI) a real Ctrl-C arrives as
+    cancellation, which propagates and stops the run; a ``KeyboardInterrupt`` raised inside a step is
+    the code's own, and letting it out of a task would tear the event loop down mid-run. (A program
+    that drives ``run`` on a loop without asyncio's SIGINT handling should install one.) With
     ``withhold_params`` the agent is reset with ``task.public()`` (model-driven agents)."""
     limit = max_steps or env.spec.max_steps
     env.turn_limit = limit  # so the agent is told the limit it will be held to
@@ -85,7 +94,9 @@ async def rollout(
     except ModelError as e:
         record.status = "error"
         record.error = f"{MODEL_ERROR_PREFIX}{e}"
-    except Exception as e:
+    except asyncio.CancelledError:
+        raise
+    except BaseException as e:  # Exception, and SystemExit/KeyboardInterrupt/GeneratorExit from env code
         record.status = "error"
         record.error = f"{type(e).__name__}: {e}\n{traceback.format_exc()}"
     finally:
@@ -101,7 +112,9 @@ async def rollout(
                 continue
             try:
                 await closer()
-            except Exception as e:  # a failing close must not hide the episode's result
+            except asyncio.CancelledError:
+                raise
+            except BaseException as e:  # a failing close must not hide the episode's result
                 if record.error is None:
                     record.error = f"{what} failed: {type(e).__name__}: {e}"
     return record
@@ -114,7 +127,7 @@ async def _loop(
     await agent.reset(task.public() if withhold_params else task)
     last_tools: list[ToolSpec] | None = None
     for index in range(limit):
-        action = await agent.act(obs)
+        action = clean_message(await agent.act(obs))  # e.g. a react Action parsed from the text
         step = await env.step(action)
         info = step.info
         # pydantic copies lists, so compare contents (cheap: the specs themselves are shared objects)

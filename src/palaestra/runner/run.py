@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from palaestra.agents.base import agent_needs_model, make_agent
 from palaestra.env import Env, env_factory, make
-from palaestra.errors import UsageError
+from palaestra.errors import StoreError, UsageError
 from palaestra.models.base import GenerateConfig, Model, get_model
 from palaestra.records import EpisodeRecord, RunStore
 from palaestra.runner.episode import RecordingModel, rollout
@@ -196,7 +196,12 @@ async def run(
         first = eg.exceptions[0]
         raise first from None
     finally:
-        store.set_run_status(run_id, status, store.summary(run_id))
-        if owns_model and model is not None:
-            await model.close()
+        try:
+            store.set_run_status(run_id, status, store.summary(run_id))
+        except StoreError:
+            if status == "finished":  # otherwise the error already on its way says more
+                raise
+        finally:
+            if owns_model and model is not None:
+                await model.close()
     return run_id

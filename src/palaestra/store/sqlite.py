@@ -6,19 +6,23 @@ that were in flight, and ``--resume`` finds exactly the ones that are missing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
 from palaestra.errors import StoreError
-from palaestra.records import MODEL_ERROR_PREFIX, CallRecord, EpisodeRecord
+from palaestra.records import MODEL_ERROR_PREFIX, CallRecord, EpisodeRecord, StepRecord
+from palaestra.sanitize import clean_text
 from palaestra.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
-from palaestra.types import Message, ToolSpec
+from palaestra.types import Message, Task, ToolSpec
 
 if TYPE_CHECKING:
     from palaestra.records import MatchRecord
@@ -28,10 +32,11 @@ _tools = TypeAdapter(list[ToolSpec])
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
-def _check_file(path: Path) -> None:
-    """Refuse a file that is not a Palaestra store, without writing a byte to it."""
+def _check_file(path: Path) -> int | None:
+    """Refuse a file that is not a Palaestra store, without writing a byte to it. Returns the
+    store's schema version (None for a new or empty file)."""
     if not path.exists() or path.stat().st_size == 0:
-        return
+        return None
     if path.is_dir():
         raise StoreError(f"store {path} is a directory; pass a file path with --store")
     with path.open("rb") as f:
@@ -41,10 +46,10 @@ def _check_file(path: Path) -> None:
             f"store {path} is not a SQLite database (corrupt or foreign file); it was not touched"
         )
     try:
-        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        con = connect_read_only(path)
         try:
             app_id = con.execute("PRAGMA application_id").fetchone()[0]
-            version = con.execute("PRAGMA user_version").fetchone()[0]
+            version: int = con.execute("PRAGMA user_version").fetchone()[0]
             n_tables = con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
             con.execute("PRAGMA quick_check").fetchone()
         finally:
@@ -58,6 +63,55 @@ def _check_file(path: Path) -> None:
             f"store {path} has schema version {version}, newer than this Palaestra's {SCHEMA_VERSION}; "
             "upgrade palaestra"
         )
+    return version
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write to the store at ``path``, however it is shared.
+
+    ``mode=ro`` first: it sees what a concurrent writer commits. Where that cannot open the file (a
+    WAL store in a read-only directory whose ``-shm`` does not exist and cannot be made), the file
+    is opened ``immutable``: nobody can be writing it there either."""
+    uri = path.resolve().as_uri()  # percent-encoded: '?', '#', '%' in a name cannot change the URI
+    for query in ("mode=ro", "immutable=1"):
+        con = sqlite3.connect(f"{uri}?{query}", uri=True, isolation_level=None, check_same_thread=False)
+        try:
+            con.execute("PRAGMA query_only=1")
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return con
+        except sqlite3.OperationalError:
+            con.close()
+            if query == "immutable=1":
+                raise
+    raise AssertionError("unreachable")
+
+
+def _when_unlocked(statement: Callable[[], object], seconds: float = 10.0) -> None:
+    """Run ``statement``, retrying while another connection holds the lock it needs. Switching a new
+    file to WAL while others open it fails at once with "database is locked": SQLite does not
+    wait for that lock with the busy timeout."""
+    deadline = time.monotonic() + seconds
+    pause = 0.005
+    while True:
+        try:
+            statement()
+            return
+        except sqlite3.OperationalError as e:
+            if getattr(e, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
+def _create_private(path: Path) -> None:
+    """Create a new store file readable by its owner only; SQLite gives its ``-wal`` and ``-shm``
+    files the same mode. An existing file is left as it is."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as e:
+        raise StoreError(f"cannot create store {path}: {e.strerror or e}") from None
 
 
 def _json(value: Any) -> str:
@@ -104,44 +158,286 @@ def _insert(table: str, cols: str) -> str:
     return f"INSERT INTO {table}({cols}) VALUES ({','.join('?' * (cols.count(',') + 1))})"
 
 
+_STEP_INSERT = "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?)"
+
+_UNSTORABLE = (
+    ValueError,
+    TypeError,
+    RecursionError,
+    OverflowError,
+    sqlite3.InterfaceError,
+    sqlite3.ProgrammingError,
+)
+"""What serialising or binding an episode's contents can raise (lone surrogates, nesting too deep for
+the JSON writer, objects no column takes); ``PydanticSerializationError`` is a ``ValueError``."""
+
+Statement = tuple[str, tuple[Any, ...]]
+ChildRows = list[tuple[str, list[tuple[Any, ...]]]]
+
+
+def _task_cols(run_id: str, episode_id: str, t: Task) -> tuple[Any, ...]:
+    """The first columns of an episodes row: which run, which episode, which task."""
+    return (run_id, episode_id, t.env, t.id, t.split, t.difficulty)
+
+
+def _episode_rows(run_id: str, rec: EpisodeRecord) -> tuple[Statement, ChildRows]:
+    """The episodes row and the steps and model_calls rows of one finished episode."""
+    t = rec.task
+    episode = (
+        *_task_cols(run_id, rec.id, t),
+        rec.sample,
+        rec.agent,
+        rec.model,
+        rec.status,
+        rec.reward,
+        int(rec.success),
+        rec.progress,
+        rec.n_steps,
+        rec.invalid_actions,
+        rec.usage.input_tokens,
+        rec.usage.output_tokens,
+        len(rec.calls),
+        rec.model_latency,
+        rec.cost,
+        rec.wall,
+        rec.error,
+        t.model_dump_json(),
+        _messages.dump_json(rec.final, exclude_defaults=True).decode(),
+        time.time(),
+    )
+    steps = [_step_row(run_id, rec.id, "", s) for s in rec.steps]
+    calls = [(run_id, rec.id, i, *_call_row(c)) for i, c in enumerate(rec.calls)]
+    return (_insert("episodes", _EPISODE_INSERT_COLS), episode), [
+        (_STEP_INSERT, steps),
+        (_insert("model_calls", _CALL_INSERT_COLS), calls),
+    ]
+
+
+def _match_rows(run_id: str, rec: MatchRecord) -> tuple[Statement, ChildRows]:
+    """The episodes row of a match and its seats, steps and model_calls rows."""
+    t = rec.task
+    seats = list(rec.seats.values())
+    calls = [(s.seat, c) for s in seats for c in s.calls]
+    n = len(seats)
+    episode = (
+        *_task_cols(run_id, rec.id, t),
+        rec.round,
+        rec.lineup,
+        rec.models,
+        rec.status,
+        sum(s.score for s in seats) / n if n else 0.0,
+        0,
+        1.0 if rec.status == "done" else 0.0,
+        sum(len(s.steps) for s in seats),
+        sum(s.invalid_actions for s in seats),
+        sum(c.input_tokens for _, c in calls),
+        sum(c.output_tokens for _, c in calls),
+        len(calls),
+        sum(c.latency for _, c in calls),
+        sum(c.cost for _, c in calls if c.cost is not None)
+        if any(c.cost is not None for _, c in calls)
+        else None,
+        rec.wall,
+        rec.error,
+        t.model_dump_json(),
+        "[]",
+        time.time(),
+        _json(rec.result),
+    )
+    seat_rows = [
+        (
+            run_id,
+            rec.id,
+            s.seat,
+            i,
+            s.player,
+            s.model,
+            s.score,
+            s.won,
+            s.forfeit,
+            len(s.steps),
+            s.invalid_actions,
+            len(s.calls),
+            s.usage.input_tokens,
+            s.usage.output_tokens,
+            _messages.dump_json(s.final, exclude_defaults=True).decode(),
+        )
+        for i, s in enumerate(seats)
+    ]
+    return (_insert("episodes", _EPISODE_INSERT_COLS + ", result"), episode), [
+        ("INSERT INTO seats VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", seat_rows),
+        (_STEP_INSERT, [_step_row(run_id, rec.id, s.seat, st) for s in seats for st in s.steps]),
+        (
+            _insert("model_calls", _CALL_INSERT_COLS + ", seat"),
+            [(run_id, rec.id, i, *_call_row(c), seat) for i, (seat, c) in enumerate(calls)],
+        ),
+    ]
+
+
+def _step_row(run_id: str, episode_id: str, seat: str, s: StepRecord) -> tuple[Any, ...]:
+    return (
+        run_id,
+        episode_id,
+        s.index,
+        seat,
+        _messages.dump_json(s.observation, exclude_defaults=True).decode(),
+        s.action.model_dump_json(exclude_defaults=True),
+        s.reward,
+        _json(s.info),
+        _tools.dump_json(s.tools).decode() if s.tools is not None else None,
+    )
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:300] if text else ''}"
+
+
+def _unstorable_reason(e: BaseException, steps: int, error: str | None) -> str:
+    reason = f"could not be stored ({_first_line(e)}); its {steps} steps were dropped"
+    return clean_text(reason if error is None else f"{reason}\n{error}")
+
+
+def _storable_task(task: Task) -> Task:
+    try:
+        task.model_dump_json()
+    except _UNSTORABLE:
+        return task.model_copy(update={"env": clean_text(task.env), "id": clean_text(task.id), "params": {}})
+    return task
+
+
+def _storable_calls(calls: list[CallRecord]) -> list[CallRecord]:
+    return [
+        dataclasses.replace(
+            c,
+            finish_reason=None if c.finish_reason is None else clean_text(c.finish_reason),
+            error=None if c.error is None else clean_text(c.error),
+        )
+        for c in calls
+    ]
+
+
+def _unstorable(rec: EpisodeRecord, e: BaseException) -> EpisodeRecord:
+    """What is stored of an episode whose contents cannot be: an ``error`` without its steps and
+    final observation, saying why, with every remaining text made storable."""
+    return dataclasses.replace(
+        rec,
+        id=clean_text(rec.id),
+        task=_storable_task(rec.task),
+        agent=clean_text(rec.agent),
+        model=clean_text(rec.model),
+        status="error",
+        error="episode " + _unstorable_reason(e, rec.n_steps, rec.error),
+        steps=[],
+        final=[],
+        calls=_storable_calls(rec.calls),
+    )
+
+
+def _unstorable_match(rec: MatchRecord, e: BaseException) -> MatchRecord:
+    """What is stored of a match whose contents cannot be: as :func:`_unstorable`, per seat."""
+    steps = sum(len(s.steps) for s in rec.seats.values())
+    seats = {
+        clean_text(name): dataclasses.replace(
+            s,
+            seat=clean_text(s.seat),
+            player=clean_text(s.player),
+            model=clean_text(s.model),
+            forfeit=None if s.forfeit is None else clean_text(s.forfeit),
+            steps=[],
+            final=[],
+            calls=_storable_calls(s.calls),
+        )
+        for name, s in rec.seats.items()
+    }
+    return dataclasses.replace(
+        rec,
+        id=clean_text(rec.id),
+        task=_storable_task(rec.task),
+        status="error",
+        error="match " + _unstorable_reason(e, steps, rec.error),
+        seats=seats,
+        result={},
+    )
+
+
 class Store:
     """The SQLite store. Use one ``Store`` per process; it is the only writer of its file."""
 
-    def __init__(self, path: str | Path = "palaestra.db", *, create: bool = True) -> None:
+    def __init__(
+        self, path: str | Path = "palaestra.db", *, create: bool = True, read_only: bool = False
+    ) -> None:
         """Open (and with ``create``, make) the store at ``path``. Read-only commands pass
-        ``create=False`` so that a mistyped path is an error, not a new empty store."""
+        ``create=False`` so that a mistyped path is an error, not a new empty store, and
+        ``read_only=True`` so that they work on a store they may not write (a read-only file or
+        directory) and never write to one they may. A store with an older schema is still opened
+        for writing, to migrate it."""
         self.path = Path(path)
-        if not create and not self.path.exists():
+        if not (create and not read_only) and not self.path.exists():
             raise StoreError(f"no store at {self.path}; run `palaestra run ENV` first or pass --store PATH")
-        _check_file(self.path)
+        version = _check_file(self.path)
         if not self.path.parent.exists():
             raise StoreError(f"store directory {self.path.parent} does not exist")
         try:
-            self.con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self.con.execute("PRAGMA journal_mode=WAL")
-            self.con.execute("PRAGMA synchronous=NORMAL")
-            self.con.execute("PRAGMA foreign_keys=ON")
-            self.con.execute("PRAGMA busy_timeout=5000")
-            self._migrate()
+            if read_only and version == SCHEMA_VERSION:
+                self.con = connect_read_only(self.path)
+            else:
+                self._open_for_writing()
         except sqlite3.DatabaseError as e:
             raise StoreError(f"store {self.path} cannot be opened: {e}") from None
 
+    def _open_for_writing(self) -> None:
+        _create_private(self.path)
+        self.con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=5.0)
+        with self._writing("the store's settings"):
+            _when_unlocked(lambda: self.con.execute("PRAGMA journal_mode=WAL"))
+        self.con.execute("PRAGMA synchronous=NORMAL")
+        self.con.execute("PRAGMA foreign_keys=ON")
+        self.con.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+
     def _migrate(self) -> None:
-        version = self.con.execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
+        """Bring the schema up to date. The version is read again under the write lock, so of two
+        processes creating or migrating one store at once the second finds the work done."""
+        if self.con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
             return
-        self.con.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction("the schema", begin="BEGIN IMMEDIATE"):
+            version = self.con.execute("PRAGMA user_version").fetchone()[0]
             for i in range(version, SCHEMA_VERSION):
                 for stmt in MIGRATIONS[i].split(";"):
                     if stmt.strip():
                         self.con.execute(stmt)
             self.con.execute(f"PRAGMA application_id={APPLICATION_ID}")
             self.con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
+
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """Report a failed write as one line naming its real cause (a full disk, a read-only
+        file) instead of the statement that failed after it."""
+        try:
+            yield
+        except sqlite3.OperationalError as e:
+            code = getattr(e, "sqlite_errorcode", None)
+            if code == sqlite3.SQLITE_FULL:
+                raise StoreError(
+                    f"disk full while writing {what} to {self.path}; everything stored before it is kept"
+                ) from None
+            raise StoreError(f"cannot write {what} to {self.path}: {e}") from None
+
+    @contextmanager
+    def _transaction(self, what: str, begin: str = "BEGIN") -> Iterator[None]:
+        """One write transaction: committed whole or not at all. SQLite rolls a transaction back
+        itself on some errors (a full disk); the rollback here then has nothing to do."""
+        con = self.con
+        with self._writing(what):
+            con.execute(begin)
+            try:
+                yield
+                con.execute("COMMIT")
+            except BaseException:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         self.con.close()
@@ -156,18 +452,20 @@ class Store:
     def create_run(self, run_id: str, config: dict[str, Any]) -> None:
         now = time.time()
         try:
-            self.con.execute(
-                "INSERT INTO runs(id, created, updated, status, config) VALUES (?,?,?,?,?)",
-                (run_id, now, now, "running", _json(config)),
-            )
+            with self._writing(f"run {run_id}"):
+                self.con.execute(
+                    "INSERT INTO runs(id, created, updated, status, config) VALUES (?,?,?,?,?)",
+                    (run_id, now, now, "running", _json(config)),
+                )
         except sqlite3.IntegrityError:
             raise StoreError(f"run {run_id} already exists in {self.path}; use --resume {run_id}") from None
 
     def set_run_status(self, run_id: str, status: str, summary: dict[str, Any] | None = None) -> None:
-        self.con.execute(
-            "UPDATE runs SET status=?, updated=?, summary=coalesce(?, summary) WHERE id=?",
-            (status, time.time(), _json(summary) if summary is not None else None, run_id),
-        )
+        with self._writing(f"the status of run {run_id}"):
+            self.con.execute(
+                "UPDATE runs SET status=?, updated=?, summary=coalesce(?, summary) WHERE id=?",
+                (status, time.time(), _json(summary) if summary is not None else None, run_id),
+            )
 
     def run(self, run_id: str) -> dict[str, Any]:
         row = self.con.execute(
@@ -224,167 +522,44 @@ class Store:
         }
 
     def write_episode(self, run_id: str, rec: EpisodeRecord) -> None:
-        """Write one finished episode with its steps and model calls, atomically."""
-        t = rec.task
-        con = self.con
-        con.execute("BEGIN")
+        """Write one finished episode with its steps and model calls, atomically.
+
+        Whatever the env put in its observations and info, the episode is stored: one that cannot
+        be serialised is stored as ``error`` with the reason (and without its steps), so neither
+        the run nor ``--resume`` dies on it."""
         try:
-            # a resumed run repeats the episodes the model server failed: the new one replaces the old
+            self._write_rows(*_episode_rows(run_id, rec))
+        except _UNSTORABLE as e:
+            self._write_rows(*_episode_rows(run_id, _unstorable(rec, e)))
+
+    def _write_rows(
+        self,
+        episode: tuple[str, tuple[Any, ...]],
+        children: list[tuple[str, list[tuple[Any, ...]]]],
+    ) -> None:
+        """Insert an episodes row and its child rows in one transaction (all or nothing)."""
+        con = self.con
+        sql, values = episode
+        with self._transaction(f"episode {values[1]} of run {values[0]}"):
+            # a resumed run repeats the episodes the model server failed: the new row replaces the old
             con.execute(
                 f"DELETE FROM episodes WHERE run_id=? AND id=? AND {_SERVER_FAILED}",
-                (run_id, rec.id, len(MODEL_ERROR_PREFIX), MODEL_ERROR_PREFIX),
+                (values[0], values[1], len(MODEL_ERROR_PREFIX), MODEL_ERROR_PREFIX),
             )
-            con.execute(
-                _insert("episodes", _EPISODE_INSERT_COLS),
-                (
-                    run_id,
-                    rec.id,
-                    t.env,
-                    t.id,
-                    t.split,
-                    t.difficulty,
-                    rec.sample,
-                    rec.agent,
-                    rec.model,
-                    rec.status,
-                    rec.reward,
-                    int(rec.success),
-                    rec.progress,
-                    rec.n_steps,
-                    rec.invalid_actions,
-                    rec.usage.input_tokens,
-                    rec.usage.output_tokens,
-                    len(rec.calls),
-                    rec.model_latency,
-                    rec.cost,
-                    rec.wall,
-                    rec.error,
-                    t.model_dump_json(),
-                    _messages.dump_json(rec.final, exclude_defaults=True).decode(),
-                    time.time(),
-                ),
-            )
-            con.executemany(
-                "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        run_id,
-                        rec.id,
-                        s.index,
-                        "",
-                        _messages.dump_json(s.observation, exclude_defaults=True).decode(),
-                        s.action.model_dump_json(exclude_defaults=True),
-                        s.reward,
-                        _json(s.info),
-                        _tools.dump_json(s.tools).decode() if s.tools is not None else None,
-                    )
-                    for s in rec.steps
-                ],
-            )
-            if rec.calls:
-                con.executemany(
-                    _insert("model_calls", _CALL_INSERT_COLS),
-                    [(run_id, rec.id, i, *_call_row(c)) for i, c in enumerate(rec.calls)],
-                )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            con.execute(sql, values)
+            for child_sql, rows in children:
+                if rows:
+                    con.executemany(child_sql, rows)
 
     def write_match(self, run_id: str, rec: MatchRecord) -> None:
         """Write one finished match atomically: an episodes row (agent = the lineup, reward = the mean
         score, progress = 1 when the game ended), its result, a seats row per seat, and every seat's
-        steps and model calls under its seat name."""
-        t = rec.task
-        seats = list(rec.seats.values())
-        calls = [(s.seat, c) for s in seats for c in s.calls]
-        n = len(seats)
-        con = self.con
-        con.execute("BEGIN")
+        steps and model calls under its seat name. A match whose contents cannot be serialised is
+        stored as ``error`` with the reason, without its steps (as :meth:`write_episode` does)."""
         try:
-            con.execute(
-                _insert("episodes", _EPISODE_INSERT_COLS + ", result"),
-                (
-                    run_id,
-                    rec.id,
-                    t.env,
-                    t.id,
-                    t.split,
-                    t.difficulty,
-                    rec.round,
-                    rec.lineup,
-                    rec.models,
-                    rec.status,
-                    sum(s.score for s in seats) / n if n else 0.0,
-                    0,
-                    1.0 if rec.status == "done" else 0.0,
-                    sum(len(s.steps) for s in seats),
-                    sum(s.invalid_actions for s in seats),
-                    sum(c.input_tokens for _, c in calls),
-                    sum(c.output_tokens for _, c in calls),
-                    len(calls),
-                    sum(c.latency for _, c in calls),
-                    sum(c.cost for _, c in calls if c.cost is not None)
-                    if any(c.cost is not None for _, c in calls)
-                    else None,
-                    rec.wall,
-                    rec.error,
-                    t.model_dump_json(),
-                    "[]",
-                    time.time(),
-                    _json(rec.result),
-                ),
-            )
-            con.executemany(
-                "INSERT INTO seats VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        run_id,
-                        rec.id,
-                        s.seat,
-                        i,
-                        s.player,
-                        s.model,
-                        s.score,
-                        s.won,
-                        s.forfeit,
-                        len(s.steps),
-                        s.invalid_actions,
-                        len(s.calls),
-                        s.usage.input_tokens,
-                        s.usage.output_tokens,
-                        _messages.dump_json(s.final, exclude_defaults=True).decode(),
-                    )
-                    for i, s in enumerate(seats)
-                ],
-            )
-            con.executemany(
-                "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        run_id,
-                        rec.id,
-                        st.index,
-                        s.seat,
-                        _messages.dump_json(st.observation, exclude_defaults=True).decode(),
-                        st.action.model_dump_json(exclude_defaults=True),
-                        st.reward,
-                        _json(st.info),
-                        _tools.dump_json(st.tools).decode() if st.tools is not None else None,
-                    )
-                    for s in seats
-                    for st in s.steps
-                ],
-            )
-            if calls:
-                con.executemany(
-                    _insert("model_calls", _CALL_INSERT_COLS + ", seat"),
-                    [(run_id, rec.id, i, *_call_row(c), seat) for i, (seat, c) in enumerate(calls)],
-                )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            self._write_rows(*_match_rows(run_id, rec))
+        except _UNSTORABLE as e:
+            self._write_rows(*_match_rows(run_id, _unstorable_match(rec, e)))
 
     _SEAT_COLS = (
         "seat, idx, player, model, score, won, forfeit, steps, invalid_actions, model_calls, "

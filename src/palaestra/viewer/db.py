@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from palaestra.errors import StoreError
-from palaestra.store.sqlite import _check_file
+from palaestra.store.sqlite import _check_file, connect_read_only
 
 T = TypeVar("T")
 
@@ -50,7 +50,7 @@ def open_check(path: Path) -> dict[str, set[str]]:
     _check_file(path)  # a directory, a foreign or corrupt file, a newer schema
     if path.stat().st_size == 0:
         raise StoreError(f"store {path} is empty; record a run first with `palaestra run ENV`")
-    con = sqlite3.connect(_uri(path), uri=True)
+    con = connect_read_only(path)
     try:
         tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         columns = {t: {r[1] for r in con.execute(f"PRAGMA table_info({t!r})")} for t in tables}
@@ -61,11 +61,6 @@ def open_check(path: Path) -> dict[str, set[str]]:
     if not {"runs", "episodes", "steps", "model_calls"} <= columns.keys():
         raise StoreError(f"store {path} is not a Palaestra store (it has no runs); it was not touched")
     return columns
-
-
-def _uri(path: Path) -> str:
-    # as_uri() percent-encodes the path, so a file name with '?', '#' or '%' cannot change the URI.
-    return f"{path.resolve().as_uri()}?mode=ro"
 
 
 def _loads(text: str | None) -> Any:
@@ -107,8 +102,7 @@ class ViewerDB:
 
     # ---- connections -------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(_uri(self.path), uri=True, check_same_thread=False)
-        con.execute("PRAGMA query_only=1")
+        con = connect_read_only(self.path)  # also in a read-only directory
         con.execute("PRAGMA busy_timeout=2000")
         return con
 
