@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from palaestra import Store, StoreError
-from palaestra.records import EpisodeRecord, StepRecord
+from palaestra.records import CallRecord, EpisodeRecord, StepRecord
 from palaestra.store.schema import SCHEMA_VERSION
 from palaestra.types import Message, Task
 
@@ -81,3 +81,23 @@ async def test_tool_specs_are_stored_once_per_change(tmp_path: Path) -> None:
     rid = await run(RunConfig(envs=["maze"], agent="expert", tasks=1), st)
     ep = st.episode(rid, st.episodes(rid)[0]["id"])
     assert ep["steps"][0]["tools"] and all(s["tools"] is None for s in ep["steps"][1:])
+
+
+def test_time_to_first_token_is_stored_and_an_older_store_gains_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    st = Store(path)
+    st.create_run("r1", {"envs": ["guess"]})
+    task = Task(env="guess", id="test-d1-x", split="test", seed=1, params={})
+    rec = EpisodeRecord(id="e", task=task, agent="tools", model="m")
+    rec.calls.append(CallRecord(10, 2, 0.5, 0, None, "stop", ttft=0.125))
+    rec.calls.append(CallRecord(10, 2, 0.5, 0, None, "stop"))  # not streamed
+    st.write_episode("r1", rec)
+    assert [c["ttft"] for c in st.model_calls("r1", "e")] == [0.125, None]
+    assert [c["ttft"] for c in st.episode("r1", "e")["calls"]] == [0.125, None]
+    # a store of the previous schema (no ttft column) is migrated when opened, its calls kept
+    st.con.execute("ALTER TABLE model_calls DROP COLUMN ttft")
+    st.con.execute(f"PRAGMA user_version={SCHEMA_VERSION - 1}")
+    st.close()
+    again = Store(path, create=False, read_only=True)
+    assert [c["ttft"] for c in again.model_calls("r1", "e")] == [None, None]
+    assert again.con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -106,6 +106,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE episodes ADD COLUMN result TEXT;   -- a match's game.result() as JSON
     ALTER TABLE model_calls ADD COLUMN seat TEXT NOT NULL DEFAULT ''
     """,
+    # 2 -> 3: time to the first token of a streamed reply.
+    """
+    ALTER TABLE model_calls ADD COLUMN ttft REAL
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -135,6 +135,7 @@ def _call_row(c: CallRecord) -> tuple[Any, ...]:
         _json_or_none(c.logprobs),
         _json_or_none(c.prompt_token_ids),
         c.error,
+        c.ttft,
     )
 
 
@@ -146,7 +147,7 @@ _EPISODE_INSERT_COLS = (
 )
 _CALL_INSERT_COLS = (
     "run_id, episode_id, idx, input_tokens, output_tokens, latency, retries, cost, finish_reason, "
-    "token_ids, logprobs, prompt_token_ids, error"
+    "token_ids, logprobs, prompt_token_ids, error, ttft"
 )
 
 
@@ -688,10 +689,14 @@ class Store:
         ]
         ep["calls"] = [
             dict(
-                zip(("input_tokens", "output_tokens", "latency", "retries", "cost", "error"), r, strict=True)
+                zip(
+                    ("input_tokens", "output_tokens", "latency", "retries", "cost", "error", "ttft"),
+                    r,
+                    strict=True,
+                )
             )
             for r in self.con.execute(
-                "SELECT input_tokens, output_tokens, latency, retries, cost, error FROM model_calls "
+                "SELECT input_tokens, output_tokens, latency, retries, cost, error, ttft FROM model_calls "
                 "WHERE run_id=? AND episode_id=? ORDER BY idx",
                 (run_id, episode_id),
             )
@@ -713,6 +718,7 @@ class Store:
             "logprobs",
             "prompt_token_ids",
             "error",
+            "ttft",
         )
         out = []
         for r in self.con.execute(
