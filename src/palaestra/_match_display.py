@@ -15,7 +15,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from palaestra._display import LiveBar
+from palaestra._hints import command_line, resume_hint
+from palaestra.errors import PalaestraError
 from palaestra.runner.match import MatchRecord
+from palaestra.runner.run import RunStopped
 from palaestra.runner.tournament import AnyConfig, MatchConfig, MatchStats, run_matches
 from palaestra.store.sqlite import Store
 
@@ -87,12 +90,14 @@ def execute_matches(
     *,
     resume: str | None,
     as_json: bool,
-    model_options: dict[str, Any],
+    api_key: str | None,
     store: Path,
 ) -> dict[str, Any]:
     """Run (or resume) a match or tournament run with the live bar, then print its standings (a table,
-    or JSON with ``as_json``); Ctrl-C keeps the finished matches and says how to resume."""
-    config = config.model_copy(update={"model_options": {**config.model_options, **model_options}})
+    or JSON with ``as_json``); Ctrl-C keeps the finished matches and says how to resume, as does a
+    fatal model error. A resumed run takes its key from this command line again."""
+    if resume and api_key:
+        config = config.model_copy(update={"model_options": {**config.model_options, "api_key": api_key}})
     command = config.kind
     out, err = Console(), Console(stderr=True)
     holder: dict[str, str] = {}
@@ -116,11 +121,13 @@ def execute_matches(
         except KeyboardInterrupt:
             rid = holder.get("id", "?")
             n = len(st.finished_episode_ids(rid)) if rid != "?" else 0
-            err.print(
-                f"interrupted: {n} finished matches kept; finish with: palaestra {command} --resume {rid}",
-                soft_wrap=True,
-            )
+            hint = resume_hint(command, rid, store=store, api_key=api_key)
+            err.print(f"interrupted: {n} finished matches kept; finish with: {hint}", soft_wrap=True)
             raise typer.Exit(130) from None
+        except RunStopped as e:
+            n = len(st.finished_episode_ids(e.run_id))
+            hint = resume_hint(command, e.run_id, store=store, api_key=api_key)
+            raise PalaestraError(f"{e}; {n} matches kept; after fixing it, finish with: {hint}") from None
     summary: dict[str, Any] = {"run_id": run_id, **(st.run(run_id)["summary"] or {})}
     summary["wall_s"] = round(time.perf_counter() - started, 3)
     if as_json:
@@ -129,7 +136,8 @@ def execute_matches(
         for table in standings_tables(summary):
             out.print(table)
         out.print(
-            f"stored in {store} as run {run_id} ({summary['wall_s']:.1f}s); see `palaestra show {run_id}`",
+            f"stored in {store} as run {run_id} ({summary['wall_s']:.1f}s); "
+            f"see `{command_line('show', run_id, store=store)}`",
             soft_wrap=True,
             highlight=False,
         )

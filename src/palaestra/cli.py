@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from palaestra._hints import DEFAULT_STORE, command_line, resume_hint
 from palaestra.errors import PalaestraError, UsageError
 
 app = typer.Typer(
@@ -29,7 +30,6 @@ err = Console(stderr=True)
 _state = {"verbose": False}
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="SQLite store file.", envvar="PALAESTRA_STORE")]
-DEFAULT_STORE = Path("palaestra.db")
 
 
 @app.callback()
@@ -41,6 +41,16 @@ def _open_store(path: Path, create: bool = True) -> Any:
     from palaestra.store import Store
 
     return Store(path, create=create)
+
+
+_FailOnError = Annotated[
+    float | None,
+    typer.Option(
+        "--fail-on-error",
+        metavar="[RATE]",
+        help="Exit 1 when the share of errored episodes exceeds RATE (0-1); alone: on any error.",
+    ),
+]
 
 
 @app.command()
@@ -102,11 +112,11 @@ def run(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")] = False,
+    fail_on_error: _FailOnError = None,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Run an agent on tasks of one or more environments and record every episode."""
     from palaestra._display import summary_table
-    from palaestra.models.base import GenerateConfig
     from palaestra.runner.run import RunConfig
 
     st = _open_store(store)
@@ -116,9 +126,8 @@ def run(
             raise UsageError("--resume takes the run's own settings; do not pass environments with it")
         stored = st.run(resume)["config"]
         if stored.get("kind") in ("match", "tournament"):
-            raise UsageError(
-                f"run {resume} is a {stored['kind']} run; resume it with: palaestra {stored['kind']} --resume {resume}"
-            )
+            hint = command_line(stored["kind"], "--resume", resume, store=store)
+            raise UsageError(f"run {resume} is a {stored['kind']} run; resume it with: {hint}")
         config = RunConfig.model_validate(stored)
     else:
         if not env:
@@ -137,21 +146,23 @@ def run(
             concurrency=concurrency,
             max_steps=max_steps,
             timeout=timeout,
-            generate=GenerateConfig(temperature=temperature, max_tokens=max_tokens),
-            model_options={k: v for k, v in model_options.items() if k != "api_key"},
+            generate={"temperature": temperature, "max_tokens": max_tokens},
+            model_options=model_options,
             env_kwargs=env_kwargs,
         )
-    run_id, summary = _execute(config, st, resume=resume, as_json=as_json, model_options=model_options)
+    _check_rate(fail_on_error)
+    run_id, summary = _execute(config, st, resume=resume, as_json=as_json, store=store, api_key=api_key)
     if as_json:
         print(json.dumps(summary, indent=2))
     else:
         out.print(summary_table(summary))
         out.print(
-            f"stored in {store} as run {run_id} ({summary['wall_s']:.1f}s); see `palaestra show {run_id}`",
+            f"stored in {store} as run {run_id} ({summary['wall_s']:.1f}s); "
+            f"see `{command_line('show', run_id, store=store)}`",
             soft_wrap=True,
             highlight=False,
         )
-    _report_failed(st, run_id, summary)
+    _report_failed(st, run_id, summary, fail_on_error)
 
 
 def _env_kwargs(envs: list[str], args: list[str]) -> dict[str, dict[str, Any]]:
@@ -203,7 +214,7 @@ def _model_options(base_url: str | None, api_key: str | None) -> dict[str, Any]:
     if base_url:
         options["base_url"] = base_url
     if api_key:
-        options["api_key"] = api_key  # never stored with the run
+        options["api_key"] = api_key  # runtime-only: configs never serialise it (runner.settings)
     return options
 
 
@@ -213,17 +224,22 @@ def _execute(
     *,
     resume: str | None,
     as_json: bool,
-    model_options: dict[str, Any],
+    store: Path,
+    api_key: str | None,
     command: str = "run",
 ) -> tuple[str, dict[str, Any]]:
     """Run (or resume) ``config`` with the live progress bar; return the run id and its summary.
 
     Shared by every command that starts runs (``run``, ``eval``); Ctrl-C keeps the finished episodes
-    and says how to resume with ``palaestra COMMAND --resume RUN``."""
+    and a fatal model error stops the run; both say how to resume with ``palaestra COMMAND --resume
+    RUN``. A resumed run gets its runtime-only options (the key) from this command line again."""
     from palaestra._display import RunProgress
+    from palaestra.runner.run import RunStopped
     from palaestra.runner.run import run as run_async
 
-    config = config.model_copy(update={"model_options": {**config.model_options, **model_options}})
+    if resume:
+        options = {**config.model_options, **_model_options(None, api_key)}
+        config = config.model_copy(update={"model_options": options})
     holder: dict[str, str] = {}
     started = time.perf_counter()
     with RunProgress(err, enabled=not as_json or sys.stderr.isatty()) as bar:
@@ -246,26 +262,44 @@ def _execute(
         except KeyboardInterrupt:
             rid = holder.get("id", "?")
             n = st.summary(rid)["episodes"] if rid != "?" else 0
-            err.print(
-                f"interrupted: {n} finished episodes kept; finish with: palaestra {command} --resume {rid}",
-                soft_wrap=True,
-            )
+            hint = resume_hint(command, rid, store=store, api_key=api_key)
+            err.print(f"interrupted: {n} finished episodes kept; finish with: {hint}", soft_wrap=True)
             raise typer.Exit(130) from None
+        except RunStopped as e:
+            n = st.summary(e.run_id)["episodes"]
+            hint = resume_hint(command, e.run_id, store=store, api_key=api_key)
+            raise PalaestraError(f"{e}; {n} episodes kept; after fixing it, finish with: {hint}") from None
     summary: dict[str, Any] = st.summary(run_id)
     summary["wall_s"] = round(time.perf_counter() - started, 3)
     summary["agent"], summary["model"] = config.agent, config.model
     return run_id, summary
 
 
-def _report_failed(st: Any, run_id: str, summary: dict[str, Any]) -> None:
-    failed = summary["errors"] + summary["timeouts"]
-    if failed:
-        first = st.error_examples(run_id, 1)
-        reason = first[0][1].splitlines()[0] if first and first[0][1] else ""
-        err.print(
-            f"[red]{failed} of {summary['episodes']} episodes failed[/red]; first: {escape(reason)}",
-            soft_wrap=True,
+def _check_rate(rate: float | None) -> None:
+    if rate is not None and not 0 <= rate <= 1:
+        raise UsageError(f"--fail-on-error takes a share of episodes between 0 and 1, got {rate:g}")
+
+
+def _report_failed(st: Any, run_id: str, summary: dict[str, Any], fail_on_error: float | None) -> None:
+    """Say how many episodes failed; exit 1 when every one of them failed on the model (nothing was
+    measured: a server down, every call 5xx), or when ``--fail-on-error`` says so."""
+    n, errors, failed = summary["episodes"], summary["errors"], summary["errors"] + summary["timeouts"]
+    if not failed:
+        return
+    first = st.error_examples(run_id, 1)
+    reason = first[0][1].splitlines()[0] if first and first[0][1] else ""
+    on_model = [e for e in st.episodes(run_id, status="error") if (e["error"] or "").startswith("model: ")]
+    if len(on_model) == n:
+        raise PalaestraError(
+            f"all {n} episodes of run {run_id} failed on model errors, nothing was measured; "
+            f"first: {on_model[0]['error'].splitlines()[0]}"
         )
+    if fail_on_error is not None and errors / n > fail_on_error:
+        raise PalaestraError(
+            f"{errors} of {n} episodes of run {run_id} errored, more than --fail-on-error "
+            f"{fail_on_error:g} allows; first: {reason}"
+        )
+    err.print(f"[red]{failed} of {n} episodes failed[/red]; first: {escape(reason)}", soft_wrap=True)
 
 
 @app.command()
@@ -302,6 +336,36 @@ def runs(
 
 
 @app.command()
+def rm(
+    run_ids: Annotated[
+        list[str] | None, typer.Argument(help="Run id(s), or 'last'.", show_default=False)
+    ] = None,
+    empty: Annotated[bool, typer.Option("--empty", help="Also every run without an episode.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    store: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """Delete runs and everything of theirs (episodes, steps, model calls) from the store."""
+    st = _open_store(store, create=False)
+    ids = list(dict.fromkeys(_resolve_run(st, r, store) for r in run_ids or []))
+    for rid in ids:
+        st.run(rid)  # an unknown id: one line with the recent ones, before anything is deleted
+    if empty:
+        ids += [r for r in st.empty_run_ids() if r not in ids]
+    if not run_ids and not empty:
+        raise UsageError("name the runs to delete: palaestra rm RUN... (or --empty: runs with no episodes)")
+    if not ids:
+        out.print(f"no runs without episodes in {store}; nothing deleted", highlight=False)
+        return
+    episodes = sum(st.summary(rid)["episodes"] for rid in ids)
+    what = f"{len(ids)} run{'s' * (len(ids) != 1)} ({', '.join(ids)}) with {episodes} episodes from {store}"
+    if not yes and not typer.confirm(f"delete {what}?", default=False, err=True):
+        err.print("nothing deleted", highlight=False)
+        raise typer.Exit(1)
+    st.delete_runs(ids)
+    out.print(f"deleted {what}", highlight=False, soft_wrap=True)
+
+
+@app.command()
 def show(
     run_id: Annotated[str, typer.Argument(help="Run id, or 'last'.")] = "last",
     episode: Annotated[str | None, typer.Option(help="Show this episode turn by turn.")] = None,
@@ -312,10 +376,7 @@ def show(
     from palaestra._display import render_message, summary_table
 
     st = _open_store(store, create=False)
-    if run_id == "last":
-        run_id = st.latest_run_id() or ""
-        if not run_id:
-            raise UsageError(f"no runs in {store} yet; start one with `palaestra run ENV`")
+    run_id = _resolve_run(st, run_id, store)
     info = st.run(run_id)
     if episode:
         ep = st.episode(run_id, episode)
@@ -351,7 +412,7 @@ def show(
         ids = [e["id"] for e in st.episodes(run_id, limit=5)]
         out.print(
             f"matches: {', '.join(ids)}{' ...' if len(ids) == 5 else ''}; "
-            f"one turn by turn: palaestra show {run_id} --episode MATCH_ID",
+            f"one turn by turn: {command_line('show', run_id, '--episode', 'MATCH_ID', store=store)}",
             soft_wrap=True,
             highlight=False,
         )
@@ -411,7 +472,8 @@ def _resolve_run(st: Any, run_id: str, store: Path) -> str:
     if run_id == "last":
         run_id = st.latest_run_id() or ""
         if not run_id:
-            raise UsageError(f"no runs in {store} yet; start one with `palaestra run ENV`")
+            hint = command_line("run", "ENV", store=store)
+            raise UsageError(f"no runs in {store} yet; start one with `{hint}`")
     return run_id
 
 
@@ -444,6 +506,7 @@ def eval_(
         str | None, typer.Option(help="Resume this run id: run only the missing episodes.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON on stdout.")] = False,
+    fail_on_error: _FailOnError = None,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Evaluate an agent on a named suite (one run) and print its metrics with intervals.
@@ -451,7 +514,6 @@ def eval_(
     Suites: quick (6 test tasks of every single-agent env, seconds with the expert) and core
     (60 test tasks of every single-agent env)."""
     from palaestra.eval.suites import get_suite, suite_config, suite_names
-    from palaestra.models.base import GenerateConfig
     from palaestra.runner.run import RunConfig
 
     st = _open_store(store)
@@ -474,20 +536,23 @@ def eval_(
             concurrency=concurrency,
             max_steps=max_steps,
             timeout=timeout,
-            generate=GenerateConfig(temperature=temperature, max_tokens=max_tokens),
-            model_options={k: v for k, v in model_options.items() if k != "api_key"},
+            generate={"temperature": temperature, "max_tokens": max_tokens},
+            model_options=model_options,
         )
+    _check_rate(fail_on_error)
     run_id, summary = _execute(
-        config, st, resume=resume, as_json=as_json, model_options=model_options, command="eval"
+        config, st, resume=resume, as_json=as_json, store=store, api_key=api_key, command="eval"
     )
-    _print_stats(st, run_id, as_json=as_json, extra={"suite": suite, "wall_s": summary["wall_s"]})
+    _print_stats(
+        st, run_id, as_json=as_json, store=store, extra={"suite": suite, "wall_s": summary["wall_s"]}
+    )
     if not as_json:
         out.print(f"stored in {store} as run {run_id} ({summary['wall_s']:.1f}s)")
-    _report_failed(st, run_id, summary)
+    _report_failed(st, run_id, summary, fail_on_error)
 
 
 def _print_stats(
-    st: Any, run_id: str, *, as_json: bool, extra: dict[str, Any] | None = None, **kw: Any
+    st: Any, run_id: str, *, as_json: bool, store: Path, extra: dict[str, Any] | None = None, **kw: Any
 ) -> None:
     from palaestra.eval.metrics import run_metrics
 
@@ -504,9 +569,13 @@ def _print_stats(
         detail = f" ({escape(f['detail'])})" if f["detail"] else ""
         out.print(f"  {f['category']}: {f['id']}{detail}", highlight=False)
     if len(failed) > 5:
-        out.print(f"  ... {len(failed) - 5} more; `palaestra stats {run_id} --json` lists them all")
+        listing = command_line("stats", run_id, "--json", store=store)
+        out.print(
+            f"  ... {len(failed) - 5} more; `{listing}` lists them all", highlight=False, soft_wrap=True
+        )
     if failed:
-        out.print(f"  see one with `palaestra show {run_id} --episode ID`")
+        one = command_line("show", run_id, "--episode", "ID", store=store)
+        out.print(f"  see one with `{one}`", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -526,7 +595,16 @@ def stats(
         raise UsageError("--resamples must be at least 1")
     st = _open_store(store, create=False)
     run_id = _resolve_run(st, run_id, store)
-    _print_stats(st, run_id, as_json=as_json, env=env, resamples=resamples, confidence=confidence, seed=seed)
+    _print_stats(
+        st,
+        run_id,
+        as_json=as_json,
+        store=store,
+        env=env,
+        resamples=resamples,
+        confidence=confidence,
+        seed=seed,
+    )
 
 
 @app.command()
@@ -554,6 +632,9 @@ def compare(
         out.print(f"not compared: {c['only_a']} tasks only in A, {c['only_b']} only in B")
 
 
+_OverwriteFile = Annotated[bool, typer.Option("--overwrite", help="Replace the --out file if it exists.")]
+
+
 @app.command()
 def export(
     runs: Annotated[list[str], typer.Argument(help="Run id(s), or 'last'.", show_default=False)],
@@ -569,6 +650,7 @@ def export(
     dpo_mode: Annotated[
         str, typer.Option(help="dpo pairs: step (one turn at the divergence) | trajectory (the rest).")
     ] = "step",
+    overwrite: _OverwriteFile = False,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Export runs as training data in the formats TRL reads (SFT, DPO, reward model) or raw."""
@@ -578,7 +660,9 @@ def export(
         raise UsageError("name the output file: --out FILE.jsonl or --out FILE.parquet")
     st = _open_store(store, create=False)
     ids = [_resolve_run(st, r, store) for r in runs]
-    res = export_runs(st, ids, format, out_path, filter=filter, env=env, dpo_mode=dpo_mode)
+    res = export_runs(
+        st, ids, format, out_path, filter=filter, env=env, dpo_mode=dpo_mode, overwrite=overwrite
+    )
     out.print(f"wrote {res.rows} {format} rows from {res.episodes} episodes to {res.path}", highlight=False)
     if res.note:
         err.print(f"[yellow]warning:[/yellow] {escape(res.note)}", soft_wrap=True)
@@ -594,6 +678,7 @@ def report(
         int, typer.Option(help="Example episodes shown per environment and run (best and worst).")
     ] = 2,
     title: Annotated[str | None, typer.Option(help="Title of the page.")] = None,
+    overwrite: _OverwriteFile = False,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Write one self-contained HTML report of runs: leaderboard, plots, costs, failures, examples."""
@@ -601,7 +686,7 @@ def report(
 
     st = _open_store(store, create=False)
     ids = [_resolve_run(st, r, store) for r in runs]
-    res = write_report(st, ids, out_path, episodes_per_env=episodes_per_env, title=title)
+    res = write_report(st, ids, out_path, episodes_per_env=episodes_per_env, title=title, overwrite=overwrite)
     for note in res.skipped:
         err.print(f"[yellow]skipped:[/yellow] {escape(note)}", soft_wrap=True)
     out.print(
@@ -653,8 +738,6 @@ def _match_common(
     max_tokens: int | None,
     model_options: dict[str, Any],
 ) -> dict[str, Any]:
-    from palaestra.models.base import GenerateConfig
-
     if split not in ("train", "dev", "test"):
         raise UsageError(f"unknown split {split!r}; valid splits: train, dev, test")
     return {
@@ -665,8 +748,8 @@ def _match_common(
         "concurrency": concurrency,
         "max_steps": max_rounds,
         "move_timeout": move_timeout,
-        "generate": GenerateConfig(temperature=temperature, max_tokens=max_tokens),
-        "model_options": {k: v for k, v in model_options.items() if k != "api_key"},
+        "generate": {"temperature": temperature, "max_tokens": max_tokens},
+        "model_options": model_options,
     }
 
 
@@ -728,7 +811,7 @@ def match(
             model_options,
         )
         config = MatchConfig(seats=seats, default=default, tasks=tasks, **common)
-    execute_matches(config, st, resume=resume, as_json=as_json, model_options=model_options, store=store)
+    execute_matches(config, st, resume=resume, as_json=as_json, api_key=api_key, store=store)
 
 
 @app.command()
@@ -793,7 +876,7 @@ def tournament(
             model_options,
         )
         config = TournamentConfig(players=names, rounds=rounds, format=format, filler=filler, **common)
-    execute_matches(config, st, resume=resume, as_json=as_json, model_options=model_options, store=store)
+    execute_matches(config, st, resume=resume, as_json=as_json, api_key=api_key, store=store)
 
 
 train_app = typer.Typer(
@@ -999,11 +1082,34 @@ def _evolve_line(row: Any) -> str:
     return f"iteration {row.iteration}: test {row.test_mean:.1%} ({per_env}) in {row.seconds:.0f}s"
 
 
+_OPTIONAL_VALUES = {"--fail-on-error": "0"}
+"""Options whose value may be left out (Click cannot say so through Typer), and the value then."""
+
+
+def _flag_defaults(argv: list[str]) -> list[str]:
+    """``argv`` with the implied value after an option of ``_OPTIONAL_VALUES`` given alone:
+    ``--fail-on-error maze`` is ``--fail-on-error 0 maze``; ``--fail-on-error 0.1`` stays."""
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        out.append(arg)
+        if arg in _OPTIONAL_VALUES and not _is_number(argv[i + 1] if i + 1 < len(argv) else ""):
+            out.append(_OPTIONAL_VALUES[arg])
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def main() -> None:
     """Entry point: one clear line per error, exit 2 for bad input, tracebacks only with -v."""
     verbose = "-v" in sys.argv[1:] or "--verbose" in sys.argv[1:]
     try:
-        code = app(standalone_mode=False)
+        code = app(args=_flag_defaults(sys.argv[1:]), standalone_mode=False)
     except PalaestraError as e:
         if verbose:
             raise
