@@ -423,7 +423,11 @@ class OpenAIModel:
                         hint = " (check api_key / OPENAI_API_KEY)"
                     elif status == 404:
                         hint = f" (check the model name {self.model_name!r} and the base URL)"
-                    raise ModelError(f"{self.name} request rejected, not retried: {reason}{hint}; POST {url}")
+                    raise ModelError(
+                        f"{self.name} request rejected, not retried: {reason}{hint}; POST {url}",
+                        status=status,
+                        fatal=status in (401, 403, 404),
+                    )
                 out = self._parse(raw, time.perf_counter() - start, attempts - 1)
                 outcome = "ok"
                 return out
