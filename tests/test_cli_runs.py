@@ -8,6 +8,7 @@ import json
 import shlex
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from clitools import PALAESTRA, stderr_lines
+from clitools import PALAESTRA, episodes_so_far, stderr_lines
 from palaestra import Store
 from palaestra.testing.fake_server import FakeOpenAIServer
 from palaestra.viewer.app import create_app
@@ -133,6 +134,18 @@ async def test_the_api_key_is_nowhere_in_the_store_nor_served(
             one = await c.get(f"/api/runs/{rid}")
             assert one.status == 200 and KEY not in await one.text()
     keep_wal.close()
+
+
+async def test_a_key_an_older_version_stored_is_not_shown(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    with Store(db) as st:
+        st.create_run("old-run", {"envs": ["guess"], "model_options": {"api_key": KEY, "base_url": "u"}})
+    for args in (["runs", "--json"], ["show", "old-run", "--json"]):
+        r = cli(*args, "--store", str(db))
+        assert r.returncode == 0 and KEY not in r.stdout and '"base_url": "u"' in r.stdout, r.stderr
+    async with TestClient(TestServer(create_app(db))) as c:
+        one = await c.get("/api/runs/old-run")
+        assert one.status == 200 and KEY not in await one.text()
 
 
 # ---- 2. bad input leaves no run; rm ---------------------------------------------------------------
@@ -301,6 +314,49 @@ def test_the_show_hints_paste_as_printed(tmp_path: Path) -> None:
         eid = st.episodes(episode)[0]["id"]
     shown = paste(one.replace(" ID", f" {shlex.quote(eid)}"))
     assert shown.returncode == 0 and "status=" in shown.stdout, shown.stderr
+
+
+def test_the_ctrl_c_hint_pastes_as_printed(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    slow = [sys.executable, str(Path(__file__).with_name("slow_cli.py"))]  # registers env "slow"
+    db = tmp_path / "a dir" / "c.db"
+    db.parent.mkdir()
+    proc = subprocess.Popen(
+        [*slow, "run", "slow", "-n", "40", "--concurrency", "2", "--store", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while episodes_so_far(db) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    hint = stderr.split("finish with: ", 1)[1].splitlines()[0]
+    args = shlex.split(hint)
+    assert args[0] == "palaestra" and "--store" in args, hint
+    done = subprocess.run([*slow, *args[1:]], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    (run,) = _runs(db)
+    assert run["episodes"] == 40 and run["status"] == "finished"
+
+
+def test_resuming_with_the_wrong_command_names_the_right_one(tmp_path: Path) -> None:
+    db = tmp_path / "a dir" / "s.db"
+    db.parent.mkdir()
+    r = cli("match", "matrix-pd", "--max-rounds", "2", "--store", str(db))
+    assert r.returncode == 0, r.stderr
+    (run,) = _runs(db)
+    wrong = cli("run", "--resume", run["id"], "--store", str(db))
+    assert wrong.returncode == 2
+    right = paste(stderr_lines(wrong.stderr)[0].split("resume it with: ", 1)[1])
+    assert right.returncode == 0, right.stderr
+    back = cli("match", "--resume", run["id"], "--store", str(db))  # and the other way round
+    assert back.returncode == 0, back.stderr
 
 
 # ---- 5. export and report do not overwrite silently ------------------------------------------------

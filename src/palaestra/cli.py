@@ -124,11 +124,7 @@ def run(
     if resume:
         if env:
             raise UsageError("--resume takes the run's own settings; do not pass environments with it")
-        stored = st.run(resume)["config"]
-        if stored.get("kind") in ("match", "tournament"):
-            hint = command_line(stored["kind"], "--resume", resume, store=store)
-            raise UsageError(f"run {resume} is a {stored['kind']} run; resume it with: {hint}")
-        config = RunConfig.model_validate(stored)
+        config = RunConfig.model_validate(_stored_config(st, resume, None, store))
     else:
         if not env:
             raise UsageError("name at least one environment: palaestra run ENV (see `palaestra envs`)")
@@ -207,6 +203,18 @@ def _agent_and_model(agent: str | None, model: str | None) -> dict[str, Any]:
     """The agent and model of a run from the options given: a model alone means the ``tools``
     agent; nothing at all means the ``expert`` baseline (no trained default model ships yet)."""
     return {"agent": agent or ("tools" if model else "expert"), "model": model}
+
+
+def _stored_config(st: Any, run_id: str, kind: str | None, store: Path) -> dict[str, Any]:
+    """The stored config of a run to resume with a command of ``kind`` (None: ``run``/``eval``); a run
+    of another kind is one line with the command that resumes it."""
+    stored: dict[str, Any] = st.run(run_id)["config"]
+    if stored.get("kind") != kind:
+        hint = command_line(stored.get("kind") or "run", "--resume", run_id, store=store)
+        raise UsageError(
+            f"run {run_id} is a {stored.get('kind') or 'single-agent'} run; resume it with: {hint}"
+        )
+    return stored
 
 
 def _model_options(base_url: str | None, api_key: str | None) -> dict[str, Any]:
@@ -309,8 +317,10 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List the runs in the store, newest first."""
+    from palaestra.runner.settings import shown
+
     st = _open_store(store, create=False)
-    rows = st.runs(limit)
+    rows = [{**r, "config": shown(r["config"])} for r in st.runs(limit)]
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -374,10 +384,12 @@ def show(
 ) -> None:
     """Show a run's summary and episodes, or one episode turn by turn."""
     from palaestra._display import render_message, summary_table
+    from palaestra.runner.settings import shown
 
     st = _open_store(store, create=False)
     run_id = _resolve_run(st, run_id, store)
     info = st.run(run_id)
+    info["config"] = shown(info["config"])
     if episode:
         ep = st.episode(run_id, episode)
         if as_json:
@@ -521,7 +533,7 @@ def eval_(
     if resume:
         if env:
             raise UsageError("--resume takes the run's own settings; do not pass --env with it")
-        config = RunConfig.model_validate(st.run(resume)["config"])
+        config = RunConfig.model_validate(_stored_config(st, resume, None, store))
     else:
         if not suite:
             raise UsageError(f"name a suite: palaestra eval SUITE; suites: {', '.join(suite_names())}")
@@ -788,7 +800,7 @@ def match(
     if resume:
         if game or seat:
             raise UsageError("--resume takes the run's own settings; do not pass a game or seats with it")
-        config: Any = load_config(st.run(resume)["config"])
+        config: Any = load_config(_stored_config(st, resume, "match", store))
     else:
         if not game:
             raise UsageError("name a game: palaestra match GAME --seat SEAT=PLAYER (see `palaestra envs`)")
@@ -854,7 +866,7 @@ def tournament(
     if resume:
         if game or players or more:
             raise UsageError("--resume takes the run's own settings; do not pass a game or players with it")
-        config: Any = load_config(st.run(resume)["config"])
+        config: Any = load_config(_stored_config(st, resume, "tournament", store))
     else:
         if not game:
             raise UsageError("name a game: palaestra tournament GAME --players P1 P2 ...")

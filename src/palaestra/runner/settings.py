@@ -34,6 +34,15 @@ def persisted(options: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in options.items() if k not in RUNTIME_ONLY}
 
 
+def shown(config: dict[str, Any]) -> dict[str, Any]:
+    """A stored config as it may be shown: without runtime-only options that a store written before
+    they were kept out may still hold (``runs --json``, ``show --json``, the viewer)."""
+    options = config.get("model_options")
+    if not isinstance(options, dict) or RUNTIME_ONLY.isdisjoint(options):
+        return config
+    return {**config, "model_options": persisted(options)}
+
+
 class StoredConfig(BaseModel):
     """Base of the configs stored with a run; fields' bounds are checked here, once, for every command."""
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from palaestra.errors import StoreError
+from palaestra.runner.settings import shown
 from palaestra.store.sqlite import _check_file
 
 T = TypeVar("T")
@@ -220,7 +221,7 @@ class ViewerDB:
             if row is None:
                 return None
             out = self._run_row(con, row)
-            out["config"] = _loads(row[4]) or {}
+            out["config"] = shown(_loads(row[4]) or {})
             summary = _loads(row[5])
             if row[3] == "running" or not summary:
                 summary = self._live_summary(con, run_id)
