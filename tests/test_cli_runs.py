@@ -86,9 +86,11 @@ def _model(srv: FakeOpenAIServer) -> str:
     return f"openai:fake@{srv.base_url}"
 
 
-def run_on(srv: FakeOpenAIServer, db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_on(
+    srv: FakeOpenAIServer, db: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``palaestra run guess`` with the fake server's model."""
-    return cli("run", "guess", "--model", _model(srv), *args, "--store", str(db))
+    return cli("run", "guess", "--model", _model(srv), *args, "--store", str(db), env=env)
 
 
 def _runs(db: Path) -> list[dict[str, Any]]:
@@ -243,6 +245,40 @@ def test_a_fatal_model_error_stops_the_run_and_the_pasted_hint_finishes_it(
     assert done.returncode == 0, done.stderr
     (run,) = _runs(db)
     assert run["episodes"] == 5 and run["status"] == "finished" and run["errors"] == 0
+
+
+class KeyedServer(FakeOpenAIServer):
+    """Answers only requests that carry ``Bearer KEY``; 401 otherwise, as a hosted API does."""
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Authorization") != f"Bearer {KEY}":
+            raise web.HTTPUnauthorized()
+        return await super()._chat(request)
+
+
+def test_resume_takes_the_key_again_from_the_flag_or_the_environment(tmp_path: Path) -> None:
+    srv = KeyedServer(max_seconds=300).start_in_thread()
+    try:
+        db = tmp_path / "s.db"
+        wrong = run_on(srv, db, "-n", "4", "--concurrency", "1", "--max-steps", "1", "--api-key", "sk-old")
+        assert wrong.returncode == 1 and "HTTP 401" in wrong.stderr, wrong.stderr
+        assert "(and --api-key again)" in wrong.stderr and "sk-old" not in wrong.stderr
+        (run,) = _runs(db)
+        half = cli("run", "--resume", run["id"], "--api-key", KEY, "--store", str(db))
+        assert half.returncode == 0, half.stderr
+        assert _runs(db)[0]["episodes"] == 4
+        assert KEY.encode() not in db.read_bytes()
+
+        db2 = tmp_path / "s2.db"
+        assert (
+            run_on(srv, db2, "-n", "2", "--max-steps", "1", env={"OPENAI_API_KEY": "sk-old"}).returncode == 1
+        )
+        (run,) = _runs(db2)
+        done = cli("run", "--resume", run["id"], "--store", str(db2), env={"OPENAI_API_KEY": KEY})
+        assert done.returncode == 0, done.stderr
+        assert _runs(db2)[0]["episodes"] == 2
+    finally:
+        srv.stop()
 
 
 def test_a_fatal_model_error_stops_a_match_run(

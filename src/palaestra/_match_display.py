@@ -90,14 +90,16 @@ def execute_matches(
     *,
     resume: str | None,
     as_json: bool,
-    api_key: str | None,
+    model_options: dict[str, Any],
     store: Path,
 ) -> dict[str, Any]:
     """Run (or resume) a match or tournament run with the live bar, then print its standings (a table,
     or JSON with ``as_json``); Ctrl-C keeps the finished matches and says how to resume, as does a
-    fatal model error. A resumed run takes its key from this command line again."""
-    if resume and api_key:
-        config = config.model_copy(update={"model_options": {**config.model_options, "api_key": api_key}})
+    fatal model error. A resumed run takes ``model_options`` (the key, a new base URL) from this
+    command line."""
+    if resume:
+        config = config.with_options(model_options)
+    api_key = model_options.get("api_key")
     command = config.kind
     out, err = Console(), Console(stderr=True)
     holder: dict[str, str] = {}

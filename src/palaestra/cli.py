@@ -147,7 +147,9 @@ def run(
             env_kwargs=env_kwargs,
         )
     _check_rate(fail_on_error)
-    run_id, summary = _execute(config, st, resume=resume, as_json=as_json, store=store, api_key=api_key)
+    run_id, summary = _execute(
+        config, st, resume=resume, as_json=as_json, store=store, model_options=model_options
+    )
     if as_json:
         print(json.dumps(summary, indent=2))
     else:
@@ -233,21 +235,21 @@ def _execute(
     resume: str | None,
     as_json: bool,
     store: Path,
-    api_key: str | None,
+    model_options: dict[str, Any],
     command: str = "run",
 ) -> tuple[str, dict[str, Any]]:
     """Run (or resume) ``config`` with the live progress bar; return the run id and its summary.
 
     Shared by every command that starts runs (``run``, ``eval``); Ctrl-C keeps the finished episodes
     and a fatal model error stops the run; both say how to resume with ``palaestra COMMAND --resume
-    RUN``. A resumed run gets its runtime-only options (the key) from this command line again."""
+    RUN``. A resumed run takes ``model_options`` (the key, a new base URL) from this command line."""
     from palaestra._display import RunProgress
     from palaestra.runner.run import RunStopped
     from palaestra.runner.run import run as run_async
 
     if resume:
-        options = {**config.model_options, **_model_options(None, api_key)}
-        config = config.model_copy(update={"model_options": options})
+        config = config.with_options(model_options)
+    api_key = model_options.get("api_key")
     holder: dict[str, str] = {}
     started = time.perf_counter()
     with RunProgress(err, enabled=not as_json or sys.stderr.isatty()) as bar:
@@ -553,7 +555,7 @@ def eval_(
         )
     _check_rate(fail_on_error)
     run_id, summary = _execute(
-        config, st, resume=resume, as_json=as_json, store=store, api_key=api_key, command="eval"
+        config, st, resume=resume, as_json=as_json, store=store, model_options=model_options, command="eval"
     )
     _print_stats(
         st, run_id, as_json=as_json, store=store, extra={"suite": suite, "wall_s": summary["wall_s"]}
@@ -823,7 +825,7 @@ def match(
             model_options,
         )
         config = MatchConfig(seats=seats, default=default, tasks=tasks, **common)
-    execute_matches(config, st, resume=resume, as_json=as_json, api_key=api_key, store=store)
+    execute_matches(config, st, resume=resume, as_json=as_json, model_options=model_options, store=store)
 
 
 @app.command()
@@ -888,7 +890,7 @@ def tournament(
             model_options,
         )
         config = TournamentConfig(players=names, rounds=rounds, format=format, filler=filler, **common)
-    execute_matches(config, st, resume=resume, as_json=as_json, api_key=api_key, store=store)
+    execute_matches(config, st, resume=resume, as_json=as_json, model_options=model_options, store=store)
 
 
 train_app = typer.Typer(

@@ -10,7 +10,7 @@ them. ``--resume`` takes them again from the command line or the environment (``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from pydantic import (
     BaseModel,
@@ -53,6 +53,11 @@ class StoredConfig(BaseModel):
 
     FLAGS: ClassVar[dict[str, str]] = {}
     """Command-line flags whose name differs from their field's (``max_steps`` -> ``--max-rounds``)."""
+
+    def with_options(self, options: Mapping[str, Any]) -> Self:
+        """A copy with ``options`` over its model options: a resumed run's key (never stored) and
+        any option given again on the command line."""
+        return self.model_copy(update={"model_options": {**self.model_options, **options}})
 
     @field_serializer("model_options")
     def _without_credentials(self, options: dict[str, Any]) -> dict[str, Any]:
