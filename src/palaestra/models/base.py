@@ -17,13 +17,13 @@ class GenerateConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    temperature: float | None = Field(None, ge=0)
-    top_p: float | None = Field(None, gt=0, le=1)
-    max_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
     stop: list[str] | None = None
     seed: int | None = None
     logprobs: bool = False
-    timeout: float = Field(120.0, gt=0)
+    timeout: float = 120.0
     """Seconds for one HTTP attempt (the whole call may take longer with retries)."""
     extra: dict[str, Any] = Field(default_factory=dict)
     """Provider-specific request fields, passed through unchanged."""

@@ -46,7 +46,6 @@ class RunConfig(StoredConfig):
     max_steps: int | None = Field(None, ge=1)
     timeout: float | None = Field(None, gt=0)
     """Wall-clock limit of one episode, seconds."""
-    generate: GenerateConfig = Field(default_factory=GenerateConfig)
     agent_options: dict[str, Any] = Field(default_factory=dict)
     env_kwargs: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Constructor arguments per environment, e.g. ``{"deduction": {"answerer": "openai:..."}}``."""

@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from palaestra.errors import UsageError
+from palaestra.models.base import GenerateConfig
 
 RUNTIME_ONLY: frozenset[str] = frozenset({"api_key"})
 """``model_options`` keys that are never written anywhere (credentials)."""
@@ -43,6 +44,18 @@ def shown(config: dict[str, Any]) -> dict[str, Any]:
     return {**config, "model_options": persisted(options)}
 
 
+class SamplingBounds(BaseModel):
+    """The bounds of a run's sampling settings. ``GenerateConfig`` itself takes any value (a provider
+    answers a bad one with a ``ModelError``); a run's config is checked against these up front."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    temperature: float | None = Field(None, ge=0)
+    top_p: float | None = Field(None, gt=0, le=1)
+    max_tokens: int | None = Field(None, ge=1)
+    timeout: float = Field(120.0, gt=0)
+
+
 class StoredConfig(BaseModel):
     """Base of the configs stored with a run; fields' bounds are checked here, once, for every command."""
 
@@ -50,6 +63,8 @@ class StoredConfig(BaseModel):
 
     model_options: dict[str, Any] = Field(default_factory=dict)
     """Keyword arguments of ``get_model`` (base URL, key, ...); the key is used, never serialised."""
+    generate: GenerateConfig = Field(default_factory=GenerateConfig)
+    """Sampling settings of every model call (checked against :class:`SamplingBounds`)."""
 
     FLAGS: ClassVar[dict[str, str]] = {}
     """Command-line flags whose name differs from their field's (``max_steps`` -> ``--max-rounds``)."""
@@ -68,9 +83,14 @@ class StoredConfig(BaseModel):
     def _one_line(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         """A value out of bounds is one :class:`UsageError` line naming the flag, for every command."""
         try:
-            return handler(data)
+            config = handler(data)
         except ValidationError as e:
             raise UsageError(describe(e.errors()[0], cls.FLAGS)) from None
+        try:
+            SamplingBounds.model_validate(config.generate.model_dump())
+        except ValidationError as e:  # no flag sets the per-call timeout: name it as in the config
+            raise UsageError(describe(e.errors()[0], {"timeout": "generate.timeout"})) from None
+        return config
 
 
 _BOUNDS = {

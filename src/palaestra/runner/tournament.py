@@ -26,7 +26,7 @@ from pydantic import Field
 from palaestra.env import make
 from palaestra.errors import UsageError
 from palaestra.eval.ratings import standings
-from palaestra.models.base import GenerateConfig, Model
+from palaestra.models.base import Model
 from palaestra.multi import BotFactory, MultiAgentEnv
 from palaestra.runner.match import MatchRecord, play_match, resolve_seats
 from palaestra.runner.pairings import round_robin_lineups, swiss_lineups
@@ -51,7 +51,6 @@ class _Common(StoredConfig):
     """Round cap of one match (default: the game's ``spec.max_steps``)."""
     move_timeout: float | None = Field(300.0, gt=0)
     """Seconds one seat may take for one move (people have no limit)."""
-    generate: GenerateConfig = Field(default_factory=GenerateConfig)
     agent_options: dict[str, Any] = Field(default_factory=dict)
 
 
