@@ -94,17 +94,24 @@ def _episode_seed(config: RunConfig, episode_id: str) -> int:
 
 def validate(config: RunConfig) -> None:
     """Fail early, with one line, on unknown names or bad values (the bounds of the numbers are
-    checked by :class:`RunConfig` itself). Builds each environment and its first task, so a bad
-    ``--env-arg`` or ``--difficulty`` is caught before the run is recorded."""
+    checked by :class:`RunConfig` itself)."""
     for name in config.envs:
         env_factory(name)
     if agent_needs_model(config.agent) and not config.model:  # an unknown agent: one line too
         raise UsageError(f"agent {config.agent!r} needs a model: pass --model PROVIDER:NAME")
+
+
+async def check_envs(config: RunConfig) -> None:
+    """Build each environment and its first task (then close it), so a bad ``--env-arg`` or
+    ``--difficulty`` is one line before the run is recorded."""
     for name in config.envs:
         env = make(name, **config.env_kwargs.get(name, {}))
-        if not isinstance(env, Env):
-            raise UsageError(f"{name} is a multi-agent game; use `palaestra match {name}`")
-        env.tasks(config.split, 1, seed=config.seed, difficulty=config.difficulty)
+        try:
+            if not isinstance(env, Env):
+                raise UsageError(f"{name} is a multi-agent game; use `palaestra match {name}`")
+            env.tasks(config.split, 1, seed=config.seed, difficulty=config.difficulty)
+        finally:
+            await env.close()
 
 
 class RunStopped(PalaestraError):
@@ -170,6 +177,7 @@ async def run(
     model error (bad key, no such model) stops the run and raises :class:`RunStopped`.
     """
     validate(config)
+    await check_envs(config)
     if resume and run_id is None:
         raise UsageError("--resume needs a run id")
     owns_model = model is None and bool(config.model) and agent_needs_model(config.agent)
