@@ -352,6 +352,19 @@ def test_the_show_hints_paste_as_printed(tmp_path: Path) -> None:
     assert shown.returncode == 0 and "status=" in shown.stdout, shown.stderr
 
 
+def test_the_report_hint_for_a_match_run_pastes_as_printed(tmp_path: Path) -> None:
+    db = tmp_path / "a dir" / "s.db"
+    db.parent.mkdir()
+    assert cli("run", "guess", "--agent", "expert", "-n", "2", "--store", str(db)).returncode == 0
+    assert cli("match", "matrix-pd", "--max-rounds", "2", "--store", str(db)).returncode == 0
+    match_id, run_id = (r["id"] for r in _runs(db))
+    out = tmp_path / "r.html"
+    r = cli("report", run_id, match_id, "--out", str(out), "--store", str(db))
+    assert r.returncode == 0, r.stderr
+    shown = paste(r.stderr.split("see `", 1)[1].split("`", 1)[0])
+    assert shown.returncode == 0 and "matrix-pd" in shown.stdout, shown.stderr
+
+
 def test_the_ctrl_c_hint_pastes_as_printed(tmp_path: Path) -> None:
     import signal
     import time

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from palaestra._hints import command_line
 from palaestra.errors import StoreError
 from palaestra.runner.settings import shown
 from palaestra.store.sqlite import _check_file
@@ -50,7 +51,9 @@ def open_check(path: Path) -> dict[str, set[str]]:
         raise StoreError(f"store {path} does not exist; pass an existing store with --store")
     _check_file(path)  # a directory, a foreign or corrupt file, a newer schema
     if path.stat().st_size == 0:
-        raise StoreError(f"store {path} is empty; record a run first with `palaestra run ENV`")
+        raise StoreError(
+            f"store {path} is empty; record a run first with `{command_line('run', 'ENV', store=path)}`"
+        )
     con = sqlite3.connect(_uri(path), uri=True)
     try:
         tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
