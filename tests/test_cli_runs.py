@@ -148,6 +148,15 @@ async def test_a_key_an_older_version_stored_is_not_shown(tmp_path: Path) -> Non
     async with TestClient(TestServer(create_app(db))) as c:
         one = await c.get("/api/runs/old-run")
         assert one.status == 200 and KEY not in await one.text()
+    wal = db.with_name(db.name + "-wal")
+
+    def stored() -> bytes:
+        return db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+    assert KEY.encode() in stored()
+    gone = cli("rm", "old-run", "--yes", "--store", str(db))  # and rm takes it out of the file's bytes
+    assert gone.returncode == 0, gone.stderr
+    assert KEY.encode() not in stored()
 
 
 # ---- 2. bad input leaves no run; rm ---------------------------------------------------------------
