@@ -321,6 +321,24 @@ def test_every_episode_failing_on_the_model_fails_the_command(
     assert switch.calls == 3
 
 
+def test_every_model_seat_failing_on_the_model_fails_a_match_run(
+    tmp_path: Path, server: tuple[FakeOpenAIServer, Switch]
+) -> None:
+    srv, switch = server
+    switch.status = 400
+    db = tmp_path / "s.db"
+    seat = f"0=tools:{_model(srv)}"
+    r = cli("match", "matrix-pd", "--seat", seat, "-n", "2", "--json", "--store", str(db))
+    assert r.returncode == 1, r.stderr
+    lines = told(r.stderr)
+    assert len(lines) == 1 and "every model seat" in lines[0] and "HTTP 400" in lines[0], r.stderr
+    switch.status = None
+    ok = cli(
+        "match", "matrix-pd", "--seat", seat, "-n", "2", "--max-rounds", "2", "--json", "--store", str(db)
+    )
+    assert ok.returncode == 0, ok.stderr
+
+
 @pytest.mark.parametrize(
     ("flag", "code"),
     [([], 0), (["--fail-on-error"], 1), (["--fail-on-error", "0.5"], 0), (["--fail-on-error=0.4"], 1)],

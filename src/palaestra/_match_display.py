@@ -143,6 +143,7 @@ def execute_matches(
             soft_wrap=True,
             highlight=False,
         )
+    _fail_if_no_model_moved(st, run_id)
     if summary.get("errors"):
         first = st.error_examples(run_id, 1)
         reason = first[0][1].splitlines()[0] if first and first[0][1] else ""
@@ -151,3 +152,14 @@ def execute_matches(
             soft_wrap=True,
         )
     return summary
+
+
+def _fail_if_no_model_moved(st: Store, run_id: str) -> None:
+    """Exit 1, with one line, when every model seat of every match forfeited on a model error (a
+    server down, every call 5xx): the standings then measure nothing of the models."""
+    seats = [s for m in st.matches(run_id) for s in m["seats"] if s["model"]]
+    if seats and all((s["forfeit"] or "").startswith("model error:") for s in seats):
+        raise PalaestraError(
+            f"every model seat of run {run_id} forfeited on a model error, nothing was measured; "
+            f"first: {seats[0]['forfeit']}"
+        )
