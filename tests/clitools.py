@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import sys
+from pathlib import Path
 
 PALAESTRA = [sys.executable, "-c", "from palaestra.cli import main; main()"]
 
@@ -32,3 +34,16 @@ def stderr_lines(stderr: str) -> list[str]:
         if line.strip():
             out.append(line)
     return out
+
+
+def episodes_so_far(db: Path) -> int:
+    """Episodes in the store ``db`` so far, read without creating or migrating it (a run in another
+    process may be writing it); 0 while it does not exist yet."""
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            return int(con.execute("SELECT count(*) FROM episodes").fetchone()[0])
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0

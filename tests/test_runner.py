@@ -2,27 +2,16 @@ import asyncio
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from clitools import episodes_so_far as _count
 from conftest import CRASH_STEP
 from palaestra import RunConfig, Store, make, run
 
 SLOW = [sys.executable, str(Path(__file__).with_name("slow_cli.py"))]
-
-
-def _count(db: Path) -> int:
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        try:
-            return int(con.execute("SELECT count(*) FROM episodes").fetchone()[0])
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return 0
 
 
 async def test_env_crash_is_an_error_episode_and_the_run_goes_on(store_path: Path) -> None:

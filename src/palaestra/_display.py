@@ -39,13 +39,14 @@ class LiveBar:
         self._last = 0.0
 
     def __enter__(self) -> Self:
-        self.progress.__enter__()
-        return self
+        return self  # the bar shows from on_start: input refused before the run starts is one clean line
 
     def __exit__(self, *exc: Any) -> None:
-        self.progress.__exit__(*exc)
+        if self.task_id is not None:
+            self.progress.__exit__(*exc)
 
     def on_start(self, run_id: str, stats: Any) -> None:
+        self.progress.__enter__()
         self.task_id = self.progress.add_task(
             f"run {run_id}", total=stats.total, completed=stats.skipped, rate=""
         )

@@ -14,8 +14,11 @@ from rich.console import Console
 from rich.table import Table
 
 from palaestra._display import LiveBar, first_error
+from palaestra._hints import command_line, resume_hint
 from palaestra._literal import literal
+from palaestra.errors import PalaestraError
 from palaestra.records import MatchRecord
+from palaestra.runner.run import RunStopped
 from palaestra.runner.tournament import AnyConfig, MatchConfig, MatchStats, run_matches
 from palaestra.store.sqlite import Store
 
@@ -91,8 +94,12 @@ def execute_matches(
     store: Path,
 ) -> dict[str, Any]:
     """Run (or resume) a match or tournament run with the live bar, then print its standings (a table,
-    or JSON with ``as_json``); Ctrl-C keeps the finished matches and says how to resume."""
-    config = config.model_copy(update={"model_options": {**config.model_options, **model_options}})
+    or JSON with ``as_json``); Ctrl-C keeps the finished matches and says how to resume, as does a
+    fatal model error. A resumed run takes ``model_options`` (the key, a new base URL) from this
+    command line."""
+    if resume:
+        config = config.with_options(model_options)
+    api_key = model_options.get("api_key")
     command = config.kind
     out, err = Console(), Console(stderr=True)
     holder: dict[str, str] = {}
@@ -116,11 +123,13 @@ def execute_matches(
         except KeyboardInterrupt:
             rid = holder.get("id", "?")
             n = len(st.finished_episode_ids(rid)) if rid != "?" else 0
-            err.print(
-                f"interrupted: {n} finished matches kept; finish with: palaestra {command} --resume {rid}",
-                soft_wrap=True,
-            )
+            hint = resume_hint(command, rid, store=store, api_key=api_key)
+            err.print(f"interrupted: {n} finished matches kept; finish with: {hint}", soft_wrap=True)
             raise typer.Exit(130) from None
+        except RunStopped as e:
+            n = len(st.finished_episode_ids(e.run_id))
+            hint = resume_hint(command, e.run_id, store=store, api_key=api_key)
+            raise PalaestraError(f"{e}; {n} matches kept; after fixing it, finish with: {hint}") from None
     summary: dict[str, Any] = {"run_id": run_id, **(st.run(run_id)["summary"] or {})}
     summary["wall_s"] = round(time.perf_counter() - started, 3)
     if as_json:
@@ -129,13 +138,26 @@ def execute_matches(
         for table in standings_tables(summary):
             out.print(table)
         out.print(
-            f"stored in {store} as run {run_id} ({summary['wall_s']:.1f}s); see `palaestra show {run_id}`",
+            f"stored in {store} as run {run_id} ({summary['wall_s']:.1f}s); "
+            f"see `{command_line('show', run_id, store=store)}`",
             soft_wrap=True,
             highlight=False,
         )
+    _fail_if_no_model_moved(st, run_id)
     if summary.get("errors"):
         err.print(
             first_error(st, run_id, f"{summary['errors']} of {summary['matches']} matches failed"),
             soft_wrap=True,
         )
     return summary
+
+
+def _fail_if_no_model_moved(st: Store, run_id: str) -> None:
+    """Exit 1, with one line, when every model seat of every match forfeited on a model error (a
+    server down, every call 5xx): the standings then measure nothing of the models."""
+    seats = [s for m in st.matches(run_id) for s in m["seats"] if s["model"]]
+    if seats and all((s["forfeit"] or "").startswith("model error:") for s in seats):
+        raise PalaestraError(
+            f"every model seat of run {run_id} forfeited on a model error, nothing was measured; "
+            f"first: {seats[0]['forfeit']}"
+        )

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from palaestra._hints import DEFAULT_STORE, command_line, resume_hint
 from palaestra.errors import PalaestraError, UsageError
 
 app = typer.Typer(
@@ -29,7 +30,6 @@ err = Console(stderr=True)
 _state = {"verbose": False}
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="SQLite store file.", envvar="PALAESTRA_STORE")]
-DEFAULT_STORE = Path("palaestra.db")
 
 # The model flags every command that runs models takes (see docs/model-servers.md).
 _RequestTimeout = Annotated[
@@ -110,12 +110,23 @@ def _main(verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Show tr
     _state["verbose"] = verbose
 
 
-def _open_store(path: Path, create: bool = True) -> Any:
-    """The store at ``path``: made if missing with ``create``, else opened read-only (the reading
-    commands work on a store they may not write, and never write to it)."""
+def _open_store(path: Path, create: bool = True, write: bool | None = None) -> Any:
+    """The store at ``path``: made if missing with ``create``; opened read-only unless it may be
+    made or ``write`` says so (the reading commands work on a store they may not write, and never
+    write to it; ``rm`` writes to an existing one)."""
     from palaestra.store import Store
 
-    return Store(path, create=create, read_only=not create)
+    return Store(path, create=create, read_only=not (create if write is None else write))
+
+
+_FailOnError = Annotated[
+    float | None,
+    typer.Option(
+        "--fail-on-error",
+        metavar="[RATE]",
+        help="Exit 1 when the share of errored episodes exceeds RATE (0-1); alone: on any error.",
+    ),
+]
 
 
 @app.command()
@@ -182,6 +193,7 @@ def run(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")] = False,
+    fail_on_error: _FailOnError = None,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Run an agent on tasks of one or more environments and record every episode."""
@@ -193,12 +205,7 @@ def run(
     if resume:
         if env:
             raise UsageError("--resume takes the run's own settings; do not pass environments with it")
-        stored = st.run(resume)["config"]
-        if stored.get("kind") in ("match", "tournament"):
-            raise UsageError(
-                f"run {resume} is a {stored['kind']} run; resume it with: palaestra {stored['kind']} --resume {resume}"
-            )
-        config = RunConfig.model_validate(stored)
+        config = RunConfig.model_validate(_stored_config(st, resume, None, store))
     else:
         if not env:
             raise UsageError("name at least one environment: palaestra run ENV (see `palaestra envs`)")
@@ -217,20 +224,24 @@ def run(
             max_steps=max_steps,
             timeout=timeout,
             **_model_settings(temperature, max_tokens, request_timeout, extra, stream, max_context_tokens),
-            model_options={k: v for k, v in model_options.items() if k != "api_key"},
+            model_options=model_options,
             env_kwargs=env_kwargs,
         )
-    run_id, summary = _execute(config, st, resume=resume, as_json=as_json, model_options=model_options)
+    _check_rate(fail_on_error)
+    run_id, summary = _execute(
+        config, st, resume=resume, as_json=as_json, store=store, model_options=model_options
+    )
     if as_json:
         print(json.dumps(summary, indent=2))
     else:
         out.print(summary_table(summary))
         out.print(
-            f"stored in {store} as run {run_id} ({summary['wall_s']:.1f}s); see `palaestra show {run_id}`",
+            f"stored in {store} as run {run_id} ({summary['wall_s']:.1f}s); "
+            f"see `{command_line('show', run_id, store=store)}`",
             soft_wrap=True,
             highlight=False,
         )
-    _report_failed(st, run_id, summary)
+    _report_failed(st, run_id, summary, fail_on_error)
 
 
 def _env_kwargs(envs: list[str], args: list[str]) -> dict[str, dict[str, Any]]:
@@ -277,6 +288,18 @@ def _agent_and_model(agent: str | None, model: str | None) -> dict[str, Any]:
     return {"agent": agent or ("tools" if model else "expert"), "model": model}
 
 
+def _stored_config(st: Any, run_id: str, kind: str | None, store: Path) -> dict[str, Any]:
+    """The stored config of a run to resume with a command of ``kind`` (None: ``run``/``eval``); a run
+    of another kind is one line with the command that resumes it."""
+    stored: dict[str, Any] = st.run(run_id)["config"]
+    if stored.get("kind") != kind:
+        hint = command_line(stored.get("kind") or "run", "--resume", run_id, store=store)
+        raise UsageError(
+            f"run {run_id} is a {stored.get('kind') or 'single-agent'} run; resume it with: {hint}"
+        )
+    return stored
+
+
 def _model_options(
     base_url: str | None, api_key: str | None, tool_role: str | None = None, model: str | None = None
 ) -> dict[str, Any]:
@@ -290,7 +313,7 @@ def _model_options(
     if base_url:
         options["base_url"] = base_url
     if api_key:
-        options["api_key"] = api_key  # never stored with the run
+        options["api_key"] = api_key  # runtime-only: configs never serialise it (runner.settings)
     return options
 
 
@@ -300,17 +323,22 @@ def _execute(
     *,
     resume: str | None,
     as_json: bool,
+    store: Path,
     model_options: dict[str, Any],
     command: str = "run",
 ) -> tuple[str, dict[str, Any]]:
     """Run (or resume) ``config`` with the live progress bar; return the run id and its summary.
 
     Shared by every command that starts runs (``run``, ``eval``); Ctrl-C keeps the finished episodes
-    and says how to resume with ``palaestra COMMAND --resume RUN``."""
+    and a fatal model error stops the run; both say how to resume with ``palaestra COMMAND --resume
+    RUN``. A resumed run takes ``model_options`` (the key, a new base URL) from this command line."""
     from palaestra._display import RunProgress
+    from palaestra.runner.run import RunStopped
     from palaestra.runner.run import run as run_async
 
-    config = config.model_copy(update={"model_options": {**config.model_options, **model_options}})
+    if resume:
+        config = config.with_options(model_options)
+    api_key = model_options.get("api_key")
     holder: dict[str, str] = {}
     started = time.perf_counter()
     with RunProgress(err, enabled=not as_json or sys.stderr.isatty()) as bar:
@@ -333,25 +361,46 @@ def _execute(
         except KeyboardInterrupt:
             rid = holder.get("id", "?")
             n = st.summary(rid)["episodes"] if rid != "?" else 0
-            err.print(
-                f"interrupted: {n} finished episodes kept; finish with: palaestra {command} --resume {rid}",
-                soft_wrap=True,
-            )
+            hint = resume_hint(command, rid, store=store, api_key=api_key)
+            err.print(f"interrupted: {n} finished episodes kept; finish with: {hint}", soft_wrap=True)
             raise typer.Exit(130) from None
+        except RunStopped as e:
+            n = st.summary(e.run_id)["episodes"]
+            hint = resume_hint(command, e.run_id, store=store, api_key=api_key)
+            raise PalaestraError(f"{e}; {n} episodes kept; after fixing it, finish with: {hint}") from None
     summary: dict[str, Any] = st.summary(run_id)
     summary["wall_s"] = round(time.perf_counter() - started, 3)
     summary["agent"], summary["model"] = config.agent, config.model
     return run_id, summary
 
 
-def _report_failed(st: Any, run_id: str, summary: dict[str, Any]) -> None:
+def _check_rate(rate: float | None) -> None:
+    if rate is not None and not 0 <= rate <= 1:
+        raise UsageError(f"--fail-on-error takes a share of episodes between 0 and 1, got {rate:g}")
+
+
+def _report_failed(st: Any, run_id: str, summary: dict[str, Any], fail_on_error: float | None) -> None:
+    """Say how many episodes failed; exit 1 when every one of them failed on the model (nothing was
+    measured: a server down, every call 5xx), or when ``--fail-on-error`` says so."""
+    n, errors, failed = summary["episodes"], summary["errors"], summary["errors"] + summary["timeouts"]
+    if not failed:
+        return
+    first = st.error_examples(run_id, 1)
+    reason = first[0][1].splitlines()[0] if first and first[0][1] else ""
+    on_model = [e for e in st.episodes(run_id, status="error") if (e["error"] or "").startswith("model: ")]
+    if len(on_model) == n:
+        raise PalaestraError(
+            f"all {n} episodes of run {run_id} failed on model errors, nothing was measured; "
+            f"first: {on_model[0]['error'].splitlines()[0]}"
+        )
+    if fail_on_error is not None and errors / n > fail_on_error:
+        raise PalaestraError(
+            f"{errors} of {n} episodes of run {run_id} errored, more than --fail-on-error "
+            f"{fail_on_error:g} allows; first: {reason}"
+        )
     from palaestra._display import first_error
 
-    failed = summary["errors"] + summary["timeouts"]
-    if failed:
-        err.print(
-            first_error(st, run_id, f"{failed} of {summary['episodes']} episodes failed"), soft_wrap=True
-        )
+    err.print(first_error(st, run_id, f"{failed} of {n} episodes failed"), soft_wrap=True)
 
 
 @app.command()
@@ -361,8 +410,10 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List the runs in the store, newest first."""
+    from palaestra.runner.settings import shown
+
     st = _open_store(store, create=False)
-    rows = st.runs(limit)
+    rows = [{**r, "config": shown(r["config"])} for r in st.runs(limit)]
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -388,6 +439,36 @@ def runs(
 
 
 @app.command()
+def rm(
+    run_ids: Annotated[
+        list[str] | None, typer.Argument(help="Run id(s), or 'last'.", show_default=False)
+    ] = None,
+    empty: Annotated[bool, typer.Option("--empty", help="Also every run without an episode.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    store: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """Delete runs and everything of theirs (episodes, steps, model calls) from the store."""
+    st = _open_store(store, create=False, write=True)
+    ids = list(dict.fromkeys(_resolve_run(st, r, store) for r in run_ids or []))
+    for rid in ids:
+        st.run(rid)  # an unknown id: one line with the recent ones, before anything is deleted
+    if empty:
+        ids += [r for r in st.empty_run_ids() if r not in ids]
+    if not run_ids and not empty:
+        raise UsageError("name the runs to delete: palaestra rm RUN... (or --empty: runs with no episodes)")
+    if not ids:
+        out.print(f"no runs without episodes in {store}; nothing deleted", highlight=False)
+        return
+    episodes = sum(st.summary(rid)["episodes"] for rid in ids)
+    what = f"{len(ids)} run{'s' * (len(ids) != 1)} ({', '.join(ids)}) with {episodes} episodes from {store}"
+    if not yes and not typer.confirm(f"delete {what}?", default=False, err=True):
+        err.print("nothing deleted", highlight=False)
+        raise typer.Exit(1)
+    st.delete_runs(ids)
+    out.print(f"deleted {what}", highlight=False, soft_wrap=True)
+
+
+@app.command()
 def show(
     run_id: Annotated[str, typer.Argument(help="Run id, or 'last'.")] = "last",
     episode: Annotated[str | None, typer.Option(help="Show this episode turn by turn.")] = None,
@@ -399,13 +480,12 @@ def show(
 
     from palaestra._display import render_message, summary_table
     from palaestra._literal import literal
+    from palaestra.runner.settings import shown
 
     st = _open_store(store, create=False)
-    if run_id == "last":
-        run_id = st.latest_run_id() or ""
-        if not run_id:
-            raise UsageError(f"no runs in {store} yet; start one with `palaestra run ENV`")
+    run_id = _resolve_run(st, run_id, store)
     info = st.run(run_id)
+    info["config"] = shown(info["config"])
     if episode:
         ep = st.episode(run_id, episode)
         if as_json:
@@ -444,7 +524,7 @@ def show(
         ids = [e["id"] for e in st.episodes(run_id, limit=5)]
         out.print(
             f"matches: {', '.join(ids)}{' ...' if len(ids) == 5 else ''}; "
-            f"one turn by turn: palaestra show {run_id} --episode MATCH_ID",
+            f"one turn by turn: {command_line('show', run_id, '--episode', 'MATCH_ID', store=store)}",
             soft_wrap=True,
             highlight=False,
         )
@@ -504,7 +584,8 @@ def _resolve_run(st: Any, run_id: str, store: Path) -> str:
     if run_id == "last":
         run_id = st.latest_run_id() or ""
         if not run_id:
-            raise UsageError(f"no runs in {store} yet; start one with `palaestra run ENV`")
+            hint = command_line("run", "ENV", store=store)
+            raise UsageError(f"no runs in {store} yet; start one with `{hint}`")
     return run_id
 
 
@@ -542,6 +623,7 @@ def eval_(
         str | None, typer.Option(help="Resume this run id: run only the missing episodes.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON on stdout.")] = False,
+    fail_on_error: _FailOnError = None,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Evaluate an agent on a named suite (one run) and print its metrics with intervals.
@@ -556,7 +638,7 @@ def eval_(
     if resume:
         if env:
             raise UsageError("--resume takes the run's own settings; do not pass --env with it")
-        config = RunConfig.model_validate(st.run(resume)["config"])
+        config = RunConfig.model_validate(_stored_config(st, resume, None, store))
     else:
         if not suite:
             raise UsageError(f"name a suite: palaestra eval SUITE; suites: {', '.join(suite_names())}")
@@ -572,19 +654,22 @@ def eval_(
             max_steps=max_steps,
             timeout=timeout,
             **_model_settings(temperature, max_tokens, request_timeout, extra, stream, max_context_tokens),
-            model_options={k: v for k, v in model_options.items() if k != "api_key"},
+            model_options=model_options,
         )
+    _check_rate(fail_on_error)
     run_id, summary = _execute(
-        config, st, resume=resume, as_json=as_json, model_options=model_options, command="eval"
+        config, st, resume=resume, as_json=as_json, store=store, model_options=model_options, command="eval"
     )
-    _print_stats(st, run_id, as_json=as_json, extra={"suite": suite, "wall_s": summary["wall_s"]})
+    _print_stats(
+        st, run_id, as_json=as_json, store=store, extra={"suite": suite, "wall_s": summary["wall_s"]}
+    )
     if not as_json:
         out.print(f"stored in {store} as run {run_id} ({summary['wall_s']:.1f}s)")
-    _report_failed(st, run_id, summary)
+    _report_failed(st, run_id, summary, fail_on_error)
 
 
 def _print_stats(
-    st: Any, run_id: str, *, as_json: bool, extra: dict[str, Any] | None = None, **kw: Any
+    st: Any, run_id: str, *, as_json: bool, store: Path, extra: dict[str, Any] | None = None, **kw: Any
 ) -> None:
     from palaestra.eval.metrics import run_metrics
 
@@ -602,9 +687,13 @@ def _print_stats(
         detail = f" ({f['detail']})" if f["detail"] else ""
         out.print(literal(f"  {f['category']}: {f['id']}{detail}"), highlight=False)
     if len(failed) > 5:
-        out.print(f"  ... {len(failed) - 5} more; `palaestra stats {run_id} --json` lists them all")
+        listing = command_line("stats", run_id, "--json", store=store)
+        out.print(
+            f"  ... {len(failed) - 5} more; `{listing}` lists them all", highlight=False, soft_wrap=True
+        )
     if failed:
-        out.print(f"  see one with `palaestra show {run_id} --episode ID`")
+        one = command_line("show", run_id, "--episode", "ID", store=store)
+        out.print(f"  see one with `{one}`", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -624,7 +713,16 @@ def stats(
         raise UsageError("--resamples must be at least 1")
     st = _open_store(store, create=False)
     run_id = _resolve_run(st, run_id, store)
-    _print_stats(st, run_id, as_json=as_json, env=env, resamples=resamples, confidence=confidence, seed=seed)
+    _print_stats(
+        st,
+        run_id,
+        as_json=as_json,
+        store=store,
+        env=env,
+        resamples=resamples,
+        confidence=confidence,
+        seed=seed,
+    )
 
 
 @app.command()
@@ -652,6 +750,9 @@ def compare(
         out.print(f"not compared: {c['only_a']} tasks only in A, {c['only_b']} only in B")
 
 
+_OverwriteFile = Annotated[bool, typer.Option("--overwrite", help="Replace the --out file if it exists.")]
+
+
 @app.command()
 def export(
     runs: Annotated[list[str], typer.Argument(help="Run id(s), or 'last'.", show_default=False)],
@@ -667,6 +768,7 @@ def export(
     dpo_mode: Annotated[
         str, typer.Option(help="dpo pairs: step (one turn at the divergence) | trajectory (the rest).")
     ] = "step",
+    overwrite: _OverwriteFile = False,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Export runs as training data in the formats TRL reads (SFT, DPO, reward model) or raw."""
@@ -676,7 +778,9 @@ def export(
         raise UsageError("name the output file: --out FILE.jsonl or --out FILE.parquet")
     st = _open_store(store, create=False)
     ids = [_resolve_run(st, r, store) for r in runs]
-    res = export_runs(st, ids, format, out_path, filter=filter, env=env, dpo_mode=dpo_mode)
+    res = export_runs(
+        st, ids, format, out_path, filter=filter, env=env, dpo_mode=dpo_mode, overwrite=overwrite
+    )
     out.print(f"wrote {res.rows} {format} rows from {res.episodes} episodes to {res.path}", highlight=False)
     if res.note:
         err.print(f"[yellow]warning:[/yellow] {escape(res.note)}", soft_wrap=True)
@@ -692,6 +796,7 @@ def report(
         int, typer.Option(help="Example episodes shown per environment and run (best and worst).")
     ] = 2,
     title: Annotated[str | None, typer.Option(help="Title of the page.")] = None,
+    overwrite: _OverwriteFile = False,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Write one self-contained HTML report of runs: leaderboard, plots, costs, failures, examples."""
@@ -699,7 +804,7 @@ def report(
 
     st = _open_store(store, create=False)
     ids = [_resolve_run(st, r, store) for r in runs]
-    res = write_report(st, ids, out_path, episodes_per_env=episodes_per_env, title=title)
+    res = write_report(st, ids, out_path, episodes_per_env=episodes_per_env, title=title, overwrite=overwrite)
     for note in res.skipped:
         err.print(f"[yellow]skipped:[/yellow] {escape(note)}", soft_wrap=True)
     out.print(
@@ -761,7 +866,7 @@ def _match_common(
         "max_steps": max_rounds,
         "move_timeout": move_timeout,
         **settings,
-        "model_options": {k: v for k, v in model_options.items() if k != "api_key"},
+        "model_options": model_options,
     }
 
 
@@ -805,7 +910,7 @@ def match(
     if resume:
         if game or seat:
             raise UsageError("--resume takes the run's own settings; do not pass a game or seats with it")
-        config: Any = load_config(st.run(resume)["config"])
+        config: Any = load_config(_stored_config(st, resume, "match", store))
     else:
         if not game:
             raise UsageError("name a game: palaestra match GAME --seat SEAT=PLAYER (see `palaestra envs`)")
@@ -875,7 +980,7 @@ def tournament(
     if resume:
         if game or players or more:
             raise UsageError("--resume takes the run's own settings; do not pass a game or players with it")
-        config: Any = load_config(st.run(resume)["config"])
+        config: Any = load_config(_stored_config(st, resume, "tournament", store))
     else:
         if not game:
             raise UsageError("name a game: palaestra tournament GAME --players P1 P2 ...")
@@ -1102,11 +1207,34 @@ def _evolve_line(row: Any) -> str:
     return f"iteration {row.iteration}: test {row.test_mean:.1%} ({per_env}) in {row.seconds:.0f}s"
 
 
+_OPTIONAL_VALUES = {"--fail-on-error": "0"}
+"""Options whose value may be left out (Click cannot say so through Typer), and the value then."""
+
+
+def _flag_defaults(argv: list[str]) -> list[str]:
+    """``argv`` with the implied value after an option of ``_OPTIONAL_VALUES`` given alone:
+    ``--fail-on-error maze`` is ``--fail-on-error 0 maze``; ``--fail-on-error 0.1`` stays."""
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        out.append(arg)
+        if arg in _OPTIONAL_VALUES and not _is_number(argv[i + 1] if i + 1 < len(argv) else ""):
+            out.append(_OPTIONAL_VALUES[arg])
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def main() -> None:
     """Entry point: one clear line per error, exit 2 for bad input, tracebacks only with -v."""
     verbose = "-v" in sys.argv[1:] or "--verbose" in sys.argv[1:]
     try:
-        code = app(standalone_mode=False)
+        code = app(args=_flag_defaults(sys.argv[1:]), standalone_mode=False)
     except PalaestraError as e:
         if verbose:
             raise

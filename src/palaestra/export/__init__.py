@@ -17,7 +17,7 @@ from palaestra.errors import UsageError
 from palaestra.eval.metrics import require_single_agent
 from palaestra.export.conversation import conversation, tools_of
 from palaestra.export.formats import COLUMNS, FORMATS, dpo_row, pairings, raw_row, rm_row, sft_row
-from palaestra.export.writer import file_format, write_rows
+from palaestra.export.writer import check_overwrite, file_format, write_rows
 
 if TYPE_CHECKING:
     from palaestra.store.sqlite import Store
@@ -74,16 +74,19 @@ def export(
     filter: str | None = None,
     env: str | None = None,
     dpo_mode: str = "step",
+    overwrite: bool = True,
 ) -> ExportResult:
     """Export the episodes of ``runs`` (one or more run ids) to ``out`` (``.jsonl`` or ``.parquet``).
 
     ``filter`` selects episodes for ``sft`` (default ``success``) and ``raw`` (default ``all``);
     ``dpo`` and ``rm`` always pair successes with failures of the same task, across all ``runs``.
+    With ``overwrite=False`` an existing ``out`` is refused (the CLI's default) before any work.
     """
     path = Path(out)
     if format not in FORMATS:
         raise UsageError(f"unknown export format {format!r}; valid formats: {', '.join(FORMATS)}")
     file_format(path)
+    check_overwrite(path, overwrite)
     if not runs:
         raise UsageError("name at least one run to export")
     if filter is not None and filter not in FILTERS:

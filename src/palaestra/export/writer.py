@@ -33,6 +33,12 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+def check_overwrite(path: Path, overwrite: bool) -> None:
+    """Refuse, with one line, to replace an existing ``path`` unless ``overwrite`` (exports, reports)."""
+    if path.exists() and not overwrite:
+        raise UsageError(f"{path} exists; pass --overwrite to replace it, or name another file with --out")
+
+
 def write_rows(rows: Iterable[dict[str, Any]], path: Path, columns: Sequence[tuple[str, Kind]]) -> int:
     """Write ``rows`` (only ``columns``, in their order) to ``path``; return how many were written.
 

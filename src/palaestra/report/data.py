@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from palaestra._hints import command_line
 from palaestra.errors import UsageError
 from palaestra.eval.metrics import run_metrics
 from palaestra.eval.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
@@ -120,7 +121,7 @@ def collect(
             game = info["config"].get("game", "?")
             skipped.append(
                 f"run {rid} is a {kind} of the multi-agent game {game}; it is not in this report "
-                f"(see `palaestra show {rid}` for its standings)"
+                f"(see `{command_line('show', rid, store=store.path)}` for its standings)"
             )
         else:
             kept.append((rid, info))
@@ -136,7 +137,7 @@ def collect(
     if not envs:
         raise UsageError(
             f"{'run ' + runs[0].id + ' has' if len(runs) == 1 else 'these runs have'} no finished episodes "
-            "yet; report it when some are done (`palaestra runs` shows the counts)"
+            f"yet; report it when some are done (`{command_line('runs', store=store.path)}` shows the counts)"
         )
     return ReportData(str(store.path), runs, skipped, envs, confidence, resamples, episodes_per_env)
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from palaestra.errors import UsageError
 from palaestra.eval.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
 from palaestra.eval.taxonomy import CATEGORIES
+from palaestra.export.writer import check_overwrite
 from palaestra.report import plots
 from palaestra.report.data import ReportData, RunData, collect
 from palaestra.report.episodes import MAX_CHARS, MAX_TURNS
@@ -213,14 +214,17 @@ def write_report(
     resamples: int = DEFAULT_RESAMPLES,
     confidence: float = DEFAULT_CONFIDENCE,
     seed: int = 0,
+    overwrite: bool = True,
 ) -> ReportResult:
-    """Write the report of ``run_ids`` to ``out`` (atomically: a reader never sees half a file)."""
+    """Write the report of ``run_ids`` to ``out`` (atomically: a reader never sees half a file).
+    With ``overwrite=False`` an existing ``out`` is refused (the CLI's default) before any work."""
     started = time.perf_counter()
     path = Path(out)
     if path.is_dir():
         raise UsageError(f"--out {path} is a directory; name the report file, e.g. --out report.html")
     if not path.parent.exists():
         raise UsageError(f"the directory of --out {path} does not exist")
+    check_overwrite(path, overwrite)
     text, data = build_report(
         store,
         run_ids,

@@ -16,7 +16,7 @@ works in any seat unchanged.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -101,17 +101,24 @@ class SeatView:
 
 
 class ModelPool:
-    """One shared ``Model`` per model spec, opened on first use and closed together."""
+    """One shared ``Model`` per model spec, opened on first use and closed together. ``wrap``, when
+    given, wraps each model handed out (a run's :class:`~palaestra.runner.run.FatalGuard`)."""
 
-    def __init__(self, options: dict[str, Any] | None = None, models: dict[str, Model] | None = None) -> None:
+    def __init__(
+        self,
+        options: dict[str, Any] | None = None,
+        models: dict[str, Model] | None = None,
+        wrap: Callable[[Model], Model] | None = None,
+    ) -> None:
         self.options = options or {}
-        self.models: dict[str, Model] = dict(models or {})
+        self.wrap = wrap or (lambda m: m)
+        self.models: dict[str, Model] = {k: self.wrap(m) for k, m in (models or {}).items()}
         self._owned: list[Model] = []
 
     def get(self, spec: str) -> Model:
         if spec not in self.models:
             model = get_model(spec, **self.options)
-            self.models[spec] = model
+            self.models[spec] = self.wrap(model)
             self._owned.append(model)
         return self.models[spec]
 

@@ -16,39 +16,37 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from palaestra.agents.base import agent_needs_model, make_agent
 from palaestra.env import Env, env_factory, make
-from palaestra.errors import StoreError, UsageError
-from palaestra.models.base import GenerateConfig, Model, get_model
+from palaestra.errors import ModelError, PalaestraError, StoreError, UsageError
+from palaestra.models.base import GenerateConfig, Model, ModelOutput, get_model
 from palaestra.records import EpisodeRecord, RunStore
 from palaestra.runner.episode import RecordingModel, rollout
-from palaestra.types import Split, Task
+from palaestra.runner.settings import StoredConfig
+from palaestra.types import Message, Split, Task, ToolSpec
 
 
-class RunConfig(BaseModel):
-    """Everything that defines a run; stored with it so ``--resume`` repeats it exactly."""
-
-    model_config = ConfigDict(extra="forbid")
+class RunConfig(StoredConfig):
+    """Everything that defines a run; stored with it so ``--resume`` repeats it exactly (less the
+    runtime-only model options: see :mod:`palaestra.runner.settings`)."""
 
     envs: list[str]
     agent: str = "expert"
     model: str | None = None
     split: Split = "test"
-    tasks: int = 10
-    samples: int = 1
+    tasks: int = Field(10, ge=1)
+    samples: int = Field(1, ge=1)
     """Episodes per task (for pass@k and sampling)."""
     difficulty: int | None = None
     seed: int = 0
-    concurrency: int | None = None
+    concurrency: int | None = Field(None, ge=1)
     """Episodes in flight; default: the model's connection limit (32 without a model)."""
-    max_steps: int | None = None
-    timeout: float | None = None
+    max_steps: int | None = Field(None, ge=1)
+    timeout: float | None = Field(None, gt=0)
     """Wall-clock limit of one episode, seconds."""
-    generate: GenerateConfig = Field(default_factory=GenerateConfig)
     agent_options: dict[str, Any] = Field(default_factory=dict)
-    model_options: dict[str, Any] = Field(default_factory=dict)
     env_kwargs: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Constructor arguments per environment, e.g. ``{"deduction": {"answerer": "openai:..."}}``."""
 
@@ -95,16 +93,70 @@ def _episode_seed(config: RunConfig, episode_id: str) -> int:
 
 
 def validate(config: RunConfig) -> None:
-    """Fail early, with one line, on unknown names or bad values."""
+    """Fail early, with one line, on unknown names or bad values (the bounds of the numbers are
+    checked by :class:`RunConfig` itself)."""
     for name in config.envs:
         env_factory(name)
-    if agent_needs_model(config.agent) and not config.model:
+    if agent_needs_model(config.agent) and not config.model:  # an unknown agent: one line too
         raise UsageError(f"agent {config.agent!r} needs a model: pass --model PROVIDER:NAME")
-    for field in ("tasks", "samples"):
-        if getattr(config, field) < 1:
-            raise UsageError(f"--{field} must be at least 1")
-    if config.concurrency is not None and config.concurrency < 1:
-        raise UsageError("--concurrency must be at least 1")
+
+
+async def check_envs(config: RunConfig) -> None:
+    """Build each environment and its first task (then close it), so a bad ``--env-arg`` or
+    ``--difficulty`` is one line before the run is recorded."""
+    for name in config.envs:
+        env = make(name, **config.env_kwargs.get(name, {}))
+        try:
+            if not isinstance(env, Env):
+                raise UsageError(f"{name} is a multi-agent game; use `palaestra match {name}`")
+            env.tasks(config.split, 1, seed=config.seed, difficulty=config.difficulty)
+        finally:
+            await env.close()
+
+
+class RunStopped(PalaestraError):
+    """A run stopped early because every later model call would fail alike (``ModelError.fatal``:
+    bad key, no such model). The episodes that ended on it are not recorded, nor are those not
+    started, so ``--resume`` after the fix runs them all."""
+
+    def __init__(self, run_id: str, cause: ModelError) -> None:
+        super().__init__(f"run {run_id} stopped: {cause}")
+        self.run_id, self.cause = run_id, cause
+
+
+class FatalGuard:
+    """Watches a run's model calls for the first fatal :class:`ModelError` (``e.fatal``)."""
+
+    def __init__(self) -> None:
+        self.error: ModelError | None = None
+
+    def wrap(self, model: Model) -> GuardedModel:
+        return GuardedModel(model, self)
+
+
+class GuardedModel:
+    """A model whose fatal errors stop the run they belong to (one wrapper per episode, or per run)."""
+
+    def __init__(self, inner: Model, guard: FatalGuard) -> None:
+        self.inner, self.guard = inner, guard
+        self.name = inner.name
+        self.max_concurrency = inner.max_concurrency
+        self.tripped = False
+        """This wrapper's calls met a fatal error."""
+
+    async def generate(
+        self, messages: list[Message], tools: list[ToolSpec] | None, config: GenerateConfig
+    ) -> ModelOutput:
+        try:
+            return await self.inner.generate(messages, tools, config)
+        except ModelError as e:
+            if e.fatal:
+                self.tripped = True
+                self.guard.error = self.guard.error or e
+            raise
+
+    async def close(self) -> None:
+        await self.inner.close()
 
 
 async def run(
@@ -119,89 +171,118 @@ async def run(
 ) -> str:
     """Run (or resume) a run and return its id. Finished episodes are in ``store``.
 
-    Cancellation (Ctrl-C) stops cleanly: the run is marked ``interrupted`` and every finished
-    episode is kept; ``resume=True`` with the same id runs only what is missing.
+    Everything is checked, and the model built, before the run is recorded: bad input leaves no
+    run behind. Cancellation (Ctrl-C) stops cleanly: the run is marked ``interrupted`` and every
+    finished episode is kept; ``resume=True`` with the same id runs only what is missing. A fatal
+    model error (bad key, no such model) stops the run and raises :class:`RunStopped`.
     """
     validate(config)
+    await check_envs(config)
+    if resume and run_id is None:
+        raise UsageError("--resume needs a run id")
+    owns_model = model is None and bool(config.model) and agent_needs_model(config.agent)
+    if owns_model:
+        model = get_model(config.model or "", **config.model_options)
+    try:
+        run_id, done = open_run(store, config, run_id, resume=resume)
+        await _episodes(config, store, run_id, done, model, on_episode, on_start)
+    finally:
+        if owns_model and model is not None:
+            await model.close()
+    return run_id
+
+
+def open_run(store: RunStore, config: StoredConfig, run_id: str | None, *, resume: bool) -> tuple[str, set[str]]:
+    """Record a new run (its config as stored: no credentials), or mark a resumed one running;
+    return its id and the ids of its finished episodes. Call it once everything is checked."""
     if resume:
         if run_id is None:
             raise UsageError("--resume needs a run id")
         done = store.finished_episode_ids(run_id)
         store.set_run_status(run_id, "running")
-    else:
-        run_id = run_id or new_run_id()
-        store.create_run(run_id, config.model_dump(mode="json"))
-        done = set()
+        return run_id, done
+    run_id = run_id or new_run_id()
+    store.create_run(run_id, config.model_dump(mode="json"))
+    return run_id, set()
 
-    owns_model = model is None and bool(config.model) and agent_needs_model(config.agent)
-    if owns_model:
-        model = get_model(config.model or "", **config.model_options)
-    concurrency = config.concurrency or (model.max_concurrency if model else 32)
 
-    # Tasks are generated lazily, as workers need them, so the first episode starts at once.
-    total = len(config.envs) * config.tasks * config.samples
-    todo = total - len(done)
-    specs = (s for s in episode_specs(config) if s.id not in done)
-    stats = RunStats(total=total, skipped=len(done), started=time.perf_counter())
-    if on_start:
-        on_start(run_id, stats)
-    queue: Iterator[EpisodeSpec] = specs
-    model_name = config.model or ""
-    withhold = agent_needs_model(config.agent)  # oracles (expert, random) may read the task's params
-
-    async def worker() -> None:
-        for spec in queue:  # shared iterator: each spec goes to exactly one worker
-            env = make(spec.task.env, **config.env_kwargs.get(spec.task.env, {}))
-            assert isinstance(env, Env)
-            rec = EpisodeRecord(
-                id=spec.id, task=spec.task, agent=config.agent, model=model_name, sample=spec.sample
-            )
-            agent = make_agent(
-                config.agent,
-                env=env,
-                model=RecordingModel(model, rec.calls) if model is not None else None,
-                seed=_episode_seed(config, spec.id),
-                config=config.generate,
-                **config.agent_options,
-            )
-            await rollout(
-                env,
-                agent,
-                spec.task,
-                record=rec,
-                max_steps=config.max_steps,
-                timeout=config.timeout,
-                withhold_params=withhold,
-            )
-            store.write_episode(run_id, rec)
-            stats.done += 1
-            stats.success += rec.success
-            stats.errors += rec.status == "error"
-            stats.model_calls += len(rec.calls)
-            stats.tokens += rec.usage.total_tokens
-            if on_episode:
-                on_episode(rec, stats)
-
+async def _episodes(
+    config: RunConfig,
+    store: RunStore,
+    run_id: str,
+    done: set[str],
+    model: Model | None,
+    on_episode: Callable[[EpisodeRecord, RunStats], None] | None,
+    on_start: Callable[[str, RunStats], None] | None,
+) -> None:
+    """The workers of a recorded run; sets the run's status and summary however they end."""
     status = "failed"
+    guard = FatalGuard()
     try:
+        concurrency = config.concurrency or (model.max_concurrency if model else 32)
+        # Tasks are generated lazily, as workers need them, so the first episode starts at once.
+        total = len(config.envs) * config.tasks * config.samples
+        todo = total - len(done)
+        queue: Iterator[EpisodeSpec] = (s for s in episode_specs(config) if s.id not in done)
+        stats = RunStats(total=total, skipped=len(done), started=time.perf_counter())
+        if on_start:
+            on_start(run_id, stats)
+        model_name = config.model or ""
+        withhold = agent_needs_model(config.agent)  # oracles (expert, random) may read the task's params
+
+        async def worker() -> None:
+            for spec in queue:  # shared iterator: each spec goes to exactly one worker
+                if guard.error is not None:
+                    return  # a fatal model error: the rest is left for --resume
+                env = make(spec.task.env, **config.env_kwargs.get(spec.task.env, {}))
+                assert isinstance(env, Env)
+                rec = EpisodeRecord(
+                    id=spec.id, task=spec.task, agent=config.agent, model=model_name, sample=spec.sample
+                )
+                guarded = guard.wrap(model) if model is not None else None
+                agent = make_agent(
+                    config.agent,
+                    env=env,
+                    model=RecordingModel(guarded, rec.calls) if guarded is not None else None,
+                    seed=_episode_seed(config, spec.id),
+                    config=config.generate,
+                    **config.agent_options,
+                )
+                await rollout(
+                    env,
+                    agent,
+                    spec.task,
+                    record=rec,
+                    max_steps=config.max_steps,
+                    timeout=config.timeout,
+                    withhold_params=withhold,
+                )
+                if guarded is not None and guarded.tripped:
+                    return  # not the agent's failure: not recorded, so --resume runs it again
+                store.write_episode(run_id, rec)
+                stats.done += 1
+                stats.success += rec.success
+                stats.errors += rec.status == "error"
+                stats.model_calls += len(rec.calls)
+                stats.tokens += rec.usage.total_tokens
+                if on_episode:
+                    on_episode(rec, stats)
+
         async with asyncio.TaskGroup() as tg:
             for _ in range(min(concurrency, max(1, todo))):
                 tg.create_task(worker())
-        status = "finished"
+        status = "finished" if guard.error is None else "failed"
     except asyncio.CancelledError:
         status = "interrupted"
         raise
     except BaseExceptionGroup as eg:  # a bug outside any episode (store, agent construction)
         status = "failed"
-        first = eg.exceptions[0]
-        raise first from None
+        raise eg.exceptions[0] from None
     finally:
         try:
             store.set_run_status(run_id, status, store.summary(run_id))
         except StoreError:
             if status == "finished":  # otherwise the error already on its way says more
                 raise
-        finally:
-            if owns_model and model is not None:
-                await model.close()
-    return run_id
+    if guard.error is not None:
+        raise RunStopped(run_id, guard.error)

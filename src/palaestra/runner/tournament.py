@@ -19,40 +19,39 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from palaestra.env import make
 from palaestra.errors import UsageError
-from palaestra.models.base import GenerateConfig, Model
+from palaestra.models.base import Model
 from palaestra.multi import BotFactory, MultiAgentEnv
 from palaestra.ratings import standings
 from palaestra.records import MatchRecord, RunStore
 from palaestra.runner.match import play_match, resolve_seats
 from palaestra.runner.pairings import round_robin_lineups, swiss_lineups
 from palaestra.runner.players import ModelPool, parse_player
-from palaestra.runner.run import new_run_id
+from palaestra.runner.run import FatalGuard, RunStopped, open_run
+from palaestra.runner.settings import StoredConfig
 from palaestra.types import Split, Task
 
 
-class _Common(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Common(StoredConfig):
+    FLAGS: ClassVar[dict[str, str]] = {"max_steps": "--max-rounds"}
 
     game: str
     split: Split = "test"
     difficulty: int | None = None
     seed: int = 0
-    concurrency: int | None = None
+    concurrency: int | None = Field(None, ge=1)
     """Matches in flight; default: the smallest model connection limit over the LLM seats of a
     match (32 without models)."""
-    max_steps: int | None = None
+    max_steps: int | None = Field(None, ge=1)
     """Round cap of one match (default: the game's ``spec.max_steps``)."""
-    move_timeout: float | None = 300.0
+    move_timeout: float | None = Field(300.0, gt=0)
     """Seconds one seat may take for one move (people have no limit)."""
-    generate: GenerateConfig = Field(default_factory=GenerateConfig)
     agent_options: dict[str, Any] = Field(default_factory=dict)
-    model_options: dict[str, Any] = Field(default_factory=dict)
 
 
 class MatchConfig(_Common):
@@ -63,7 +62,7 @@ class MatchConfig(_Common):
     """Seat name (or index) -> player spec."""
     default: str | None = None
     """The player of the seats not named (default: the game's first bot, else ``random``)."""
-    tasks: int = 1
+    tasks: int = Field(1, ge=1)
 
 
 class TournamentConfig(_Common):
@@ -71,7 +70,7 @@ class TournamentConfig(_Common):
 
     kind: Literal["tournament"] = "tournament"
     players: list[str]
-    rounds: int = 1
+    rounds: int = Field(1, ge=1)
     format: Literal["round-robin", "swiss"] = "round-robin"
     filler: str | None = None
 
@@ -163,22 +162,27 @@ class Scheduler:
         c = self.config
         bots = self.game.bots()
         if isinstance(c, MatchConfig):
-            if c.tasks < 1:
-                raise UsageError("--tasks must be at least 1")
             for spec in [*c.seats.values(), *([c.default] if c.default else [])]:
                 parse_player(spec, bots)
             resolve_seats(dict(c.seats), await self.seat_names(self.tasks[0]), c.default or "random")
         else:
-            if c.rounds < 1:
-                raise UsageError("--rounds must be at least 1")
             if len(c.players) < 2:
                 raise UsageError("a tournament needs at least two players")
             canon = [parse_player(p, bots).spec for p in c.players]
             if len(set(canon)) != len(canon):
                 raise UsageError("a player is listed twice; list each player once")
             c.players = canon
-        if c.concurrency is not None and c.concurrency < 1:
-            raise UsageError("--concurrency must be at least 1")
+
+    def models(self) -> list[str]:
+        """The model specs the run's players use (checked players: call after :meth:`check`)."""
+        c = self.config
+        named = (
+            [*c.seats.values(), c.default or ""]
+            if isinstance(c, MatchConfig)
+            else [*c.players, c.filler or ""]
+        )
+        bots = self.game.bots()
+        return sorted({m for m in (parse_player(p, bots).model for p in named if p) if m})
 
     async def seat_names(self, task: Task) -> list[str]:
         if task.id not in self.seats:
@@ -244,25 +248,25 @@ async def run_matches(
     standings in the run's summary. Ctrl-C marks the run ``interrupted`` and keeps finished matches."""
     sched = Scheduler(config)
     await sched.check()
-    if resume:
-        if run_id is None:
-            raise UsageError("--resume needs a run id")
-        done = store.finished_episode_ids(run_id)
-        store.set_run_status(run_id, "running")
-    else:
-        run_id = run_id or new_run_id()
-        store.create_run(run_id, config.model_dump(mode="json"))
-        done = set()
-    pool = ModelPool(config.model_options, models)
-    stats = MatchStats(total=await sched.total(), skipped=len(done), started=time.perf_counter())
-    stats.total = max(stats.total, len(done))
-    if on_start:
-        on_start(run_id, stats)
+    if resume and run_id is None:
+        raise UsageError("--resume needs a run id")
+    guard = FatalGuard()
+    pool = ModelPool(config.model_options, models, wrap=guard.wrap)
+    try:
+        for spec in sched.models():  # a bad model spec or local dir fails before the run is recorded
+            pool.get(spec)
+        run_id, done = open_run(store, config, run_id, resume=resume)
+    except BaseException:
+        await pool.close()
+        raise
     players = config.players if isinstance(config, TournamentConfig) else None
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="palaestra-store")
+    stats = MatchStats(skipped=len(done), started=time.perf_counter())
 
     async def play(specs: Iterator[MatchSpec]) -> None:
         for spec in specs:  # shared iterator: each spec goes to exactly one worker
+            if guard.error is not None:
+                return  # a fatal model error: the rest is left for --resume
             rec = MatchRecord(id=spec.id, task=spec.task, round=spec.round)
             await play_match(
                 _game(config.game),
@@ -278,6 +282,8 @@ async def run_matches(
                 generate=config.generate,
                 agent_options=config.agent_options,
             )
+            if guard.error is not None:
+                return  # it may have met the fatal error: not recorded, so --resume plays it again
             # the writer thread does the SQLite work (which releases the GIL), so the other
             # matches play on meanwhile; one thread keeps the store's single writer
             await asyncio.get_running_loop().run_in_executor(writer, store.write_match, run_id, rec)
@@ -293,7 +299,12 @@ async def run_matches(
 
     status = "failed"
     try:
+        stats.total = max(await sched.total(), len(done))
+        if on_start:
+            on_start(run_id, stats)
         for r in range(sched.stages):
+            if guard.error is not None:
+                break
             prior = [m for m in store.matches(run_id) if m["round"] < r] if r else []
             specs = [s for s in await sched.stage(r, prior) if s.id not in done]
             if not specs:
@@ -303,7 +314,7 @@ async def run_matches(
             async with asyncio.TaskGroup() as tg:
                 for _ in range(min(workers, len(specs))):
                     tg.create_task(play(queue))
-        status = "finished"
+        status = "finished" if guard.error is None else "failed"
     except asyncio.CancelledError:
         status = "interrupted"
         raise
@@ -314,6 +325,8 @@ async def run_matches(
         summary = {"kind": config.kind, "game": config.game, **standings(store.matches(run_id), players)}
         store.set_run_status(run_id, status, summary)
         await pool.close()
+    if guard.error is not None:
+        raise RunStopped(run_id, guard.error)
     return run_id
 
 

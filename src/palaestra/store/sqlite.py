@@ -506,6 +506,31 @@ class Store:
             for r in rows
         ]
 
+    def delete_runs(self, run_ids: Sequence[str]) -> int:
+        """Delete runs with everything of theirs (episodes, steps, model calls, seats), in one
+        transaction; return how many runs were deleted. The freed pages are zeroed (a key that an
+        older version stored goes with its run) and the WAL is checkpointed into the file."""
+        self.con.execute("PRAGMA secure_delete=ON")
+        self.con.execute("BEGIN IMMEDIATE")
+        try:
+            n = sum(self.con.execute("DELETE FROM runs WHERE id=?", (r,)).rowcount for r in run_ids)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return n
+
+    def empty_run_ids(self) -> list[str]:
+        """Runs without a single episode (stopped before their first, or left by older versions)."""
+        return [
+            r[0]
+            for r in self.con.execute(
+                "SELECT id FROM runs r WHERE NOT EXISTS (SELECT 1 FROM episodes e WHERE e.run_id = r.id) "
+                "ORDER BY created"
+            )
+        ]
+
     def latest_run_id(self) -> str | None:
         row = self.con.execute("SELECT id FROM runs ORDER BY created DESC LIMIT 1").fetchone()
         return row[0] if row else None

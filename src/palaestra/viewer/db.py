@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from palaestra._hints import command_line
 from palaestra.errors import StoreError
+from palaestra.runner.settings import shown
 from palaestra.store.sqlite import _check_file, connect_read_only
 
 T = TypeVar("T")
@@ -49,7 +51,9 @@ def open_check(path: Path) -> dict[str, set[str]]:
         raise StoreError(f"store {path} does not exist; pass an existing store with --store")
     _check_file(path)  # a directory, a foreign or corrupt file, a newer schema
     if path.stat().st_size == 0:
-        raise StoreError(f"store {path} is empty; record a run first with `palaestra run ENV`")
+        raise StoreError(
+            f"store {path} is empty; record a run first with `{command_line('run', 'ENV', store=path)}`"
+        )
     con = connect_read_only(path)
     try:
         tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
@@ -214,7 +218,7 @@ class ViewerDB:
             if row is None:
                 return None
             out = self._run_row(con, row)
-            out["config"] = _loads(row[4]) or {}
+            out["config"] = shown(_loads(row[4]) or {})
             summary = _loads(row[5])
             if row[3] == "running" or not summary:
                 summary = self._live_summary(con, run_id)
