@@ -392,3 +392,22 @@ async def test_a_model_seat_is_reset_without_the_tasks_hidden_params(tmp_path: P
     with Store(tmp_path / "s.db") as st:
         await run_matches(config, st, models={"mock:b": bids})
     assert len(seen) == 1 and seen[0].params == {}  # the cards of every seat are in the params
+
+
+async def test_a_seats_unstorable_reply_is_an_invalid_move_not_a_failed_match(tmp_path: Path) -> None:
+    """What a model sends in a match is cleaned where it enters, as in single-agent runs: a react
+    Action nested too deep and a lone surrogate leave a stored, finished match."""
+    deep = '{"amount": ' + "[" * 600 + "]" * 600 + "}"
+    react = MockModel([f"Thought: \ud83d\nAction: bid({deep})"], cycle=True)
+    config = MatchConfig(game=GAME, seats={"b": "react:mock:x"}, tasks=1)
+    with Store(tmp_path / "s.db") as st:
+        rid = await run_matches(config, st, models={"mock:x": react})
+        (m,) = st.matches(rid)
+        assert m["status"] == "done", m
+        seat = {s["seat"]: s for s in m["seats"]}["b"]
+        assert seat["invalid_actions"] >= 1
+        action_ = next(s["action"] for s in st.match(rid, m["id"])["steps"] if s["seat"] == "b")
+        assert (
+            action_["content"].startswith("Thought: \ufffd")
+            and "deeper than" in action_["tool_calls"][0]["parse_error"]
+        )

@@ -77,6 +77,17 @@ def test_show_run_table_prints_ids_literally(tmp_path: Path) -> None:
     assert "guess/t[/]1/0" in r.stdout
 
 
+def test_runs_prints_names_from_the_command_line_literally(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    st = Store(db)
+    st.create_run("r[/]2", {"envs": ["guess"], "agent": "[bold]react", "model": "openai:[/]m\x1b[2J"})
+    st.close()
+    r = _cli("runs", "--store", str(db))
+    assert r.returncode == 0, r.stderr
+    assert "r[/]2" in r.stdout and "[bold]react" in r.stdout and "openai:[/]m\\x1b[2J" in r.stdout
+    assert "\x1b" not in r.stdout
+
+
 def test_show_match_prints_seats_and_moves_literally(tmp_path: Path) -> None:
     from palaestra.records import MatchRecord, SeatRecord
 

@@ -410,6 +410,7 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List the runs in the store, newest first."""
+    from palaestra._literal import literal
     from palaestra.runner.settings import shown
 
     st = _open_store(store, create=False)
@@ -424,13 +425,13 @@ def runs(
         t.add_column(col, justify="right" if col in ("episodes", "success", "errors") else "left")
     for r in rows:
         c = r["config"]
-        t.add_row(
-            r["id"],
+        t.add_row(  # names come from the command line or a plugin: shown literally, never as markup
+            literal(r["id"]),
             time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created"])),
             r["status"],
-            ",".join(c.get("envs") or [c.get("game", "")]),
-            c.get("agent") or c.get("kind", ""),
-            c.get("model") or "-",
+            literal(",".join(c.get("envs") or [c.get("game", "")])),
+            literal(c.get("agent") or c.get("kind", "")),
+            literal(c.get("model") or "-"),
             str(r["episodes"]),
             f"{r['success_rate']:.1%}",
             str(r["errors"]),

@@ -33,6 +33,7 @@ from palaestra.policy import Agent
 from palaestra.records import MatchRecord, SeatRecord, StepRecord, winners
 from palaestra.runner.episode import RecordingModel
 from palaestra.runner.players import ModelPool, Player, PlayerSpec, make_player_agent, parse_player, seat_seed
+from palaestra.sanitize import clean_message
 from palaestra.types import Message, Observation, Step, Task, ToolSpec
 
 Lineup = Mapping[str, PlayerSpec] | Mapping[int, PlayerSpec] | Mapping[str | int, PlayerSpec]
@@ -235,7 +236,7 @@ class _Match:
         limit = None if seat in self.humans else self.move_timeout
         try:
             async with asyncio.timeout(limit):
-                action = await self.agents[seat].act(obs)
+                action = clean_message(await self.agents[seat].act(obs))  # storable, as in rollout
         except TimeoutError:
             return f"timed out after {limit:g}s" if limit is not None else "timed out"
         except ModelError as e:

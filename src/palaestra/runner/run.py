@@ -192,7 +192,9 @@ async def run(
     return run_id
 
 
-def open_run(store: RunStore, config: StoredConfig, run_id: str | None, *, resume: bool) -> tuple[str, set[str]]:
+def open_run(
+    store: RunStore, config: StoredConfig, run_id: str | None, *, resume: bool
+) -> tuple[str, set[str]]:
     """Record a new run (its config as stored: no credentials), or mark a resumed one running;
     return its id and the ids of its finished episodes. Call it once everything is checked."""
     if resume:
