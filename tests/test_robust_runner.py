@@ -188,6 +188,43 @@ async def test_a_declared_blocking_tool_does_not_hold_up_the_loop_and_timeout_ho
     assert not returned_before_the_run_ended  # the loop went on while the tool was still blocked
 
 
+class Stalling(Counter):
+    """Counter whose sync tool, not declared blocking, stalls its thread until the test releases it."""
+
+    spec = EnvSpec(name="stalling", description="Counter with an undeclared stalling tool.", max_steps=20)
+
+    @tool
+    def stall(self) -> str:
+        """Stall until released."""
+        STALL_RELEASE.wait(5)
+        STALL_RETURNED.set()
+        return "stalled"
+
+
+STALL_RELEASE, STALL_RETURNED = threading.Event(), threading.Event()
+register(Stalling)
+
+
+async def test_with_a_timeout_even_an_undeclared_sync_tool_cannot_hold_the_loop(store_path: Path) -> None:
+    """--timeout holds whatever a sync tool does: in an episode with a wall-clock limit every sync
+    tool runs off the event loop, so the stalled episode times out and its neighbour finishes."""
+    st = Store(store_path)
+    cfg = RunConfig(envs=["stalling", "counter"], agent="tools", model="mock", tasks=1, timeout=0.5)
+
+    def reply(messages: list[Message], tools: Any) -> dict[str, Any]:
+        stalling = any(t.name == "stall" for t in tools or [])
+        return {"tool": "stall", "arguments": {}} if stalling else {"tool": "inc", "arguments": {"by": 1}}
+
+    try:
+        rid = await run(cfg, st, model=MockModel(reply))
+        returned_before_the_run_ended = STALL_RETURNED.is_set()
+    finally:
+        STALL_RELEASE.set()
+    status = {e["env"]: e["status"] for e in st.episodes(rid)}
+    assert status == {"stalling": "timeout", "counter": "done"}, status
+    assert not returned_before_the_run_ended  # the run ended while the tool was still stalled
+
+
 def test_cli_run_with_a_mock_script_of_unstorable_replies(tmp_path: Path) -> None:
     import json
     import subprocess

@@ -19,7 +19,8 @@ work but holds up every other episode while it runs. A tool that may take long (
 a sleep, blocking I/O) says so with ``@tool(blocking=True)``: its body then runs in a worker
 thread, so other episodes go on and the runner's ``--timeout`` ends the episode on time (the thread
 finishes on its own). An undeclared sync tool that takes longer than :data:`SLOW_TOOL_S` is named
-once in a warning on the ``palaestra`` logger.
+once in a warning on the ``palaestra`` logger. In an episode with a wall-clock limit the runner runs
+every sync tool in a worker thread (:func:`sync_tools_off_loop`), so the limit holds for any tool.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar, get_type_hints, overload
 
@@ -316,13 +317,29 @@ async def _in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return await done
 
 
+_sync_off_loop: contextvars.ContextVar[bool] = contextvars.ContextVar("palaestra_sync_off_loop", default=False)
+
+
+@contextlib.contextmanager
+def sync_tools_off_loop(on: bool = True) -> Iterator[None]:
+    """Within this block (of this task), every sync tool body runs in a worker thread, declared
+    blocking or not. The runner turns it on for an episode that has a wall-clock limit, so the limit
+    holds whatever a tool does (one call at a time per env, as inline; ~70 us more a call on guess)."""
+    token = _sync_off_loop.set(on)
+    try:
+        yield
+    finally:
+        _sync_off_loop.reset(token)
+
+
 async def _run(td: ToolDef, owner: object, kwargs: dict[str, Any]) -> Any:
-    """Call the tool's body: awaited when async, in a worker thread when declared blocking, else
-    inline (timed, to name the tools that should be declared blocking)."""
+    """Call the tool's body: awaited when async, in a worker thread when declared blocking (or inside
+    :func:`sync_tools_off_loop`), else inline (timed, to name the tools that should be declared
+    blocking)."""
     args = (owner,) if owner is not None else ()
     if td.is_async:
         return await td.fn(*args, **kwargs)
-    if td.blocking:
+    if td.blocking or _sync_off_loop.get():
         return await _in_thread(td.fn, *args, **kwargs)
     start = time.perf_counter()
     try:

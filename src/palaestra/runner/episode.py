@@ -12,6 +12,7 @@ from palaestra.models.base import ContextOverflowError, GenerateConfig, Model, M
 from palaestra.policy import Agent
 from palaestra.records import CONTEXT_PREFIX, MODEL_ERROR_PREFIX, CallRecord, EpisodeRecord, StepRecord
 from palaestra.sanitize import clean_message
+from palaestra.tools import sync_tools_off_loop
 from palaestra.types import Message, Observation, Task, ToolSpec, Usage
 
 
@@ -83,8 +84,10 @@ async def rollout(
     env.turn_limit = limit  # so the agent is told the limit it will be held to
     start = time.perf_counter()
     try:
-        async with asyncio.timeout(timeout):
-            await _loop(env, agent, task, record, limit, withhold_params)
+        # with a wall-clock limit, sync tools run off the event loop so that the limit holds for them
+        with sync_tools_off_loop(timeout is not None):
+            async with asyncio.timeout(timeout):
+                await _loop(env, agent, task, record, limit, withhold_params)
     except TimeoutError:
         record.status = "timeout"
         record.error = f"wall-clock limit of {timeout:g}s reached after {record.n_steps} steps"

@@ -53,7 +53,8 @@ class World:
 
     def connect(self) -> sqlite3.Connection:
         """A fresh in-memory database holding this world."""
-        conn = sqlite3.connect(":memory:", cached_statements=0)
+        # check_same_thread=False: a run with --timeout calls sync tools from worker threads (one at a time)
+        conn = sqlite3.connect(":memory:", cached_statements=0, check_same_thread=False)
         for stmt in create_statements():
             conn.execute(stmt)
         for table, rows in self.rows.items():
