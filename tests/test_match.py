@@ -10,7 +10,17 @@ from typing import Any
 
 import pytest
 
-from palaestra import Message, MultiAgentEnv, Observation, Store, UsageError, action, register, tool
+from palaestra import (
+    Message,
+    ModelError,
+    MultiAgentEnv,
+    Observation,
+    Store,
+    UsageError,
+    action,
+    register,
+    tool,
+)
 from palaestra.models.mock import MockModel
 from palaestra.play import play_game_terminal
 from palaestra.policy import Agent, Policy
@@ -411,3 +421,28 @@ async def test_a_seats_unstorable_reply_is_an_invalid_move_not_a_failed_match(tm
             action_["content"].startswith("Thought: \ufffd")
             and "deeper than" in action_["tool_calls"][0]["parse_error"]
         )
+
+
+async def test_a_match_whose_model_server_failed_is_an_error_that_resume_plays_again(tmp_path: Path) -> None:
+    """A seat that forfeits because its model server failed (after retries) did not play badly: the
+    match is stored as an error of the server's, counts for no rating, and --resume plays it again."""
+    server = {"up": False}
+
+    def bidder(messages: list[Message], tools: Any) -> Any:
+        if not server["up"]:
+            return ModelError("HTTP 503: overloaded", status=503, retries=6)
+        return {"tool": "bid", "arguments": {"amount": 1}}
+
+    config = MatchConfig(game=GAME, seats={"a": "tools:mock:x"}, tasks=2, concurrency=1)
+    with Store(tmp_path / "s.db") as st:
+        rid = await run_matches(config, st, models={"mock:x": MockModel(bidder)})
+        first = st.matches(rid)
+        assert [m["status"] for m in first] == ["error", "error"]
+        assert all(m["error"].startswith("model: seat a: HTTP 503") for m in first)
+        assert st.finished_episode_ids(rid) == set()
+        server["up"] = True
+        await run_matches(config, st, run_id=rid, resume=True, models={"mock:x": MockModel(bidder)})
+        after = st.matches(rid)
+        assert [m["id"] for m in after] == [m["id"] for m in first]
+        assert [m["status"] for m in after] == ["done", "done"]
+        assert all({s["seat"]: s for s in m["seats"]}["a"]["forfeit"] is None for m in after)

@@ -30,7 +30,7 @@ from palaestra.errors import ModelError, UsageError
 from palaestra.models.base import GenerateConfig, Model
 from palaestra.multi import BotFactory, MultiAgentEnv
 from palaestra.policy import Agent
-from palaestra.records import MatchRecord, SeatRecord, StepRecord, winners
+from palaestra.records import MODEL_ERROR_PREFIX, MatchRecord, SeatRecord, StepRecord, winners
 from palaestra.runner.episode import RecordingModel
 from palaestra.runner.players import ModelPool, Player, PlayerSpec, make_player_agent, parse_player, seat_seed
 from palaestra.sanitize import clean_message
@@ -133,6 +133,11 @@ async def play_match(
             await match.run(task, max_steps or game.spec.max_steps)
         except Exception as e:
             _fail(rec, e)
+        if match.server_failed is not None and rec.status != "error":
+            # the seat forfeited because its model server failed, not by its own play: the match
+            # measured the server, so it is an error that --resume plays again (it counts for no rating)
+            rec.status = "error"
+            rec.error = f"{MODEL_ERROR_PREFIX}{match.server_failed}"
     finally:
         rec.wall = time.perf_counter() - start
         _finalise(game, rec)
@@ -189,6 +194,8 @@ class _Match:
         self.move_timeout = move_timeout
         self.early_reward: dict[str, float] = {}
         self.last_tools: dict[str, list[ToolSpec]] = {}
+        self.server_failed: str | None = None
+        """The first model error (after retries) a seat forfeited on, as ``seat NAME: error``."""
 
     async def run(self, task: Task, limit: int) -> None:
         game, rec = self.game, self.rec
@@ -240,6 +247,7 @@ class _Match:
         except TimeoutError:
             return f"timed out after {limit:g}s" if limit is not None else "timed out"
         except ModelError as e:
+            self.server_failed = self.server_failed or f"seat {seat}: {e}"
             return f"model error: {e}"
         except Exception as e:
             reason = getattr(e, "forfeit_reason", None)  # a person leaving says so
