@@ -13,329 +13,47 @@ This module is on the hot path of every rollout: a call costs a few dict builds,
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import email.utils
 import hashlib
-import json
 import os
 import random
-import re
 import time
 import warnings
-from collections import OrderedDict, deque
-from dataclasses import dataclass
+from collections import OrderedDict
 from typing import Any, Literal
 
 import aiohttp
 
-from palaestra.chat import chat_messages
 from palaestra.errors import ModelError, UsageError
-from palaestra.models.base import ContextOverflowError, GenerateConfig, ModelOutput
-from palaestra.types import Message, ToolCall, ToolSpec, Usage
+from palaestra.models.base import GenerateConfig, ModelOutput
+from palaestra.models.openai.errors import (
+    CONGESTION_STATUSES,
+    FATAL_STATUSES,
+    RETRY_STATUSES,
+    ServerError,
+    _describe_exception,
+    _one_line,
+    _Retry,
+    _StreamError,
+    parse_retry_after,
+    rejection,
+)
+from palaestra.models.openai.limiter import AdaptiveLimiter
+from palaestra.models.openai.wire import (
+    _SSE,
+    _dumps,
+    _loads,
+    _read_stream,
+    completion_request,
+    parse_arguments,
+    parse_completion,
+    server_error,
+    tool_results_as_user,
+)
+from palaestra.types import Message, ToolSpec
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-CONGESTION_STATUSES = frozenset({408, 429, 503, 504})
-"""Statuses that mean the server is overloaded: the adaptive limit shrinks on them."""
-FATAL_STATUSES = frozenset({401, 403, 404})
-"""Statuses after which every later call would fail alike (bad key, no such model or endpoint)."""
 DEFAULT_CALL_TIMEOUT = 600.0
 """Default bound on one call's total time, retries included (or two attempts, if longer)."""
-
-_dumps = json.JSONEncoder(separators=(",", ":")).encode  # ASCII-safe: lone surrogates cannot break it
-_loads = json.loads
-
-
-def parse_arguments(raw: Any) -> tuple[dict[str, Any], str | None, str | None]:
-    """Decode tool-call arguments as a model produced them.
-
-    Returns ``(arguments, raw_arguments, parse_error)``: on success the decoded object, the text as
-    the model wrote it (None when it was not given as text) and None; when the text is not a JSON
-    object, ``{}``, the text itself and a short reason. Never raises.
-    """
-    if isinstance(raw, dict):
-        return raw, None, None
-    if raw is None:
-        return {}, None, None
-    if not isinstance(raw, str):
-        text = _dumps(raw)
-        return {}, text, f"arguments are a JSON {_json_kind(raw)}, not an object"
-    if not raw.strip():
-        return {}, None, None
-    try:
-        value = _loads(raw)
-    except ValueError as e:
-        return {}, raw, f"invalid JSON: {e}"
-    if isinstance(value, str):  # double-encoded: "{\"x\": 1}"
-        try:
-            inner = _loads(value)
-        except ValueError:
-            inner = None
-        if isinstance(inner, dict):
-            return inner, None, None
-    if isinstance(value, dict):
-        # Keep the model's own text: the history is then re-sent exactly as generated (token-exact
-        # replays, server prefix-cache hits) and needs no re-serialisation on every later call.
-        return value, raw, None
-    return {}, raw, f"arguments are a JSON {_json_kind(value)}, not an object"
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    return "null" if value is None else type(value).__name__
-
-
-class AdaptiveLimiter:
-    """An asyncio semaphore whose limit follows the server actually there.
-
-    Congestion is a 429, a 503/504/408, a timeout, or queueing: clean replies whose latency (per unit
-    of work, see :meth:`release`) is over ``latency_factor`` times the lowest of the recent ones (the
-    median of the last few, so one slow reply is not taken for a queue), which is what a server that
-    queues requests (one slot, or a full batch) looks like from outside.
-    Congestion halves the limit (down to 1); the limit starts at ``initial`` and, until the first
-    congestion, grows by one per clean completion (slow start: it doubles every round trip), then by
-    one per ``current_limit`` clean completions (up to ``max_limit``). A burst of congestion signals
-    from calls that all started before the last decrease halves it once, not once per call, so one
-    overload episode does not collapse the limit to 1. Waiters are served first in, first out. Not
-    thread-safe: use it from one event loop at a time.
-    """
-
-    def __init__(
-        self,
-        initial: int,
-        maximum: int,
-        *,
-        latency_factor: float | None = 3.0,
-        latency_window: int = 256,
-        min_samples: int = 3,
-    ) -> None:
-        if maximum < 1:
-            raise UsageError(f"max_concurrency must be at least 1, got {maximum}")
-        self.max_limit = maximum
-        self.current_limit = max(1, min(initial, maximum))
-        self.in_flight = 0
-        self.peak_in_flight = 0
-        self.decreases = 0
-        self.increases = 0
-        self.queueing_signals = 0
-        self.slow_start = True
-        self.latency_factor = latency_factor
-        self.min_samples = min_samples
-        self._latencies: deque[float] = deque(maxlen=latency_window)
-        self._last: deque[float] = deque(maxlen=5)
-        self._clean = 0
-        self._epoch = 0
-        self._waiters: deque[asyncio.Future[int]] = deque()
-
-    async def acquire(self) -> int:
-        """Wait for a slot; returns a token to hand back to :meth:`release`."""
-        if self.in_flight < self.current_limit and not self._waiters:
-            self.in_flight += 1
-            if self.in_flight > self.peak_in_flight:
-                self.peak_in_flight = self.in_flight
-            return self._epoch
-        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._waiters.append(fut)
-        try:
-            return await fut
-        except asyncio.CancelledError:
-            if fut.done() and not fut.cancelled():  # the slot was handed over as we were cancelled
-                self.release(fut.result(), "error")
-            else:
-                with contextlib.suppress(ValueError):
-                    self._waiters.remove(fut)
-            raise
-
-    def queueing(self, latency: float) -> bool:
-        """Record one clean call's latency; True when it shows the server queueing requests."""
-        if self.latency_factor is None:
-            return False
-        recent, last = self._latencies, self._last
-        baseline = min(recent) if recent else latency
-        recent.append(latency)
-        last.append(latency)
-        if len(recent) <= self.min_samples:
-            return False
-        return sorted(last)[len(last) // 2] > self.latency_factor * baseline
-
-    def release(
-        self, token: int, outcome: Literal["ok", "throttled", "error"], latency: float | None = None
-    ) -> None:
-        """Give a slot back. ``ok`` counts towards growth unless ``latency`` (seconds per unit of
-        work of a clean call) shows queueing; ``throttled`` (429, 503, timeout) shrinks the limit."""
-        self.in_flight -= 1
-        if outcome == "ok" and latency is not None and self.queueing(latency):
-            self.queueing_signals += 1
-            outcome = "throttled"
-        if outcome == "ok":
-            self._clean += 1
-            if self.slow_start or self._clean >= self.current_limit:
-                self._clean = 0
-                if self.current_limit < self.max_limit:
-                    self.current_limit += 1
-                    self.increases += 1
-        elif outcome == "throttled" and token == self._epoch:
-            self.current_limit = max(1, self.current_limit // 2)
-            self.slow_start = False
-            self._last.clear()  # judge the new limit by the replies it gives
-            self._epoch += 1
-            self._clean = 0
-            self.decreases += 1
-        waiters = self._waiters
-        while waiters and self.in_flight < self.current_limit:
-            fut = waiters.popleft()
-            if not fut.done():
-                self.in_flight += 1
-                if self.in_flight > self.peak_in_flight:
-                    self.peak_in_flight = self.in_flight
-                fut.set_result(self._epoch)
-
-
-class _Retry(Exception):
-    """One attempt failed in a way worth retrying. ``congestion`` marks the server as overloaded
-    (429, 503, 504, 408, a timeout): the adaptive limit shrinks."""
-
-    def __init__(
-        self,
-        reason: str,
-        retry_after: float | None = None,
-        congestion: bool = False,
-        status: int | None = None,
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-        self.congestion = congestion
-        self.status = status
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date); None when absent/bad."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-@dataclass(frozen=True, slots=True)
-class ServerError:
-    """What a server's error body says: its message and the kind of error it names (type, code)."""
-
-    message: str
-    kind: str = ""
-    """The body's error ``type`` and ``code`` fields, lower case, space separated."""
-    validation: bool = False
-    """The body lists validation failures (FastAPI's ``{"detail": [...]}``)."""
-
-    @property
-    def context_overflow(self) -> bool:
-        """The request did not fit the model's context window."""
-        return bool(_OVERFLOW_KINDS.intersection(self.kind.split()) or _OVERFLOW_TEXT.search(self.message))
-
-    @property
-    def client_fault(self) -> bool:
-        """The request itself is wrong (sending it again would fail alike), whatever the status said."""
-        if self.validation or _CLIENT_KINDS.intersection(self.kind.split()):
-            return True
-        if any(k.isdigit() and 400 <= int(k) < 500 and int(k) not in (408, 429) for k in self.kind.split()):
-            return True
-        return bool(_VALIDATION_TEXT.search(self.message))
-
-
-_OVERFLOW_KINDS = frozenset({"context_length_exceeded", "exceed_context_size_error"})
-_OVERFLOW_TEXT = re.compile(
-    r"context (length|window|size)|maximum context|prompt is too long|too many tokens"
-    r"|exceeds? (the )?(available |max(imum)? )?context",
-    re.IGNORECASE,
-)
-_CLIENT_KINDS = frozenset(
-    {
-        "invalid_request_error",
-        "badrequesterror",
-        "bad_request",
-        "bad_request_error",
-        "validation_error",
-        "requestvalidationerror",
-        "not_supported_error",
-        "notimplementederror",
-    }
-)
-_VALIDATION_TEXT = re.compile(r"\bvalidation errors? for\b|\bvalidation error\b|\bunprocessable\b", re.I)
-
-
-def server_error(raw: bytes) -> ServerError:
-    """The error a server put in its body (OpenAI, vLLM, SGLang, llama.cpp, FastAPI shapes)."""
-    try:
-        data = _loads(raw)
-    except ValueError:
-        return ServerError(_one_line(raw.decode("utf-8", "replace"), 200))
-    return _error_from(data, raw)
-
-
-def _error_from(data: Any, raw: bytes = b"") -> ServerError:
-    if not isinstance(data, dict):
-        return ServerError(_one_line(raw.decode("utf-8", "replace") or str(data), 200))
-    err = data.get("error", data)
-    if isinstance(err, str):
-        return ServerError(_one_line(err, 200), _kind(data))
-    if not isinstance(err, dict):
-        err = data
-    msg = err.get("message") or err.get("msg")
-    detail = err.get("detail", data.get("detail"))
-    if not msg and detail is not None:
-        msg = detail if isinstance(detail, str) else _dumps(detail)
-    text = _one_line(str(msg), 200) if msg else _one_line(raw.decode("utf-8", "replace"), 200)
-    return ServerError(text, _kind(err), validation=isinstance(detail, list))
-
-
-def _kind(err: dict[str, Any]) -> str:
-    return " ".join(str(err[k]).lower() for k in ("type", "code") if isinstance(err.get(k), str | int))
-
-
-def _server_message(raw: bytes) -> str:
-    """The error message a server put in its body, or the start of the body."""
-    return server_error(raw).message
-
-
-def _describe_exception(e: BaseException, timeout: float) -> str:
-    if isinstance(e, TimeoutError):
-        return f"timed out after {timeout:g}s"
-    text = str(e) or type(e).__name__
-    return _one_line(f"{type(e).__name__}: {text}", 200)
-
-
-def _count(value: Any) -> int:
-    """A token count from a server's ``usage``; anything odd (text, negative, huge, null) is 0."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return 0
-    if not 0 <= value <= _MAX_COUNT:  # also false for NaN
-        return 0
-    return int(value)
-
-
-_MAX_COUNT = 2**53
 
 
 class OpenAIModel:
@@ -490,35 +208,9 @@ class OpenAIModel:
         self, messages: list[Message], tools: list[ToolSpec] | None, config: GenerateConfig
     ) -> dict[str, Any]:
         """The JSON body of a chat-completions request."""
-        wire = chat_messages(messages, arguments="json")
-        if (self._tool_role_found or self.tool_role) == "user":
-            wire = tool_results_as_user(wire)
-        payload: dict[str, Any] = {"model": self.model_name, "messages": wire}
-        if tools:
-            payload["tools"] = [t.openai() for t in tools]
-            if config.tool_choice is not None:
-                payload["tool_choice"] = config.tool_choice
-        if config.temperature is not None:
-            payload["temperature"] = config.temperature
-        if config.top_p is not None:
-            payload["top_p"] = config.top_p
-        if config.max_tokens is not None:
-            payload["max_tokens"] = config.max_tokens
-        if config.stop:
-            payload["stop"] = config.stop
-        if config.seed is not None:
-            payload["seed"] = config.seed
-        if config.logprobs:
-            payload["logprobs"] = True
-            payload["top_logprobs"] = config.top_logprobs
-        if config.extra:
-            payload.update(config.extra)
-        if payload.get("stream") or config.stream:
-            payload["stream"] = True
-            payload.setdefault("stream_options", {"include_usage": True})
-        else:
-            payload.pop("stream", None)
-        return payload
+        return completion_request(
+            self.model_name, messages, tools, config, tool_role=self._tool_role_found or self.tool_role
+        )
 
     def _attempt_seconds(self, config: GenerateConfig) -> float:
         if self.timeout is not None and "timeout" not in config.model_fields_set:
@@ -655,9 +347,9 @@ class OpenAIModel:
         except (aiohttp.ClientError, OSError) as e:  # OSError includes TimeoutError
             raise _Retry(_describe_exception(e, seconds), congestion=isinstance(e, TimeoutError)) from None
         except _StreamError as e:
-            raise self._rejection(500, e.error, None) from None
+            raise self._rejected(500, e.error, None) from None
         if not 200 <= status < 300:
-            raise self._rejection(status, server_error(raw), retry_after)
+            raise self._rejected(status, server_error(raw), retry_after)
         try:
             data = _loads(raw)
         except ValueError:
@@ -665,27 +357,6 @@ class OpenAIModel:
         if not isinstance(data, dict):
             raise _Retry(f"malformed response body: {_one_line(raw[:120].decode('utf-8', 'replace'))!r}")
         return data, None
-
-    def _rejection(self, status: int, error: ServerError, retry_after: str | None) -> Exception:
-        """The exception for a failed status: ``_Retry`` when worth retrying, else ModelError (a
-        ContextOverflowError when the conversation outgrew the context, whatever the status)."""
-        reason = f"HTTP {status}: {error.message}"
-        if error.context_overflow:
-            return ContextOverflowError(
-                f"{self.name}: the conversation no longer fits the model's context: {reason}", status=status
-            )
-        if status in RETRY_STATUSES and not (status >= 500 and error.client_fault):
-            return _Retry(reason, parse_retry_after(retry_after), status in CONGESTION_STATUSES, status)
-        hint = ""
-        if status in (401, 403):
-            hint = " (check api_key / OPENAI_API_KEY)"
-        elif status == 404:
-            hint = f" (check the model name {self.model_name!r} and the base URL)"
-        return ModelError(
-            f"{self.name} request rejected, not retried: {reason}{hint}; POST {self.url}",
-            status=status,
-            fatal=status in FATAL_STATUSES,
-        )
 
     def _delay(self, attempts: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -695,215 +366,26 @@ class OpenAIModel:
 
     # -- response -----------------------------------------------------------------------------------
 
+    def _rejected(self, status: int, error: ServerError, retry_after: str | None) -> Exception:
+        return rejection(status, error, retry_after, name=self.name, url=self.url, model_name=self.model_name)
+
+    # -- response -----------------------------------------------------------------------------------
+
     def _parse(self, data: dict[str, Any], latency: float, retries: int) -> ModelOutput:
-        try:
-            choice = data["choices"][0]
-            msg = choice["message"]
-            content = msg.get("content")
-            raw_calls = msg.get("tool_calls")
-        except (KeyError, IndexError, TypeError, AttributeError):
-            raise _Retry(f"malformed response body: {_one_line(_dumps(data)[:120])!r}") from None
-        if content is None:
-            content = ""
-        elif not isinstance(content, str):
-            content = _content_text(content)
-        tool_calls: list[ToolCall] = []
-        if isinstance(raw_calls, list):
-            for tc in raw_calls:
-                if not isinstance(tc, dict):
-                    continue
-                fn = tc.get("function")
-                if not isinstance(fn, dict):
-                    fn = {}
-                arguments, raw_args, error = parse_arguments(fn.get("arguments"))
-                call_id = tc.get("id")
-                if not call_id:
-                    call_id = f"call_{self._next_call_id}"
-                    self._next_call_id += 1
-                tool_calls.append(
-                    ToolCall(
-                        id=str(call_id),
-                        name=str(fn.get("name") or ""),
-                        arguments=arguments,
-                        raw_arguments=raw_args,
-                        parse_error=error,
-                    )
-                )
-        message = Message(role="assistant", content=content, tool_calls=tool_calls)
-        usage_raw = data.get("usage")
-        if isinstance(usage_raw, dict):
-            usage = Usage(
-                input_tokens=_count(usage_raw.get("prompt_tokens")),
-                output_tokens=_count(usage_raw.get("completion_tokens")),
-            )
-        else:
-            usage = Usage(input_tokens=0, output_tokens=0)
-        cost: float | None = None
-        if self.price_input is not None or self.price_output is not None:
-            cost = (
-                usage.input_tokens * (self.price_input or 0.0)
-                + usage.output_tokens * (self.price_output or 0.0)
-            ) / 1e6
-        logprobs: list[float] | None = None
-        token_ids: list[int] | None = None
-        lp = choice.get("logprobs")
-        if isinstance(lp, dict):
-            entries = lp.get("content")
-            if entries:
-                try:
-                    logprobs = [float(e["logprob"]) for e in entries]
-                    tokens = [e.get("token") for e in entries]
-                    if tokens and all(isinstance(t, str) and t.startswith("token_id:") for t in tokens):
-                        token_ids = [int(t[9:]) for t in tokens]
-                except (KeyError, TypeError, ValueError, AttributeError):
-                    logprobs = None
-        ids = choice.get("token_ids")
-        if isinstance(ids, list):
-            with contextlib.suppress(TypeError, ValueError):
-                token_ids = [int(i) for i in ids]
-        prompt_ids: list[int] | None = None
-        pids = data.get("prompt_token_ids", choice.get("prompt_token_ids"))
-        if isinstance(pids, list):
-            with contextlib.suppress(TypeError, ValueError):
-                prompt_ids = [int(i) for i in pids]
-        finish = choice.get("finish_reason")
-        model = data.get("model")
-        return ModelOutput(
-            message=message,
-            usage=usage,
-            latency=latency,
-            cost=cost,
-            retries=retries,
-            finish_reason=finish[:64] if isinstance(finish, str) else None,
-            token_ids=token_ids,
-            logprobs=logprobs,
-            prompt_token_ids=prompt_ids,
-            model=model if isinstance(model, str) and model else self.model_name,
+        return parse_completion(
+            data,
+            latency,
+            retries,
+            model_name=self.model_name,
+            price_input=self.price_input,
+            price_output=self.price_output,
+            new_call_id=self._new_call_id,
         )
 
-
-_SSE = {"Accept": "text/event-stream"}
-
-
-class _StreamError(Exception):
-    """A streamed reply carried an error event instead of (more) tokens."""
-
-    def __init__(self, error: ServerError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-async def _read_stream(resp: aiohttp.ClientResponse, began: float) -> tuple[dict[str, Any], float | None]:
-    """Read a streamed chat completion (server-sent events) into the shape of a non-streamed one.
-
-    Returns it with the seconds from ``began`` to the first event that carried generated text or a
-    tool call (time to first token)."""
-    text: list[str] = []
-    calls: dict[int, dict[str, Any]] = {}
-    entries: list[Any] = []
-    finish: Any = None
-    ttft: float | None = None
-    reply: dict[str, Any] = {}
-    async for line in resp.content:
-        if not line.startswith(b"data:"):
-            continue
-        event = line[5:].strip()
-        if event == b"[DONE]":
-            break
-        try:
-            chunk = _loads(event)
-        except ValueError:
-            raise _Retry(
-                f"malformed stream event: {_one_line(event[:120].decode('utf-8', 'replace'))!r}"
-            ) from None
-        if not isinstance(chunk, dict):
-            continue
-        if "error" in chunk:
-            raise _StreamError(_error_from(chunk))
-        for k in ("usage", "model", "prompt_token_ids"):
-            if chunk.get(k) is not None:
-                reply[k] = chunk[k]
-        choices = chunk.get("choices")
-        choice = choices[0] if isinstance(choices, list) and choices else None
-        if not isinstance(choice, dict):
-            continue
-        delta = choice.get("delta")
-        if isinstance(delta, dict):
-            got = _merge_delta(delta, text, calls)
-            if got and ttft is None:
-                ttft = time.perf_counter() - began
-        lp = choice.get("logprobs")
-        if isinstance(lp, dict) and isinstance(lp.get("content"), list):
-            entries.extend(lp["content"])
-        if choice.get("finish_reason") is not None:
-            finish = choice["finish_reason"]
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(text)}
-    if calls:
-        message["tool_calls"] = [calls[i] for i in sorted(calls)]
-    reply["choices"] = [
-        {"message": message, "finish_reason": finish, "logprobs": {"content": entries} if entries else None}
-    ]
-    return reply, ttft
-
-
-def _merge_delta(delta: dict[str, Any], text: list[str], calls: dict[int, dict[str, Any]]) -> bool:
-    """Add one streamed delta to the reply so far; True when it carried generated output."""
-    got = False
-    content = delta.get("content")
-    if isinstance(content, str) and content:
-        text.append(content)
-        got = True
-    parts = delta.get("tool_calls")
-    for part in parts if isinstance(parts, list) else ():
-        if not isinstance(part, dict):
-            continue
-        index = part.get("index")
-        call = calls.setdefault(index if isinstance(index, int) else len(calls), {"function": {}})
-        if part.get("id"):
-            call["id"] = part["id"]
-        fn = part.get("function")
-        if isinstance(fn, dict):
-            if fn.get("name"):
-                call["function"]["name"] = fn["name"]
-            args = fn.get("arguments")
-            if isinstance(args, str):
-                call["function"]["arguments"] = call["function"].get("arguments", "") + args
-            elif args is not None:
-                call["function"]["arguments"] = args
-        got = True
-    return got
-
-
-def tool_results_as_user(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Chat messages with every ``tool`` message turned into user text naming the tool, for servers
-    whose chat template drops the tool role (the model would never see the environment's answers).
-    Consecutive user messages are joined, as templates that want alternating roles require."""
-    names: dict[str, str] = {}
-    out: list[dict[str, Any]] = []
-    for m in messages:
-        for c in m.get("tool_calls") or ():
-            names[c["id"]] = c["function"]["name"]
-        if m["role"] == "tool":
-            name = m.get("name") or names.get(m.get("tool_call_id") or "", "tool")
-            m = {"role": "user", "content": f"[{name} result]\n{m.get('content') or ''}"}
-        if out and m["role"] == "user" and out[-1]["role"] == "user" and isinstance(out[-1]["content"], str):
-            out[-1] = {**out[-1], "content": f"{out[-1]['content']}\n\n{m.get('content') or ''}"}
-            continue
-        out.append(m)
-    return out
-
-
-def _content_text(content: Any) -> str:
-    """Text of a content given as parts (``[{"type": "text", "text": ...}]``)."""
-    if isinstance(content, list):
-        parts = []
-        for p in content:
-            if isinstance(p, dict) and isinstance(p.get("text"), str):
-                parts.append(p["text"])
-            elif isinstance(p, str):
-                parts.append(p)
-        return "".join(parts)
-    return str(content)
+    def _new_call_id(self) -> str:
+        call_id = f"call_{self._next_call_id}"
+        self._next_call_id += 1
+        return call_id
 
 
 def _abandon(session: aiohttp.ClientSession) -> None:
@@ -944,3 +426,19 @@ def _factory(spec: str, **kwargs: Any) -> OpenAIModel:
             "openai:NAME@http://HOST:PORT/v1 (a model name that contains '@' needs --base-url)"
         )
     return OpenAIModel(name, **kwargs)
+
+
+__all__ = [
+    "CONGESTION_STATUSES",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_CALL_TIMEOUT",
+    "FATAL_STATUSES",
+    "RETRY_STATUSES",
+    "AdaptiveLimiter",
+    "OpenAIModel",
+    "ServerError",
+    "parse_arguments",
+    "parse_retry_after",
+    "server_error",
+    "tool_results_as_user",
+]
