@@ -1,10 +1,10 @@
 """The program that runs first inside every sandbox process.
 
-:mod:`palaestra.sandbox.process` compiles it once and starts ``python -S -s -B -u -c LOADER CFG
-CODE``: the loader unmarshals and runs CODE (this module), CFG is the ``repr`` of a dict of
-settings. It never imports Palaestra (the sandbox interpreter runs with ``-S``: the standard
-library only) and imports as little as it can (no ``ctypes``, ``typing``, ``signal``, ``json``):
-every run pays for every import.
+:mod:`palaestra.sandbox.isolation` compiles it once and :mod:`palaestra.sandbox.process` starts
+``python -S -s -B -u -c LOADER CFG CODE``: the loader unmarshals and runs CODE (this module), CFG is
+the ``repr`` of a dict of settings. It never imports Palaestra (the sandbox interpreter runs with
+``-S``: the standard library only) and imports as little as it can (no ``ctypes``, ``typing``,
+``signal``, ``json``): every run pays for every import.
 
 It becomes a small *supervisor*:
 

@@ -20,446 +20,52 @@ import asyncio
 import contextlib
 import functools
 import json
-import marshal
 import math
 import os
-import re
-import shutil
 import signal
-import stat
 import sys
 import tempfile
 import time
 import weakref
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from palaestra.sandbox import uids
 from palaestra.sandbox.cgroups import MemoryCgroup
+from palaestra.sandbox.channel import (
+    _MAX_QUEUED,
+    _MAX_REQUEST,
+    _MAX_UNREAD_ANSWERS,
+    ToolRequest,
+    _lines,
+    _parse_request,
+    _Pipes,
+    _read_pipe,
+)
+from palaestra.sandbox.cleanup import _STOP_GRACE, _emergency_cleanup, _release, _wait_gone
+from palaestra.sandbox.isolation import (
+    _LOADER,
+    _PACKAGE_DIR,
+    _boot_code,
+    _default_hide,
+    _environment,
+    _inside_workdir,
+    _mountpoint,
+    _runtime_dirs,
+    _safe_relpath,
+    _user_processes,
+)
+from palaestra.sandbox.limits import Limit, SandboxResult, _Capture, _classify
 
-Limit = Literal["timeout", "memory", "cpu", "file_size", "disk", "processes", "output"]
-
-_BOOT_PATH = Path(__file__).with_name("_boot.py")
-_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
-"""Palaestra's own source (environments' reference solutions and hidden data): hidden by default."""
 _DISABLED: frozenset[str] = frozenset()
 """Isolation mechanisms not to use (tests set it to exercise the fall-backs)."""
 
-SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 _FILE_CAP = 1 << 20  # collected workdir files: at most this many bytes each ...
 _FILES_TOTAL_CAP = 4 << 20  # ... and this many in all
-_STOP_GRACE = 3.0  # seconds the supervisor gets to clean up after SIGTERM before it is killed
 _DRAIN_GRACE = 2.0  # seconds to wait for the output pipes to close once the supervisor is gone
 _SUPERVISOR_MB = 32  # the memory cgroup's room for the supervisor, on top of the script's memory_mb
-_MAX_QUEUED = 64  # unanswered requests a script may have sent before it is stopped
-_MAX_REQUEST = 256 * 1024  # longest tool request line (bytes)
-_MAX_DEPTH = 64  # deepest nesting of lists and dicts in a tool request
-_MAX_UNREAD_ANSWERS = 1 << 20  # bytes of answers the script has not read before it is stopped
-
-
-@functools.cache
-def _boot_code() -> str:
-    """The supervisor program, compiled once here and handed over marshalled (as hex): the sandbox
-    interpreter is the same executable, and compiling the source on every run would cost more."""
-    source = _BOOT_PATH.read_text(encoding="utf-8")
-    return marshal.dumps(compile(source, str(_BOOT_PATH), "exec")).hex()
-
-
-_LOADER = "import marshal, sys; exec(marshal.loads(bytes.fromhex(sys.argv.pop())))"
-
-
-@dataclass(frozen=True)
-class ToolRequest:
-    """A call the sandboxed script made through its RPC function; answer it with ``Session.reply``."""
-
-    name: str
-    arguments: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class SandboxResult:
-    """What a sandboxed run did.
-
-    ``exit_code`` is the script's exit status (negative: killed by that signal; None: unknown).
-    ``limit`` names the limit that ended the run, if one did: ``timeout`` (wall clock), ``cpu``,
-    ``memory``, ``processes``, ``file_size`` or ``output`` (more output than ``max_output`` bytes
-    on one stream; the run is stopped). ``stdout``/``stderr`` are cut at ``max_output`` bytes with a
-    marker saying so. ``network_isolated``, ``uid`` (None: ran as the caller's user) and ``hidden``
-    say which isolation was really in force; ``notes`` says why something was not.
-    """
-
-    stdout: str
-    stderr: str
-    exit_code: int | None
-    limit: Limit | None
-    duration: float
-    cpu_time: float = 0.0
-    max_rss_mb: float = 0.0
-    network_isolated: bool = False
-    uid: int | None = None
-    hidden: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-    mechanisms: tuple[str, ...] = ()
-    """The isolation mechanisms that were in force: ``own-uid``, ``network-namespace``,
-    ``mount-namespace``, ``ipc-namespace``, ``pid-namespace``, ``private-root``, ``memory-cgroup``
-    (see README.md here for what each contains)."""
-    files: dict[str, str] | None = None
-    """Text files left in the working directory (when asked for), by relative path."""
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and self.limit is None
-
-    def describe_limit(self, timeout: float | None = None) -> str:
-        """One sentence on why the run stopped, for people and agents ("" for a clean run)."""
-        if self.limit == "timeout":
-            return "Stopped: the time limit" + (f" of {timeout:g} s" if timeout else "") + " ran out."
-        if self.limit is not None:
-            return {
-                "cpu": "Stopped: the CPU time limit was reached.",
-                "memory": "Stopped: the memory limit was reached.",
-                "processes": "Failed: the limit on the number of processes/threads was reached.",
-                "file_size": "Failed: the file size limit was reached.",
-                "disk": "Failed: the disk space limit was reached.",
-                "output": "Stopped: the program wrote more output than allowed.",
-            }[self.limit]
-        if self.exit_code is not None and self.exit_code < 0:
-            with contextlib.suppress(ValueError):
-                return f"Killed by signal {signal.Signals(-self.exit_code).name}."
-        return ""
-
-
-class _Capture:
-    """Bytes of one output stream, capped: the head is kept, and for stderr also the tail."""
-
-    def __init__(self, cap: int, keep_tail: bool) -> None:
-        self.cap = cap
-        self.keep_tail = keep_tail
-        self.head = bytearray()
-        self.tail = bytearray()
-        self.total = 0
-
-    def add(self, chunk: bytes) -> bool:
-        """Keep what fits; True once the stream has gone past its cap."""
-        self.total += len(chunk)
-        head_cap = self.cap // 2 if self.keep_tail else self.cap
-        room = head_cap - len(self.head)
-        if room > 0:
-            self.head += chunk[:room]
-            chunk = chunk[room:]
-        if chunk and self.keep_tail:
-            self.tail += chunk
-            del self.tail[: max(0, len(self.tail) - (self.cap - head_cap))]
-        return self.total > self.cap
-
-    def text(self) -> str:
-        head = self.head.decode("utf-8", errors="replace")
-        if self.total <= self.cap:
-            return head + self.tail.decode("utf-8", errors="replace")
-        marker = f"\n[... output truncated: {self.total} bytes in all, limit {self.cap} ...]\n"
-        return head + marker + self.tail.decode("utf-8", errors="replace")
-
-
-_MEMORY = re.compile(r"^MemoryError\b", re.MULTILINE)
-_PROCS = re.compile(r"BlockingIOError: \[Errno 11\]|can't start new thread|Resource temporarily unavailable")
-_FSIZE = re.compile(r"\[Errno 27\] File too large")
-_DISK = re.compile(r"\[Errno 28\] No space left on device")
-_ERRORS: dict[str, Limit] = {
-    "MemoryError": "memory",
-    "BlockingIOError 11": "processes",
-    "OSError 12": "memory",
-}
-_ERRORS |= {
-    "RuntimeError None can't start new thread": "processes",
-    "OSError 27": "file_size",
-    "OSError 28": "disk",
-}
-
-
-def _limit_of_error(error: str | None) -> Limit | None:
-    """The limit behind the exception that ended the worker (``"Type errno message"``), if any."""
-    for prefix, limit in _ERRORS.items():
-        if error is not None and error.startswith(prefix):
-            return limit
-    return None
-
-
-def _classify(
-    stopped: bool,
-    killed_for: Limit | None,
-    exit_code: int | None,
-    stderr: str,
-    cpu: float,
-    cpu_limit: int,
-    error: str | None = None,
-    oom_kills: int | None = None,
-) -> Limit | None:
-    """Which limit ended the run: what we stopped it for; else the CPU limit's signals; else the
-    exception that ended the script (reported by the worker itself, so the failures of other
-    processes it started cannot mislead); else the cgroup's count of processes killed for lack of
-    memory; else, without a cgroup, an unexplained SIGKILL (the OOM killer); else the last
-    traceback's words."""
-    if stopped or killed_for is not None:
-        return killed_for  # we ended the run (for this reason, or because the caller asked)
-    if exit_code is None:  # the supervisor did not report: it may have been killed for lack of memory
-        return "memory" if oom_kills else None
-    if exit_code == 0:
-        return None
-    if exit_code == -signal.SIGXCPU or (exit_code == -signal.SIGKILL and cpu >= cpu_limit - 0.05):
-        return "cpu"
-    if (limit := _limit_of_error(error)) is not None:
-        return limit
-    if oom_kills:
-        return "memory"
-    if exit_code == -signal.SIGKILL and oom_kills is None:
-        return "memory"  # a SIGKILL we did not send and not at the CPU limit: the OOM killer
-    for pattern, name in ((_MEMORY, "memory"), (_PROCS, "processes"), (_FSIZE, "file_size"), (_DISK, "disk")):
-        if pattern.search(stderr):
-            return name  # type: ignore[return-value]
-    if exit_code == -signal.SIGXFSZ:
-        return "file_size"
-    return None
-
-
-def _inside_workdir() -> str:
-    """Where a run sees its working directory: the same path in every run, so that paths in
-    tracebacks and outputs do not depend on the run's random directory name."""
-    return os.path.join(tempfile.gettempdir(), "palaestra-sandbox")
-
-
-@functools.cache
-def _project_dirs() -> tuple[str, ...]:
-    """The source checkout Palaestra runs from, if it does, and its git directory (of which a
-    worktree's ``.git`` file names a subdirectory)."""
-    project = Path(_PACKAGE_DIR).parents[1]
-    if not (project / "pyproject.toml").is_file():
-        return ()
-    dirs = [project]
-    git = project / ".git"
-    with contextlib.suppress(OSError, ValueError):
-        if git.is_file():
-            gitdir = (project / git.read_text().split("gitdir:", 1)[1].strip()).resolve()
-            common = gitdir / "commondir"
-            dirs.append((gitdir / common.read_text().strip()).resolve() if common.is_file() else gitdir)
-    return tuple(str(d) for d in dirs)
-
-
-def _default_hide() -> list[str]:
-    """What a run must not read: Palaestra's package, its checkout with the git history, and the
-    caller's working directory (where the store is), unless that holds what the run needs."""
-    paths = [_PACKAGE_DIR, *_project_dirs()]
-    cwd = os.getcwd()
-    needed = [os.path.realpath(tempfile.gettempdir()), *_runtime_dirs()]
-    if cwd != "/" and not any(n == cwd or n.startswith(cwd + "/") for n in needed):
-        paths.append(cwd)
-    return list(dict.fromkeys(paths))
-
-
-def _runtime_dirs() -> list[str]:
-    """The interpreter's installation, which the sandbox uid must be able to read."""
-    return sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.base_exec_prefix)})
-
-
-def _mountpoint() -> str | None:
-    """An empty root-owned directory at a fixed path, onto which each run (in its own mount
-    namespace) mounts its working directory; None if it cannot be had safely."""
-    path = _inside_workdir()
-    with contextlib.suppress(FileExistsError):
-        os.mkdir(path, 0o755)
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return None
-    ok = stat.S_ISDIR(st.st_mode) and st.st_uid == 0 and not st.st_mode & 0o022
-    return path if ok else None
-
-
-def _environment(workdir: str, extra: Mapping[str, str] | None) -> dict[str, str]:
-    env = {
-        "PATH": SAFE_PATH,
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "HOME": workdir,
-        "TMPDIR": workdir,
-        "PYTHONHASHSEED": "0",  # the same code prints the same output (set and dict order of str)
-        "PYTHONIOENCODING": "utf-8",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    env.update(extra or {})
-    return env
-
-
-def _safe_relpath(name: str) -> str:
-    p = Path(name)
-    if p.is_absolute() or ".." in p.parts or not p.parts:
-        raise ValueError(f"sandbox file name {name!r} must be a relative path inside the working directory")
-    return str(p)
-
-
-def _user_processes(uid: int) -> int:
-    """How many processes the user ``uid`` has now (for RLIMIT_NPROC, which counts them all)."""
-    n = 0
-    if not os.path.isdir("/proc"):
-        return n
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if entry.stat().st_uid == uid:
-                    n += 1
-    return n
-
-
-def _kill_uid(uid: int) -> None:
-    """Last resort (the supervisor did not clean up): SIGKILL every process whose real uid is ``uid``."""
-    for _ in range(20):
-        found = False
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                fd = os.pidfd_open(int(entry.name))
-            except OSError:
-                continue
-            try:
-                with open(f"/proc/{entry.name}/status") as f:
-                    real = next((line.split()[1] for line in f if line.startswith("Uid:")), None)
-                if real == str(uid):
-                    found = True
-                    signal.pidfd_send_signal(fd, signal.SIGKILL)
-            except OSError:
-                pass
-            finally:
-                os.close(fd)
-        if not found:
-            return
-        time.sleep(0.01)
-
-
-def _sweep_temp_dirs(uid: int) -> None:
-    """Delete what the run's uid left at the top of the shared temporary directories."""
-    for d in {tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm"}:
-        try:
-            entries = list(os.scandir(d))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                if entry.stat(follow_symlinks=False).st_uid != uid:
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
-                    os.unlink(entry.path)
-            except OSError:
-                pass
-
-
-def _wait_gone(pid: int, grace: float) -> None:
-    """Wait until process ``pid`` has ended (it may stay a zombie until reaped); SIGKILL it after
-    ``grace`` seconds."""
-    deadline = time.monotonic() + grace
-    while True:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
-                    return
-        except (OSError, IndexError):
-            return
-        if time.monotonic() > deadline:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-            return
-        time.sleep(0.005)
-
-
-def _emergency_cleanup(
-    pid: int, lease: uids.UidLease | None, workdir: str, cgroup: MemoryCgroup | None
-) -> None:
-    """Run by the finalizer of a Session dropped while its process was alive."""
-    with contextlib.suppress(OSError):
-        os.kill(pid, signal.SIGTERM)
-    _wait_gone(pid, _STOP_GRACE)
-    _release(lease, workdir, cgroup, kill=True)
-
-
-def _release(lease: uids.UidLease | None, workdir: str, cgroup: MemoryCgroup | None, *, kill: bool) -> None:
-    """Delete a run's working directory and what its uid left, give the uid back, remove its
-    cgroup; first kill what is left of the uid when ``kill``."""
-    if lease is not None and kill:
-        _kill_uid(lease.uid)
-    shutil.rmtree(workdir, ignore_errors=True)
-    if lease is not None:
-        _sweep_temp_dirs(lease.uid)
-        uids.release(lease)
-    if cgroup is not None:
-        cgroup.remove()
-
-
-def _depth(value: Any) -> int:
-    """How deeply ``value`` nests lists and dicts (iteratively: it may be very deep)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, level)
-            if deepest > _MAX_DEPTH:
-                return deepest
-            stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict) else item))
-    return deepest
-
-
-def _parse_request(line: bytes) -> ToolRequest | str:
-    """The request in one line of the script, or why it is not one."""
-    try:
-        msg = json.loads(line)
-    except RecursionError:
-        return "it is nested too deeply"
-    except ValueError as e:  # not JSON, not UTF-8, a number too long, ...
-        return f"it is not JSON ({e})"
-    if (
-        not isinstance(msg, dict)
-        or not isinstance(msg.get("name"), str)
-        or not isinstance(msg.get("arguments"), dict)
-    ):
-        return 'it is not {"name": str, "arguments": dict}'
-    if _depth(msg) > _MAX_DEPTH:
-        return "it is nested too deeply"
-    return ToolRequest(msg["name"], msg["arguments"])
-
-
-async def _lines(reader: asyncio.StreamReader, limit: int) -> AsyncIterator[bytes | None]:
-    """The lines of ``reader`` (without the newline); None for a line longer than ``limit``, which
-    is read and dropped without keeping more than ``limit`` bytes of it."""
-    buffer, overlong = bytearray(), False
-    while chunk := await reader.read(65536):
-        buffer += chunk
-        while (end := buffer.find(b"\n")) >= 0:
-            line = bytes(buffer[:end])
-            del buffer[: end + 1]
-            yield None if overlong or len(line) > limit else line
-            overlong = False
-        if len(buffer) > limit:
-            buffer.clear()
-            overlong = True
-
-
-async def _read_pipe(fd: int, limit: int = 1 << 20) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=limit)
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0)
-    )
-    return reader, transport
-
-
-@dataclass
-class _Pipes:
-    status: tuple[int, int] = field(default_factory=os.pipe)
-    requests: tuple[int, int] | None = None  # the script writes, we read
-    answers: tuple[int, int] | None = None  # we write, the script reads
 
 
 class Session:
@@ -947,3 +553,14 @@ def run_python_sync(code: str, **kwargs: Any) -> SandboxResult:
         return asyncio.run(run_python(code, **kwargs))
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, run_python(code, **kwargs)).result()
+
+
+__all__ = [
+    "_PACKAGE_DIR",
+    "Limit",
+    "SandboxResult",
+    "Session",
+    "ToolRequest",
+    "run_python",
+    "run_python_sync",
+]

@@ -1,0 +1,250 @@
+"""The ``local`` provider: a causal LM run in-process with ``transformers``, with dynamic batching.
+
+``get_model("local:nano")`` runs the embedded model; ``get_model("local:/path/to/dir")`` any causal LM
+saved with ``save_pretrained`` (weights, config, a tokenizer with a chat template). Nothing is ever
+downloaded (``local_files_only=True``).
+
+Every ``generate`` call renders its prompt with the tokenizer's chat template (tool calls in the
+Hermes format, see :mod:`palaestra.models.chat_format`), cut to the model's ``max_prompt_tokens``,
+and joins a queue. One worker thread takes everything waiting (up to ``max_batch``) and generates it
+as one left-padded batch with a KV cache; calls that arrive meanwhile form the next batch. Each row
+has its own temperature, top-p, token limit, seed and stop strings, stops at the end-of-turn token,
+and is answered (and leaves the batch) as soon as it is done. The asyncio loop never waits on torch.
+
+``torch`` and ``transformers`` are imported when a model is built, not when this module is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+import weakref
+from typing import Any
+
+from palaestra.errors import ModelError, UsageError
+from palaestra.models.base import GenerateConfig, ModelOutput
+from palaestra.models.chat_format import model_settings, parse_reply, resolve_model_dir
+from palaestra.models.local.engine import BatchStats, _Engine, _Request
+from palaestra.models.local.loading import _DTYPES, END_TOKEN, _cache_kw, _eos_ids, _load
+from palaestra.models.local.prompt import prompt_ids
+from palaestra.types import Message, ToolSpec, Usage
+
+
+class LocalModel:
+    """A causal LM from a local directory, served in dynamic batches by one worker thread.
+
+    Args:
+        path: ``nano`` (the embedded model) or a directory with ``config.json``, weights and a
+            tokenizer with a chat template; optional ``palaestra.json`` gives ``max_prompt_tokens``
+            and ``max_new_tokens``.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; default CUDA when available, else CPU.
+        dtype: ``"auto"`` (bfloat16 on CUDA, float32 on CPU), ``"float32"``, ``"bfloat16"`` or ``"float16"``.
+        max_batch: most calls generated together in one batch.
+        max_concurrency: what the runner may run at once (episodes in flight).
+        threads: ``torch.set_num_threads`` (a process-wide setting); default: leave it alone.
+        name: the model name in records (default ``local:PATH``).
+
+    Sampling follows :class:`GenerateConfig`: ``temperature`` None means 1.0 and 0 means greedy;
+    ``top_p`` None means 1.0; ``max_tokens`` None means the model's ``max_new_tokens`` (never past its
+    context); ``seed`` makes a call's sampling reproducible; ``stop`` strings end a reply (the text is
+    cut before the stop string). ``timeout`` and ``extra`` do not apply and are ignored. Every reply
+    has ``token_ids`` (the end-of-turn token included when the model wrote one), ``logprobs`` (the
+    chosen tokens' log-probabilities under the raw logits at temperature 1, whatever the sampling
+    settings) and ``prompt_token_ids``.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        device: str | None = None,
+        dtype: str = "auto",
+        max_batch: int = 64,
+        max_concurrency: int = 64,
+        threads: int | None = None,
+        name: str | None = None,
+    ) -> None:
+        if not path:
+            raise UsageError("local model needs a directory or an embedded name: local:nano or local:PATH")
+        if dtype not in _DTYPES:
+            raise UsageError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
+        for option, value in (("max_batch", max_batch), ("max_concurrency", max_concurrency)):
+            if not isinstance(value, int) or value < 1:
+                raise UsageError(f"{option} must be a positive integer, got {value!r}")
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise UsageError(f"threads must be a positive integer, got {threads!r}")
+        self.path = resolve_model_dir(path)
+        self.name = name or f"local:{path}"
+        self.max_concurrency = max_concurrency
+        settings = model_settings(self.path)
+        self.max_prompt_tokens = settings["max_prompt_tokens"]
+        self.max_new_tokens = settings["max_new_tokens"]
+        model, tokenizer, dev = _load(self.path, device, dtype, threads)
+        config = model.config
+        self.context: int | None = getattr(config, "max_position_embeddings", None) or getattr(
+            config, "n_positions", None
+        )
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        eos_ids = _eos_ids(model, tokenizer)
+        hidden = eos_ids | ({tokenizer.pad_token_id} if tokenizer.pad_token_id is not None else set())
+        self._tokenizer_lock = threading.Lock()
+        self._engine: _Engine | None = _Engine(
+            model=model,
+            tokenizer=tokenizer,
+            tokenizer_lock=self._tokenizer_lock,
+            device=dev,
+            eos_ids=eos_ids,
+            pad_id=int(pad or 0),
+            hidden_ids=frozenset(hidden),
+            max_batch=max_batch,
+            name=self.name,
+            cache_kw=_cache_kw(model),
+        )
+        self.stats = self._engine.stats
+        self.tokenizer = tokenizer
+        self.device = str(dev)
+        self._ids = itertools.count()
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Request]] = {}
+        # a model dropped without close() still stops its worker thread
+        self._finalizer = weakref.finalize(self, self._engine.shutdown)
+
+    def __repr__(self) -> str:
+        return f"LocalModel({str(self.path)!r}, device={self.device!r})"
+
+    @property
+    def hf_model(self) -> Any:
+        """The ``transformers`` model (None once closed)."""
+        return self._engine.model if self._engine is not None else None
+
+    def _new_id(self) -> str:
+        return f"call_{next(self._ids)}"
+
+    # -- prompt -------------------------------------------------------------------------------------
+
+    def prompt_ids(self, messages: list[Message], tools: list[ToolSpec] | None) -> list[int]:
+        """The prompt's token ids: the chat template's rendering of the messages, with turns dropped
+        from the middle until it fits ``max_prompt_tokens``. Raises ModelError when even the head
+        and the last turn do not fit."""
+        return prompt_ids(
+            self.tokenizer,
+            self._tokenizer_lock,
+            messages,
+            tools,
+            budget=self.max_prompt_tokens,
+            name=self.name,
+        )
+
+    # -- generation ---------------------------------------------------------------------------------
+
+    def _request(
+        self, prompt: list[int], config: GenerateConfig, loop: asyncio.AbstractEventLoop
+    ) -> _Request:
+        temperature = 1.0 if config.temperature is None else config.temperature
+        top_p = 1.0 if config.top_p is None else config.top_p
+        if temperature < 0:
+            raise ModelError(f"temperature must be >= 0, got {temperature}")
+        if not 0 < top_p <= 1:
+            raise ModelError(f"top_p must be in (0, 1], got {top_p}")
+        if not prompt:
+            raise ModelError(f"{self.name}: the chat template rendered an empty prompt")
+        max_tokens = self.max_new_tokens if config.max_tokens is None else config.max_tokens
+        if max_tokens < 1:
+            raise ModelError(f"max_tokens must be at least 1, got {max_tokens}")
+        if self.context is not None:
+            room = self.context - len(prompt)
+            if room < 1:
+                raise ModelError(
+                    f"the prompt is {len(prompt)} tokens and fills {self.name}'s context of {self.context}"
+                )
+            max_tokens = min(max_tokens, room)
+        return _Request(
+            prompt_ids=prompt,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            seed=config.seed,
+            stop=tuple(s for s in config.stop or () if s),
+            loop=loop,
+            future=loop.create_future(),
+        )
+
+    def _enqueue(self, engine: _Engine, req: _Request) -> None:
+        """Hand ``req`` to the worker at the end of this turn of the event loop, together with every
+        call made in the same turn (``gather`` of many calls): the worker then batches them all,
+        rather than starting on the first alone while the others are still being prepared."""
+        pending = self._pending.get(req.loop)
+        if pending is None:
+            pending = self._pending[req.loop] = []
+            req.loop.call_soon(self._flush, engine, req.loop)
+        pending.append(req)
+
+    def _flush(self, engine: _Engine, loop: asyncio.AbstractEventLoop) -> None:
+        reqs = self._pending.pop(loop, [])
+        try:
+            engine.submit(reqs)
+        except ModelError as e:  # closed in the meantime
+            for r in reqs:
+                if not r.future.done():
+                    r.future.set_exception(e)
+
+    async def generate(
+        self, messages: list[Message], tools: list[ToolSpec] | None, config: GenerateConfig
+    ) -> ModelOutput:
+        start = time.perf_counter()
+        engine = self._engine
+        if engine is None:
+            raise ModelError(f"{self.name} is closed")
+        prompt = self.prompt_ids(messages, tools)
+        req = self._request(prompt, config, asyncio.get_running_loop())
+        self._enqueue(engine, req)
+        try:
+            result = await req.future
+        except asyncio.CancelledError:
+            req.cancelled = True
+            raise
+        with self._tokenizer_lock:
+            text = self.tokenizer.decode(
+                [t for t in result.token_ids if t not in engine.hidden_ids], skip_special_tokens=False
+            )
+        finish = result.finish_reason
+        cut = min((i for i in (text.find(s) for s in req.stop) if i >= 0), default=-1)
+        if cut >= 0:
+            text, finish = text[:cut], "stop"
+        return ModelOutput(
+            message=parse_reply(text, self._new_id),
+            usage=Usage(input_tokens=len(prompt), output_tokens=len(result.token_ids)),
+            latency=time.perf_counter() - start,
+            finish_reason=finish,
+            token_ids=result.token_ids,
+            logprobs=result.logprobs,
+            prompt_token_ids=prompt,
+            model=self.name,
+        )
+
+    async def close(self) -> None:
+        """Stop the worker (calls still waiting fail with ModelError) and free the model."""
+        engine, self._engine = self._engine, None
+        if engine is None:
+            return
+        self._finalizer.detach()
+        thread = engine.shutdown()
+        if thread is not None:
+            await asyncio.to_thread(thread.join)
+        engine.release()
+
+
+_OPTIONS = ("device", "dtype", "max_batch", "max_concurrency", "threads", "name")
+
+
+def _factory(spec: str, **kwargs: Any) -> LocalModel:
+    unknown = sorted(set(kwargs) - set(_OPTIONS))
+    if unknown:
+        raise UsageError(
+            f"the local provider takes no option {', '.join(unknown)}; its options: {', '.join(_OPTIONS)}"
+        )
+    return LocalModel(spec, **kwargs)
+
+
+__all__ = ["END_TOKEN", "BatchStats", "LocalModel"]

@@ -1,0 +1,75 @@
+"""Loading the ``local`` provider's model: weights and tokenizer from a local directory (never
+downloaded), the device and dtype, and what the engine needs to know of them (end-of-turn ids, the
+name of the KV-cache argument)."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+from palaestra.errors import UsageError
+from palaestra.models.local.engine import _describe
+
+END_TOKEN = "<|end|>"
+"""The end-of-turn token of the compact template; a row also stops at the tokenizer's EOS token(s)."""
+
+_DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def _cache_kw(model: Any) -> str:
+    """The name ``model.forward`` takes its KV cache by: transformers 5.2x renamed ``past_key_values``
+    to ``cache`` (the old name warns, then goes away), earlier releases know only the old one."""
+    params = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def _load(path: Path, device: str | None, dtype: str, threads: int | None) -> tuple[Any, Any, Any]:
+    """(model, tokenizer, torch device), or UsageError with one line."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging
+
+    hf_logging: Any = logging  # untyped
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    except RuntimeError as e:
+        raise UsageError(f"bad device {device!r} for the local model: {_describe(e)}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"device {device!r} asked for, but torch sees no CUDA device")
+    if dtype == "auto":
+        torch_dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
+    else:
+        torch_dtype = getattr(torch, dtype)
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # no progress bar over a run's own display
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        # whole conversations are tokenized to measure them before fit_messages cuts them to the
+        # context: that is not an overflow, and transformers' warning about it would be noise
+        tokenizer.model_max_length = 2**62
+        model: Any = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch_dtype)
+        model = model.to(dev).eval()
+    except Exception as e:
+        raise UsageError(f"cannot load the local model at {str(path)!r}: {_describe(e)}") from None
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+    if not getattr(tokenizer, "chat_template", None):
+        raise UsageError(f"the tokenizer at {str(path)!r} has no chat template; the local provider needs one")
+    return model, tokenizer, dev
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
+    ids: set[int] = set()
+    for value in (tokenizer.eos_token_id, getattr(model.generation_config, "eos_token_id", None)):
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, list | tuple):
+            ids.update(v for v in value if isinstance(v, int))
+    end = tokenizer.get_vocab().get(END_TOKEN)
+    if isinstance(end, int):
+        ids.add(end)
+    return frozenset(ids)
