@@ -99,11 +99,6 @@ def _kind(err: dict[str, Any]) -> str:
     return " ".join(str(err[k]).lower() for k in ("type", "code") if isinstance(err.get(k), str | int))
 
 
-def _server_message(raw: bytes) -> str:
-    """The error message a server put in its body, or the start of the body."""
-    return server_error(raw).message
-
-
 def _count(value: Any) -> int:
     """A token count from a server's ``usage``; anything odd (text, negative, huge, null) is 0."""
     if isinstance(value, bool) or not isinstance(value, int | float):
