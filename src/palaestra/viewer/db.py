@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from palaestra._hints import command_line
 from palaestra.errors import StoreError
 from palaestra.runner.settings import shown
-from palaestra.store.sqlite import _check_file, connect_read_only
+from palaestra.store.open import check_file, connect_read_only
 
 T = TypeVar("T")
 
@@ -49,7 +49,7 @@ def open_check(path: Path) -> dict[str, set[str]]:
     """
     if not path.exists():
         raise StoreError(f"store {path} does not exist; pass an existing store with --store")
-    _check_file(path)  # a directory, a foreign or corrupt file, a newer schema
+    check_file(path)  # a directory, a foreign or corrupt file, a newer schema
     if path.stat().st_size == 0:
         raise StoreError(
             f"store {path} is empty; record a run first with `{command_line('run', 'ENV', store=path)}`"
