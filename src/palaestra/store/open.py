@@ -1,21 +1,26 @@
 """Opening a store: refusing what is not one, migrating an older schema, read-only connections.
 
 ``StoreConnection`` holds the one connection of a :class:`~palaestra.store.Store` and its write
-transactions; the writer and the readers build on it.
+transactions; the writer and the readers build on it. ``ReadOnlyPool`` holds the read-only
+connections of a reader that many threads share (the viewer's), each read under a time limit.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Self
+from typing import Any, Self, TypeVar
 
+from palaestra._hints import command_line
 from palaestra.errors import StoreError
 from palaestra.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+
+T = TypeVar("T")
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -189,3 +194,89 @@ class StoreConnection:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def check_store(path: Path) -> dict[str, set[str]]:
+    """Refuse, with the Store's one-line errors, anything but an existing Palaestra store.
+
+    Returns the columns of each table, so a reader (the viewer) reads older schemas too (it cannot
+    migrate a store it only reads; the columns added later, such as a match's ``result``, are then absent).
+    """
+    if not path.exists():
+        raise StoreError(f"store {path} does not exist; pass an existing store with --store")
+    check_file(path)  # a directory, a foreign or corrupt file, a newer schema
+    if path.stat().st_size == 0:
+        raise StoreError(
+            f"store {path} is empty; record a run first with `{command_line('run', 'ENV', store=path)}`"
+        )
+    con = connect_read_only(path)
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        columns = {t: {r[1] for r in con.execute(f"PRAGMA table_info({t!r})")} for t in tables}
+    except sqlite3.DatabaseError as e:
+        raise StoreError(f"store {path} is unreadable ({e}); it was not touched") from None
+    finally:
+        con.close()
+    if not {"runs", "episodes", "steps", "model_calls"} <= columns.keys():
+        raise StoreError(f"store {path} is not a Palaestra store (it has no runs); it was not touched")
+    return columns
+
+
+class QueryTimeout(Exception):
+    """A query ran past its pool's time limit and was interrupted."""
+
+
+class ReadOnlyPool:
+    """A small pool of read-only connections to an existing store; each read is one short,
+    synchronous call, interrupted (:class:`QueryTimeout`) if it runs past ``query_timeout``."""
+
+    def __init__(self, path: str | Path, *, query_timeout: float = 10.0) -> None:
+        self.path = Path(path)
+        self.columns = check_store(self.path)
+        self.query_timeout = query_timeout
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _connect(self) -> sqlite3.Connection:
+        con = connect_read_only(self.path)  # also in a read-only directory
+        con.execute("PRAGMA busy_timeout=2000")
+        return con
+
+    @contextmanager
+    def _con(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            con = self._idle.pop() if self._idle else None
+        if con is None:
+            con = self._connect()
+        deadline = time.monotonic() + self.query_timeout
+        con.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        try:
+            yield con
+        except sqlite3.OperationalError as e:
+            if "interrupted" in str(e):
+                raise QueryTimeout(f"query ran past {self.query_timeout:.0f}s") from None
+            raise
+        finally:
+            con.set_progress_handler(None, 0)
+            with self._lock:
+                if self._closed:
+                    con.close()
+                else:
+                    self._idle.append(con)
+
+    def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        with self._con() as con:
+            return fn(con)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for con in idle:
+            con.close()
+
+    @staticmethod
+    def as_dicts(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur]
