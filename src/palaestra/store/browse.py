@@ -18,13 +18,10 @@ from typing import Any
 
 from palaestra.runner.settings import shown
 from palaestra.store.open import ReadOnlyPool
+from palaestra.store.rows import EPISODE_COLS
 
-LIST_COLS = (
-    "id, env, task_id, split, difficulty, sample, agent, model, status, reward, success, progress, steps, "
-    "invalid_actions, input_tokens, output_tokens, model_calls, model_latency, cost, wall, "
-    "substr(error, 1, 300) AS error"
-)
-_DETAIL_COLS = LIST_COLS.replace("substr(error, 1, 300) AS error", "error") + ", task, final, finished"
+LIST_COLS = EPISODE_COLS.removesuffix(", error") + ", substr(error, 1, 300) AS error"
+_DETAIL_COLS = EPISODE_COLS + ", task, final, finished"
 
 
 def _loads(text: str | None) -> Any:

@@ -8,13 +8,15 @@ from typing import Any
 
 from palaestra.errors import StoreError
 from palaestra.store.open import StoreConnection
+from palaestra.store.rows import EPISODE_COLS, EpisodeRow, RunRow
 
 
 class StoreReaders(StoreConnection):
     """The reads of a store: every query the commands that show, evaluate and export runs make."""
 
     # ---- runs --------------------------------------------------------------------------------
-    def run(self, run_id: str) -> dict[str, Any]:
+    def run_row(self, run_id: str) -> RunRow:
+        """One run (a one-line error naming the recent ones if there is none)."""
         row = self.con.execute(
             "SELECT id, created, updated, status, config, summary FROM runs WHERE id=?", (run_id,)
         ).fetchone()
@@ -22,14 +24,18 @@ class StoreReaders(StoreConnection):
             ids = [r[0] for r in self.con.execute("SELECT id FROM runs ORDER BY created DESC LIMIT 5")]
             hint = f"; recent runs: {', '.join(ids)}" if ids else ""
             raise StoreError(f"no run {run_id!r} in {self.path}{hint}")
-        return {
-            "id": row[0],
-            "created": row[1],
-            "updated": row[2],
-            "status": row[3],
-            "config": json.loads(row[4]),
-            "summary": json.loads(row[5]) if row[5] else None,
-        }
+        return RunRow(
+            id=row[0],
+            created=row[1],
+            updated=row[2],
+            status=row[3],
+            config=json.loads(row[4]),
+            summary=json.loads(row[5]) if row[5] else None,
+        )
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        """:meth:`run_row` as a dict."""
+        return self.run_row(run_id).as_dict()
 
     def runs(self, limit: int = 50) -> list[dict[str, Any]]:
         rows = self.con.execute(
@@ -132,10 +138,29 @@ class StoreReaders(StoreConnection):
             call["seat"] = seat[0]
         return ep
 
-    _EPISODE_COLS = (
-        "id, env, task_id, split, difficulty, sample, agent, model, status, reward, success, progress, "
-        "steps, invalid_actions, input_tokens, output_tokens, model_calls, model_latency, cost, wall, error"
-    )
+    def episode_rows(
+        self,
+        run_id: str,
+        *,
+        env: str | None = None,
+        status: str | None = None,
+        success: bool | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[EpisodeRow]:
+        """Episode rows of a run (without steps), filtered, in a stable order."""
+        where, args = ["run_id=?"], [run_id]
+        for col, val in (("env", env), ("status", status)):
+            if val is not None:
+                where.append(f"{col}=?")
+                args.append(val)
+        if success is not None:
+            where.append("success=?")
+            args.append(str(int(success)))
+        sql = f"SELECT {EPISODE_COLS} FROM episodes WHERE {' AND '.join(where)} ORDER BY id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        return [EpisodeRow(*row) for row in self.con.execute(sql, args)]
 
     def episodes(
         self,
@@ -147,26 +172,14 @@ class StoreReaders(StoreConnection):
         limit: int | None = None,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
-        """Episode rows of a run (without steps), filtered, in a stable order."""
-        where, args = ["run_id=?"], [run_id]
-        for col, val in (("env", env), ("status", status)):
-            if val is not None:
-                where.append(f"{col}=?")
-                args.append(val)
-        if success is not None:
-            where.append("success=?")
-            args.append(str(int(success)))
-        sql = f"SELECT {self._EPISODE_COLS} FROM episodes WHERE {' AND '.join(where)} ORDER BY id"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
-        cur = self.con.execute(sql, args)
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur]
+        """:meth:`episode_rows` as dicts."""
+        rows = self.episode_rows(run_id, env=env, status=status, success=success, limit=limit, offset=offset)
+        return [r.as_dict() for r in rows]
 
     def episode(self, run_id: str, episode_id: str) -> dict[str, Any]:
         """One episode with its task, steps and model calls."""
         cur = self.con.execute(
-            f"SELECT {self._EPISODE_COLS}, task, final FROM episodes WHERE run_id=? AND id=?",
+            f"SELECT {EPISODE_COLS}, task, final FROM episodes WHERE run_id=? AND id=?",
             (run_id, episode_id),
         )
         row = cur.fetchone()
@@ -239,7 +252,7 @@ class StoreReaders(StoreConnection):
 
     def iter_episodes(self, run_id: str, batch: int = 500) -> Iterator[dict[str, Any]]:
         """Every episode of a run with its steps, streamed (for exports)."""
-        ids = [r["id"] for r in self.episodes(run_id)]
+        ids = [r.id for r in self.episode_rows(run_id)]
         for i in range(0, len(ids), batch):
             for eid in ids[i : i + batch]:
                 yield self.episode(run_id, eid)
