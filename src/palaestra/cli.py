@@ -485,8 +485,8 @@ def show(
 
     st = _open_store(store, create=False)
     run_id = _resolve_run(st, run_id, store)
-    info = st.run(run_id)
-    info["config"] = shown(info["config"])
+    run = st.run_row(run_id)
+    info = {**run.as_dict(), "config": shown(run.config)}
     if episode:
         ep = st.episode(run_id, episode)
         if as_json:
@@ -516,13 +516,13 @@ def show(
     if info["config"].get("kind") in ("match", "tournament"):
         from palaestra._match_display import standings_tables
 
-        standings = {"run_id": run_id, **(info["summary"] or {})}
+        standings = {"run_id": run_id, **(run.summary or {})}
         if as_json:
             print(json.dumps({"run": info, "summary": standings}, indent=2))
             return
         for table in standings_tables(standings):
             out.print(table)
-        ids = [e["id"] for e in st.episodes(run_id, limit=5)]
+        ids = [e.id for e in st.episode_rows(run_id, limit=5)]
         out.print(
             f"matches: {', '.join(ids)}{' ...' if len(ids) == 5 else ''}; "
             f"one turn by turn: {command_line('show', run_id, '--episode', 'MATCH_ID', store=store)}",
@@ -539,15 +539,15 @@ def show(
     t.add_column("episode", no_wrap=True)
     for col in ("status", "success", "reward", "progress", "steps", "tokens"):
         t.add_column(col, justify="right")
-    for e in st.episodes(run_id, limit=50):
+    for e in st.episode_rows(run_id, limit=50):
         t.add_row(
-            literal(e["id"]),
-            e["status"],
-            "yes" if e["success"] else "no",
-            f"{e['reward']:.3f}",
-            f"{e['progress']:.2f}",
-            str(e["steps"]),
-            str(e["input_tokens"] + e["output_tokens"]),
+            literal(e.id),
+            e.status,
+            "yes" if e.success else "no",
+            f"{e.reward:.3f}",
+            f"{e.progress:.2f}",
+            str(e.steps),
+            str(e.input_tokens + e.output_tokens),
         )
     out.print(t)
 

@@ -28,6 +28,7 @@ from palaestra.eval.stats import (
 )
 
 if TYPE_CHECKING:
+    from palaestra.store.rows import RunRow
     from palaestra.store.sqlite import Store
 
 Row = Mapping[str, Any]
@@ -117,15 +118,15 @@ def compare_runs(
     """Compare run B against run A on their shared tasks; raises if they share none."""
     if not 0 < alpha < 1:
         raise UsageError(f"--alpha must be between 0 and 1, got {alpha}")
-    info_a, info_b = store.run(run_a), store.run(run_b)
+    info_a, info_b = store.run_row(run_a), store.run_row(run_b)
     require_single_agent(info_a)
     require_single_agent(info_b)
     rows_a, rows_b = store.episodes(run_a), store.episodes(run_b)
     out = compare(rows_a, rows_b, alpha=alpha, resamples=resamples, seed=seed)
     if not out["shared_tasks"]:
 
-        def how(info: dict[str, Any]) -> str:
-            c = info["config"]
+        def how(info: RunRow) -> str:
+            c = info.config
             return f"envs {','.join(c.get('envs', []))}, split {c.get('split')}, seed {c.get('seed')}"
 
         raise UsageError(
@@ -134,6 +135,6 @@ def compare_runs(
         )
     out["confidence"] = 1 - alpha
     for key, info in (("a", info_a), ("b", info_b)):
-        c = info["config"]
-        out[f"run_{key}"] = {"id": info["id"], "agent": c.get("agent"), "model": c.get("model")}
+        c = info.config
+        out[f"run_{key}"] = {"id": info.id, "agent": c.get("agent"), "model": c.get("model")}
     return out

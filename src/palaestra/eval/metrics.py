@@ -26,6 +26,7 @@ from palaestra.eval.stats import (
 from palaestra.eval.taxonomy import CATEGORIES, Diagnosis, classify
 
 if TYPE_CHECKING:
+    from palaestra.store.rows import RunRow
     from palaestra.store.sqlite import Store
 
 Row = Mapping[str, Any]
@@ -178,13 +179,13 @@ def metrics(
     }
 
 
-def require_single_agent(info: Mapping[str, Any]) -> None:
+def require_single_agent(run: RunRow) -> None:
     """Refuse runs of multi-agent matches: their episodes are games with seats, not tasks."""
-    kind = info["config"].get("kind")
+    kind = run.config.get("kind")
     if kind in ("match", "tournament"):
         raise UsageError(
-            f"run {info['id']} is a {kind} of a multi-agent game; this covers single-agent runs "
-            f"(see `palaestra show {info['id']}` for its standings)"
+            f"run {run.id} is a {kind} of a multi-agent game; this covers single-agent runs "
+            f"(see `palaestra show {run.id}` for its standings)"
         )
 
 
@@ -201,14 +202,14 @@ def run_metrics(
 
     ``failed`` lists each episode that did not succeed with its failure category and tags.
     """
-    info = store.run(run_id)
-    require_single_agent(info)
+    run = store.run_row(run_id)
+    require_single_agent(run)
     rows = store.episodes(run_id, env=env)
     diagnoses = diagnose(store, run_id, rows)
-    cfg = info["config"]
+    cfg = run.config
     out: dict[str, Any] = {
         "run_id": run_id,
-        "status": info["status"],
+        "status": run.status,
         "agent": cfg.get("agent"),
         "model": cfg.get("model"),
         "split": cfg.get("split"),

@@ -20,6 +20,7 @@ from palaestra.export.formats import COLUMNS, FORMATS, dpo_row, pairings, raw_ro
 from palaestra.export.writer import check_overwrite, file_format, write_rows
 
 if TYPE_CHECKING:
+    from palaestra.store.rows import EpisodeRow
     from palaestra.store.sqlite import Store
 
 FILTERS = ("success", "failed", "all")
@@ -50,17 +51,17 @@ class ExportResult:
     note: str = ""
 
 
-def _keep(row: dict[str, Any], filter: str) -> bool:
+def _keep(row: EpisodeRow, filter: str) -> bool:
     if filter == "success":
-        return bool(row["success"])
+        return bool(row.success)
     if filter == "failed":
-        return not row["success"]
+        return not row.success
     return True
 
 
-def _episodes(store: Store, run_id: str, rows: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _episodes(store: Store, run_id: str, rows: Sequence[EpisodeRow]) -> Iterator[dict[str, Any]]:
     for r in rows:
-        ep = store.episode(run_id, r["id"])
+        ep = store.episode(run_id, r.id)
         ep["run_id"] = run_id
         yield ep
 
@@ -96,8 +97,8 @@ def export(
     if dpo_mode not in DPO_MODES:
         raise UsageError(f"unknown DPO mode {dpo_mode!r}; valid modes: {', '.join(DPO_MODES)}")
     for rid in dict.fromkeys(runs):
-        require_single_agent(store.run(rid))
-    selected = {rid: store.episodes(rid, env=env) for rid in dict.fromkeys(runs)}
+        require_single_agent(store.run_row(rid))
+    selected = {rid: store.episode_rows(rid, env=env) for rid in dict.fromkeys(runs)}
 
     if format in ("sft", "raw"):
         chosen_filter = filter or ("success" if format == "sft" else "all")
@@ -124,11 +125,11 @@ def export(
     )
     for rid, rows in selected.items():
         for r in rows:
-            key = (r["env"], r["task_id"])
-            if r["success"]:
-                by_task[key][0].append((rid, r["id"]))
-            elif r["status"] in FAILED_STATUSES:
-                by_task[key][1].append((rid, r["id"]))
+            key = (r.env, r.task_id)
+            if r.success:
+                by_task[key][0].append((rid, r.id))
+            elif r.status in FAILED_STATUSES:
+                by_task[key][1].append((rid, r.id))
     tasks = {k: v for k, v in sorted(by_task.items()) if v[0] and v[1]}
     n_eps = sum(len(s) + len(f) for s, f in tasks.values())
 

@@ -20,10 +20,14 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from palaestra.errors import UsageError
-from palaestra.viewer.compare import shared_tasks, task_episodes
-from palaestra.viewer.db import EPISODE_STATUSES, MAX_LIMIT, EpisodeFilter, QueryTimeout, ViewerDB
+from palaestra.store.browse import EpisodeFilter, StoreBrowser
+from palaestra.store.open import QueryTimeout
 
 T = TypeVar("T")
+
+MAX_LIMIT = 500
+"""The largest page the API answers."""
+EPISODE_STATUSES = ("done", "truncated", "timeout", "error")
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 STATIC_FILES: dict[str, str] = {
@@ -48,7 +52,7 @@ _HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 
-DB = web.AppKey("db", ViewerDB)
+DB = web.AppKey("db", StoreBrowser)
 ASSETS = web.AppKey("assets", dict[str, tuple[bytes, str]])
 
 
@@ -222,8 +226,7 @@ async def api_compare(request: web.Request) -> web.Response:
     db = request.app[DB]
     page = await _read(
         request,
-        shared_tasks,
-        db,
+        db.shared_tasks,
         a,
         b,
         limit=limit,
@@ -250,7 +253,7 @@ async def api_compare_task(request: web.Request) -> web.Response:
     out: dict[str, Any] = {"task_id": task, "env": env, "sample": sample}
     for key, run_id in (("a", a), ("b", b)):
         run = await _need_run(request, run_id)
-        episodes = await _read(request, task_episodes, db, run_id, task, env)
+        episodes = await _read(request, db.task_episodes, run_id, task, env)
         chosen = next((e for e in episodes if e["sample"] == sample), episodes[0] if episodes else None)
         detail = (
             await _read(request, db.episode, run_id, chosen["id"], steps_limit=steps_limit)
@@ -299,7 +302,7 @@ def create_app(
 
     ``allowed_hosts``: host names accepted in the ``Host`` header (``None`` accepts any).
     """
-    db = ViewerDB(store_path, query_timeout=query_timeout)
+    db = StoreBrowser(store_path, query_timeout=query_timeout)
     app = web.Application(
         middlewares=[_guard(frozenset(allowed_hosts) if allowed_hosts is not None else None)]
     )

@@ -1,0 +1,317 @@
+"""Reading a store: runs, episodes with their steps and model calls, matches and summaries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from palaestra.errors import StoreError
+from palaestra.store.open import StoreConnection
+from palaestra.store.rows import EPISODE_COLS, EpisodeRow, RunRow
+
+
+class StoreReaders(StoreConnection):
+    """The reads of a store: every query the commands that show, evaluate and export runs make."""
+
+    # ---- runs --------------------------------------------------------------------------------
+    def run_row(self, run_id: str) -> RunRow:
+        """One run (a one-line error naming the recent ones if there is none)."""
+        row = self.con.execute(
+            "SELECT id, created, updated, status, config, summary FROM runs WHERE id=?", (run_id,)
+        ).fetchone()
+        if row is None:
+            ids = [r[0] for r in self.con.execute("SELECT id FROM runs ORDER BY created DESC LIMIT 5")]
+            hint = f"; recent runs: {', '.join(ids)}" if ids else ""
+            raise StoreError(f"no run {run_id!r} in {self.path}{hint}")
+        return RunRow(
+            id=row[0],
+            created=row[1],
+            updated=row[2],
+            status=row[3],
+            config=json.loads(row[4]),
+            summary=json.loads(row[5]) if row[5] else None,
+        )
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        """:meth:`run_row` as a dict."""
+        return self.run_row(run_id).as_dict()
+
+    def runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self.con.execute(
+            """SELECT r.id, r.created, r.status, r.config, count(e.id), coalesce(avg(e.success), 0),
+                      coalesce(sum(e.status = 'error'), 0)
+               FROM runs r LEFT JOIN episodes e ON e.run_id = r.id
+               GROUP BY r.id ORDER BY r.created DESC LIMIT ?""",
+            (limit,),
+        ).fetchall()
+        return [
+            {
+                "id": r[0],
+                "created": r[1],
+                "status": r[2],
+                "config": json.loads(r[3]),
+                "episodes": r[4],
+                "success_rate": r[5],
+                "errors": r[6],
+            }
+            for r in rows
+        ]
+
+    def empty_run_ids(self) -> list[str]:
+        """Runs without a single episode (stopped before their first, or left by older versions)."""
+        return [
+            r[0]
+            for r in self.con.execute(
+                "SELECT id FROM runs r WHERE NOT EXISTS (SELECT 1 FROM episodes e WHERE e.run_id = r.id) "
+                "ORDER BY created"
+            )
+        ]
+
+    def latest_run_id(self) -> str | None:
+        row = self.con.execute("SELECT id FROM runs ORDER BY created DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    # ---- episodes and matches ----------------------------------------------------------------
+    _SEAT_COLS = (
+        "seat, idx, player, model, score, won, forfeit, steps, invalid_actions, model_calls, "
+        "input_tokens, output_tokens"
+    )
+
+    def matches(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's matches in id order (the schedule's order), each with its result and its seats
+        (in seat order, without steps)."""
+        out: dict[str, dict[str, Any]] = {}
+        for r in self.con.execute(
+            "SELECT id, env, task_id, difficulty, sample, status, wall, error, result FROM episodes "
+            "WHERE run_id=? AND result IS NOT NULL ORDER BY id",
+            (run_id,),
+        ):
+            out[r[0]] = {
+                "id": r[0],
+                "game": r[1],
+                "task_id": r[2],
+                "difficulty": r[3],
+                "round": r[4],
+                "status": r[5],
+                "wall": r[6],
+                "error": r[7],
+                "result": json.loads(r[8]),
+                "seats": [],
+            }
+        cur = self.con.execute(
+            f"SELECT episode_id, {self._SEAT_COLS} FROM seats WHERE run_id=? ORDER BY episode_id, idx",
+            (run_id,),
+        )
+        names = [d[0] for d in cur.description][1:]
+        for r in cur:
+            if r[0] in out:
+                out[r[0]]["seats"].append(dict(zip(names, r[1:], strict=True)))
+        return list(out.values())
+
+    def match(self, run_id: str, episode_id: str) -> dict[str, Any]:
+        """One match: the episode (with every seat's steps and model calls), its result and its seats
+        with what each was told after its last move."""
+        ep = self.episode(run_id, episode_id)
+        row = self.con.execute(
+            "SELECT result FROM episodes WHERE run_id=? AND id=?", (run_id, episode_id)
+        ).fetchone()
+        ep["result"] = json.loads(row[0]) if row and row[0] else None
+        cur = self.con.execute(
+            f"SELECT {self._SEAT_COLS}, final FROM seats WHERE run_id=? AND episode_id=? ORDER BY idx",
+            (run_id, episode_id),
+        )
+        names = [d[0] for d in cur.description]
+        ep["seats"] = []
+        for r in cur:
+            seat = dict(zip(names, r, strict=True))
+            seat["final"] = json.loads(seat["final"])
+            ep["seats"].append(seat)
+        for call, seat in zip(
+            ep["calls"],
+            self.con.execute(
+                "SELECT seat FROM model_calls WHERE run_id=? AND episode_id=? ORDER BY idx",
+                (run_id, episode_id),
+            ),
+            strict=True,
+        ):
+            call["seat"] = seat[0]
+        return ep
+
+    def episode_rows(
+        self,
+        run_id: str,
+        *,
+        env: str | None = None,
+        status: str | None = None,
+        success: bool | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[EpisodeRow]:
+        """Episode rows of a run (without steps), filtered, in a stable order."""
+        where, args = ["run_id=?"], [run_id]
+        for col, val in (("env", env), ("status", status)):
+            if val is not None:
+                where.append(f"{col}=?")
+                args.append(val)
+        if success is not None:
+            where.append("success=?")
+            args.append(str(int(success)))
+        sql = f"SELECT {EPISODE_COLS} FROM episodes WHERE {' AND '.join(where)} ORDER BY id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        return [EpisodeRow(*row) for row in self.con.execute(sql, args)]
+
+    def episodes(
+        self,
+        run_id: str,
+        *,
+        env: str | None = None,
+        status: str | None = None,
+        success: bool | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """:meth:`episode_rows` as dicts."""
+        rows = self.episode_rows(run_id, env=env, status=status, success=success, limit=limit, offset=offset)
+        return [r.as_dict() for r in rows]
+
+    def episode(self, run_id: str, episode_id: str) -> dict[str, Any]:
+        """One episode with its task, steps and model calls."""
+        cur = self.con.execute(
+            f"SELECT {EPISODE_COLS}, task, final FROM episodes WHERE run_id=? AND id=?",
+            (run_id, episode_id),
+        )
+        row = cur.fetchone()
+        if row is None:
+            raise StoreError(f"no episode {episode_id!r} in run {run_id!r}")
+        names = [d[0] for d in cur.description]
+        ep = dict(zip(names, row, strict=True))
+        ep["task"] = json.loads(ep["task"])
+        ep["final"] = json.loads(ep["final"])
+        ep["steps"] = [
+            {
+                "index": r[0],
+                "seat": r[1],
+                "observation": json.loads(r[2]),
+                "action": json.loads(r[3]),
+                "reward": r[4],
+                "info": json.loads(r[5]),
+                "tools": json.loads(r[6]) if r[6] else None,
+            }
+            for r in self.con.execute(
+                "SELECT idx, seat, observation, action, reward, info, tools FROM steps "
+                "WHERE run_id=? AND episode_id=? ORDER BY seat, idx",
+                (run_id, episode_id),
+            )
+        ]
+        ep["calls"] = [
+            dict(
+                zip(
+                    ("input_tokens", "output_tokens", "latency", "retries", "cost", "error", "ttft"),
+                    r,
+                    strict=True,
+                )
+            )
+            for r in self.con.execute(
+                "SELECT input_tokens, output_tokens, latency, retries, cost, error, ttft FROM model_calls "
+                "WHERE run_id=? AND episode_id=? ORDER BY idx",
+                (run_id, episode_id),
+            )
+        ]
+        return ep
+
+    def model_calls(self, run_id: str, episode_id: str) -> list[dict[str, Any]]:
+        """Every stored field of an episode's model calls, in order, with token ids and logprobs decoded
+        (``None`` where the model server did not return them)."""
+        cols = (
+            "idx",
+            "input_tokens",
+            "output_tokens",
+            "latency",
+            "retries",
+            "cost",
+            "finish_reason",
+            "token_ids",
+            "logprobs",
+            "prompt_token_ids",
+            "error",
+            "ttft",
+        )
+        out = []
+        for r in self.con.execute(
+            f"SELECT {', '.join(cols)} FROM model_calls WHERE run_id=? AND episode_id=? ORDER BY idx",
+            (run_id, episode_id),
+        ):
+            call = dict(zip(cols, r, strict=True))
+            for key in ("token_ids", "logprobs", "prompt_token_ids"):
+                if call[key] is not None:
+                    call[key] = json.loads(call[key])
+            out.append(call)
+        return out
+
+    def iter_episodes(self, run_id: str, batch: int = 500) -> Iterator[dict[str, Any]]:
+        """Every episode of a run with its steps, streamed (for exports)."""
+        ids = [r.id for r in self.episode_rows(run_id)]
+        for i in range(0, len(ids), batch):
+            for eid in ids[i : i + batch]:
+                yield self.episode(run_id, eid)
+
+    def summary(self, run_id: str) -> dict[str, Any]:
+        """Aggregates per environment and overall, computed from what is stored."""
+        cur = self.con.execute(
+            """SELECT env, count(*), avg(success), avg(reward), avg(progress),
+                      sum(invalid_actions), sum(steps), sum(status='error'), sum(status='timeout'),
+                      sum(status='truncated'), sum(input_tokens), sum(output_tokens), sum(model_calls),
+                      sum(cost), sum(wall)
+               FROM episodes WHERE run_id=? GROUP BY env ORDER BY env""",
+            (run_id,),
+        )
+        per_env: dict[str, dict[str, Any]] = {}
+        for r in cur:
+            per_env[r[0]] = {
+                "episodes": r[1],
+                "success_rate": r[2],
+                "mean_reward": r[3],
+                "mean_progress": r[4],
+                "invalid_action_rate": (r[5] / r[6]) if r[6] else 0.0,
+                "steps": r[6],
+                "errors": r[7],
+                "timeouts": r[8],
+                "truncated": r[9],
+                "input_tokens": r[10],
+                "output_tokens": r[11],
+                "model_calls": r[12],
+                "cost": r[13],
+                "episode_wall_s": r[14],
+            }
+        total_eps = sum(e["episodes"] for e in per_env.values())
+
+        def _mean(key: str) -> float:
+            if not total_eps:
+                return 0.0
+            return float(sum(e[key] * e["episodes"] for e in per_env.values()) / total_eps)
+
+        steps = sum(e["steps"] for e in per_env.values())
+        return {
+            "run_id": run_id,
+            "episodes": total_eps,
+            "success_rate": _mean("success_rate"),
+            "mean_reward": _mean("mean_reward"),
+            "mean_progress": _mean("mean_progress"),
+            "invalid_action_rate": (
+                sum(e["invalid_action_rate"] * e["steps"] for e in per_env.values()) / steps if steps else 0.0
+            ),
+            "errors": sum(e["errors"] for e in per_env.values()),
+            "timeouts": sum(e["timeouts"] for e in per_env.values()),
+            "input_tokens": sum(e["input_tokens"] for e in per_env.values()),
+            "output_tokens": sum(e["output_tokens"] for e in per_env.values()),
+            "model_calls": sum(e["model_calls"] for e in per_env.values()),
+            "envs": per_env,
+        }
+
+    def error_examples(self, run_id: str, limit: int = 3) -> Sequence[tuple[str, str]]:
+        return self.con.execute(
+            "SELECT id, error FROM episodes WHERE run_id=? AND status IN ('error','timeout') LIMIT ?",
+            (run_id, limit),
+        ).fetchall()
