@@ -62,13 +62,13 @@ async def test_a_full_disk_is_reported_as_such_and_loses_nothing_committed(store
 def test_a_full_disk_through_the_cli_is_one_line(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     script = (
-        "import sqlite3, palaestra.store.sqlite as s\n"
+        "import sqlite3\n"
         "real = sqlite3.connect\n"
         "def small(*a, **k):\n"
         "    con = real(*a, **k)\n"
         "    con.execute('PRAGMA max_page_count=40')\n"
         "    return con\n"
-        "s.sqlite3.connect = small\n"
+        "sqlite3.connect = small  # every store connection, wherever it is opened\n"
         "from palaestra.cli import main\n"
         "main()\n"
     )

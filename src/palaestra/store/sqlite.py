@@ -10,8 +10,6 @@ deleting) and :mod:`~palaestra.store.readers` (every query that reads); ``Store`
 
 from __future__ import annotations
 
-import sqlite3  # noqa: F401  (the store's one SQLite: tests patch ``palaestra.store.sqlite.sqlite3``)
-
 from palaestra.store.open import check_file, connect_read_only
 from palaestra.store.readers import StoreReaders
 from palaestra.store.writer import StoreWriter
