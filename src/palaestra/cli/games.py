@@ -1,0 +1,222 @@
+"""``palaestra play``, ``match`` and ``tournament``: games, and playing an environment yourself."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import typer
+
+from palaestra._hints import DEFAULT_STORE
+from palaestra.cli._common import (
+    StoreOpt,
+    _Extra,
+    _MaxContext,
+    _model_options,
+    _model_settings,
+    _open_store,
+    _RequestTimeout,
+    _stored_config,
+    _Stream,
+    _ToolRole,
+    app,
+    out,
+)
+from palaestra.errors import UsageError
+
+
+@app.command()
+def play(
+    env: Annotated[str, typer.Argument(help="Environment name.")],
+    difficulty: Annotated[int | None, typer.Option(help="Difficulty level.")] = None,
+    split: Annotated[str, typer.Option(help="train | dev | test")] = "train",
+    seed: Annotated[int, typer.Option(help="Which task: the seed of the task list.")] = 0,
+    seat: Annotated[
+        str | None, typer.Option(help="Games: the seat you play (name or index; default: the first).")
+    ] = None,
+    against: Annotated[
+        str | None, typer.Option(help="Games: the player of the other seats (default: the game's first bot).")
+    ] = None,
+) -> None:
+    """Play an environment, or a seat of a game against bots, yourself in the terminal."""
+    from palaestra.env import Env, make
+    from palaestra.play import play_game_terminal, play_terminal
+
+    if isinstance(make(env), Env):
+        if seat or against:
+            raise UsageError(f"{env} is a single-agent environment; --seat and --against are for games")
+        asyncio.run(play_terminal(env, difficulty=difficulty, split=split, seed=seed, console=out))
+        return
+    asyncio.run(
+        play_game_terminal(
+            env, seat or "0", against=against, difficulty=difficulty, split=split, seed=seed, console=out
+        )
+    )
+
+
+_MoveTimeout = Annotated[
+    float | None, typer.Option(help="Seconds a seat may take for one move; it forfeits after that.")
+]
+
+
+_MaxRounds = Annotated[int | None, typer.Option(help="Round cap of one match (default: the game's).")]
+
+
+def _match_common(
+    game: str,
+    split: str,
+    difficulty: int | None,
+    seed: int,
+    concurrency: int | None,
+    max_rounds: int | None,
+    move_timeout: float | None,
+    settings: dict[str, Any],
+    model_options: dict[str, Any],
+) -> dict[str, Any]:
+    if split not in ("train", "dev", "test"):
+        raise UsageError(f"unknown split {split!r}; valid splits: train, dev, test")
+    return {
+        "game": game,
+        "split": split,
+        "difficulty": difficulty,
+        "seed": seed,
+        "concurrency": concurrency,
+        "max_steps": max_rounds,
+        "move_timeout": move_timeout,
+        **settings,
+        "model_options": model_options,
+    }
+
+
+@app.command()
+def match(
+    game: Annotated[str | None, typer.Argument(help="Game name (see `palaestra envs`).")] = None,
+    seat: Annotated[
+        list[str] | None, typer.Option(help="SEAT=PLAYER (seat name or index), repeatable.")
+    ] = None,
+    default: Annotated[
+        str | None, typer.Option(help="Player of the seats not named (default: the game's first bot).")
+    ] = None,
+    tasks: Annotated[int, typer.Option("--tasks", "-n", help="Matches to play, one per task.")] = 1,
+    split: Annotated[str, typer.Option(help="train | dev | test")] = "test",
+    difficulty: Annotated[int | None, typer.Option(help="Only this difficulty level.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for tasks and players.")] = 0,
+    concurrency: Annotated[int | None, typer.Option(help="Matches in flight.")] = None,
+    max_rounds: _MaxRounds = None,
+    move_timeout: _MoveTimeout = 300.0,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Max tokens per model reply.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL.")] = None,
+    api_key: Annotated[str | None, typer.Option(help="API key (default $OPENAI_API_KEY).")] = None,
+    request_timeout: _RequestTimeout = None,
+    extra: _Extra = None,
+    stream: _Stream = False,
+    tool_role: _ToolRole = None,
+    max_context_tokens: _MaxContext = None,
+    resume: Annotated[
+        str | None, typer.Option(help="Resume this run id: play only the missing matches.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the standings as JSON on stdout.")] = False,
+    store: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """Play matches of a game with PLAYER in each SEAT: bot:NAME, random, human, tools:MODEL, react:MODEL."""
+    from palaestra._match_display import execute_matches
+    from palaestra.runner.tournament import MatchConfig, load_config
+
+    st = _open_store(store)
+    model_options = _model_options(base_url, api_key, tool_role)
+    if resume:
+        if game or seat:
+            raise UsageError("--resume takes the run's own settings; do not pass a game or seats with it")
+        config: Any = load_config(_stored_config(st, resume, "match", store))
+    else:
+        if not game:
+            raise UsageError("name a game: palaestra match GAME --seat SEAT=PLAYER (see `palaestra envs`)")
+        seats: dict[str, str] = {}
+        for item in seat or []:
+            name, sep, player = item.partition("=")
+            if not sep or not name or not player:
+                raise UsageError(f"--seat {item!r} must look like SEAT=PLAYER, e.g. --seat 0=bot:greedy")
+            seats[name] = player
+        common = _match_common(
+            game,
+            split,
+            difficulty,
+            seed,
+            concurrency,
+            max_rounds,
+            move_timeout,
+            _model_settings(temperature, max_tokens, request_timeout, extra, stream, max_context_tokens),
+            model_options,
+        )
+        config = MatchConfig(seats=seats, default=default, tasks=tasks, **common)
+    execute_matches(config, st, resume=resume, as_json=as_json, model_options=model_options, store=store)
+
+
+@app.command()
+def tournament(
+    game: Annotated[str | None, typer.Argument(help="Game name (see `palaestra envs`).")] = None,
+    more: Annotated[
+        list[str] | None, typer.Argument(help="More players (after --players).", show_default=False)
+    ] = None,
+    players: Annotated[
+        list[str] | None, typer.Option("--players", "-p", help="Players: --players P1 P2 ... (or P1,P2).")
+    ] = None,
+    rounds: Annotated[int, typer.Option(help="Rounds (round robin: repetitions of the schedule).")] = 1,
+    format: Annotated[str, typer.Option("--format", help="round-robin | swiss")] = "round-robin",
+    filler: Annotated[
+        str | None,
+        typer.Option(help="Unrated player for seats left when a game has more seats than players."),
+    ] = None,
+    split: Annotated[str, typer.Option(help="train | dev | test")] = "test",
+    difficulty: Annotated[int | None, typer.Option(help="Only this difficulty level.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for tasks, pairings and players.")] = 0,
+    concurrency: Annotated[int | None, typer.Option(help="Matches in flight.")] = None,
+    max_rounds: _MaxRounds = None,
+    move_timeout: _MoveTimeout = 300.0,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Max tokens per model reply.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL.")] = None,
+    api_key: Annotated[str | None, typer.Option(help="API key (default $OPENAI_API_KEY).")] = None,
+    request_timeout: _RequestTimeout = None,
+    extra: _Extra = None,
+    stream: _Stream = False,
+    tool_role: _ToolRole = None,
+    max_context_tokens: _MaxContext = None,
+    resume: Annotated[
+        str | None, typer.Option(help="Resume this run id: play only the missing matches.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the standings as JSON on stdout.")] = False,
+    store: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """A tournament: players paired round robin or Swiss, seats rotated, rated with openskill."""
+    from palaestra._match_display import execute_matches
+    from palaestra.runner.tournament import TournamentConfig, load_config
+
+    st = _open_store(store)
+    model_options = _model_options(base_url, api_key, tool_role)
+    if resume:
+        if game or players or more:
+            raise UsageError("--resume takes the run's own settings; do not pass a game or players with it")
+        config: Any = load_config(_stored_config(st, resume, "tournament", store))
+    else:
+        if not game:
+            raise UsageError("name a game: palaestra tournament GAME --players P1 P2 ...")
+        if format not in ("round-robin", "swiss"):
+            raise UsageError(f"unknown --format {format!r}; valid formats: round-robin, swiss")
+        names = [
+            p.strip() for item in [*(players or []), *(more or [])] for p in item.split(",") if p.strip()
+        ]
+        common = _match_common(
+            game,
+            split,
+            difficulty,
+            seed,
+            concurrency,
+            max_rounds,
+            move_timeout,
+            _model_settings(temperature, max_tokens, request_timeout, extra, stream, max_context_tokens),
+            model_options,
+        )
+        config = TournamentConfig(players=names, rounds=rounds, format=format, filler=filler, **common)
+    execute_matches(config, st, resume=resume, as_json=as_json, model_options=model_options, store=store)
