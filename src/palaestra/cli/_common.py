@@ -1,5 +1,6 @@
 """What the ``palaestra`` commands share: the Typer app, the consoles, the entry point and its
-one-line errors, the store, the model flags and the run lookups."""
+one-line errors, the options several commands take (each declared once, as an ``Annotated`` type),
+the model flags and what they become, the store and the run lookups."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from rich.markup import escape
 
 from palaestra._hints import command_line
 from palaestra.errors import PalaestraError, UsageError
+from palaestra.types import SPLITS
 
 app = typer.Typer(
     name="palaestra",
@@ -23,22 +25,30 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
 out = Console()
-
-
 err = Console(stderr=True)
-
-
 _state = {"verbose": False}
 
-
+# The options several commands take, each declared once (a command's own options stay with it).
 StoreOpt = Annotated[Path, typer.Option("--store", help="SQLite store file.", envvar="PALAESTRA_STORE")]
-
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+RunArg = Annotated[str, typer.Argument(help="Run id, or 'last'.")]
+SplitOpt = Annotated[str, typer.Option("--split", help="train | dev | test")]
+DifficultyOpt = Annotated[int | None, typer.Option("--difficulty", help="Only this difficulty level.")]
+MaxStepsOpt = Annotated[
+    int | None, typer.Option("--max-steps", help="Step limit per episode (default: env's).")
+]
 
 # The model flags every command that runs models takes (see docs/model-servers.md).
-_RequestTimeout = Annotated[
+AgentOpt = Annotated[str | None, typer.Option("--agent", help="Agent: tools, react, expert, random, ...")]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", help="Model spec, e.g. openai:NAME@URL or local:DIR.")
+]
+TemperatureOpt = Annotated[float | None, typer.Option("--temperature", help="Sampling temperature.")]
+MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens", help="Max tokens per model reply.")]
+BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible base URL.")]
+ApiKeyOpt = Annotated[str | None, typer.Option("--api-key", help="API key (default $OPENAI_API_KEY).")]
+RequestTimeoutOpt = Annotated[
     float | None,
     typer.Option(
         "--request-timeout",
@@ -46,9 +56,7 @@ _RequestTimeout = Annotated[
         "included, takes at most 600 s or two attempts.",
     ),
 ]
-
-
-_Extra = Annotated[
+ExtraOpt = Annotated[
     str | None,
     typer.Option(
         "--extra",
@@ -56,12 +64,10 @@ _Extra = Annotated[
         '\'{"tool_choice": "required"}\'.',
     ),
 ]
-
-
-_Stream = Annotated[bool, typer.Option("--stream", help="Stream replies (records the time to first token).")]
-
-
-_ToolRole = Annotated[
+StreamOpt = Annotated[
+    bool, typer.Option("--stream", help="Stream replies (records the time to first token).")
+]
+ToolRoleOpt = Annotated[
     str | None,
     typer.Option(
         "--tool-role",
@@ -69,9 +75,7 @@ _ToolRole = Annotated[
         "drops the tool role) or auto (default: user when llama.cpp's /props shows such a template).",
     ),
 ]
-
-
-_MaxContext = Annotated[
+MaxContextOpt = Annotated[
     int | None,
     typer.Option(
         "--max-context-tokens",
@@ -79,8 +83,6 @@ _MaxContext = Annotated[
         "latest turns that fit are sent.",
     ),
 ]
-
-
 _REFUSED_EXTRA = {
     "model": "use --model",
     "messages": "the agent writes the messages",
@@ -164,6 +166,11 @@ def _model_options(
     return options
 
 
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise UsageError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+
+
 def _resolve_run(st: Any, run_id: str, store: Path) -> str:
     if run_id == "last":
         run_id = st.latest_run_id() or ""
@@ -174,8 +181,6 @@ def _resolve_run(st: Any, run_id: str, store: Path) -> str:
 
 
 _OPTIONAL_VALUES = {"--fail-on-error": "0"}
-
-
 """Options whose value may be left out (Click cannot say so through Typer), and the value then."""
 
 

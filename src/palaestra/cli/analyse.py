@@ -10,8 +10,12 @@ import typer
 from rich.markup import escape
 
 from palaestra._hints import DEFAULT_STORE, command_line
-from palaestra.cli._common import StoreOpt, _open_store, _resolve_run, app, err, out
+from palaestra.cli._common import JsonOpt, RunArg, StoreOpt, _open_store, _resolve_run, app, err, out
 from palaestra.errors import UsageError
+
+_Runs = Annotated[list[str], typer.Argument(help="Run id(s), or 'last'.", show_default=False)]
+_Env = Annotated[str | None, typer.Option("--env", help="Only this environment.")]
+_OverwriteFile = Annotated[bool, typer.Option("--overwrite", help="Replace the --out file if it exists.")]
 
 
 def _print_stats(
@@ -44,12 +48,12 @@ def _print_stats(
 
 @app.command()
 def stats(
-    run_id: Annotated[str, typer.Argument(help="Run id, or 'last'.")] = "last",
-    env: Annotated[str | None, typer.Option(help="Only this environment.")] = None,
+    run_id: RunArg = "last",
+    env: _Env = None,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 2000,
     confidence: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOpt = False,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Metrics of a run per environment and difficulty: intervals, pass@k, failure taxonomy."""
@@ -77,7 +81,7 @@ def compare(
     run_b: Annotated[str, typer.Argument(help="Run to compare with it (B), or 'last'.")],
     alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and randomisation tests.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOpt = False,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Paired comparison of two runs on their shared tasks: is B better than A?"""
@@ -96,12 +100,9 @@ def compare(
         out.print(f"not compared: {c['only_a']} tasks only in A, {c['only_b']} only in B")
 
 
-_OverwriteFile = Annotated[bool, typer.Option("--overwrite", help="Replace the --out file if it exists.")]
-
-
 @app.command()
 def export(
-    runs: Annotated[list[str], typer.Argument(help="Run id(s), or 'last'.", show_default=False)],
+    runs: _Runs,
     format: Annotated[str, typer.Option("--format", "-f", help="sft | dpo | rm | raw")] = "sft",
     out_path: Annotated[
         Path | None, typer.Option("--out", "-o", help="Output file: FILE.jsonl or FILE.parquet.")
@@ -110,7 +111,7 @@ def export(
         str | None,
         typer.Option(help="Episodes for sft/raw: success | failed | all (default: sft success, raw all)."),
     ] = None,
-    env: Annotated[str | None, typer.Option(help="Only this environment.")] = None,
+    env: _Env = None,
     dpo_mode: Annotated[
         str, typer.Option(help="dpo pairs: step (one turn at the divergence) | trajectory (the rest).")
     ] = "step",
@@ -134,7 +135,7 @@ def export(
 
 @app.command()
 def report(
-    runs: Annotated[list[str], typer.Argument(help="Run id(s), or 'last'.", show_default=False)],
+    runs: _Runs,
     out_path: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path(
         "report.html"
     ),

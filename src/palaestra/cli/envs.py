@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
-import typer
 from rich.table import Table
 
-from palaestra.cli._common import app, out
+from palaestra.cli._common import JsonOpt, app, out
 
 
 @app.command()
-def envs(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+def envs(as_json: JsonOpt = False) -> None:
     """List the environments."""
     from palaestra.env import env_factory, env_names
 

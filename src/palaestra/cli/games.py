@@ -9,27 +9,45 @@ import typer
 
 from palaestra._hints import DEFAULT_STORE
 from palaestra.cli._common import (
+    ApiKeyOpt,
+    BaseUrlOpt,
+    DifficultyOpt,
+    ExtraOpt,
+    MaxContextOpt,
+    MaxTokensOpt,
+    RequestTimeoutOpt,
+    SplitOpt,
     StoreOpt,
-    _Extra,
-    _MaxContext,
+    StreamOpt,
+    TemperatureOpt,
+    ToolRoleOpt,
+    _check_split,
     _model_options,
     _model_settings,
     _open_store,
-    _RequestTimeout,
     _stored_config,
-    _Stream,
-    _ToolRole,
     app,
     out,
 )
 from palaestra.errors import UsageError
+
+_Game = Annotated[str | None, typer.Argument(help="Game name (see `palaestra envs`).")]
+_Concurrency = Annotated[int | None, typer.Option("--concurrency", help="Matches in flight.")]
+_Resume = Annotated[
+    str | None, typer.Option("--resume", help="Resume this run id: play only the missing matches.")
+]
+_StandingsJson = Annotated[bool, typer.Option("--json", help="Print the standings as JSON on stdout.")]
+_MoveTimeout = Annotated[
+    float | None, typer.Option(help="Seconds a seat may take for one move; it forfeits after that.")
+]
+_MaxRounds = Annotated[int | None, typer.Option(help="Round cap of one match (default: the game's).")]
 
 
 @app.command()
 def play(
     env: Annotated[str, typer.Argument(help="Environment name.")],
     difficulty: Annotated[int | None, typer.Option(help="Difficulty level.")] = None,
-    split: Annotated[str, typer.Option(help="train | dev | test")] = "train",
+    split: SplitOpt = "train",
     seed: Annotated[int, typer.Option(help="Which task: the seed of the task list.")] = 0,
     seat: Annotated[
         str | None, typer.Option(help="Games: the seat you play (name or index; default: the first).")
@@ -54,14 +72,6 @@ def play(
     )
 
 
-_MoveTimeout = Annotated[
-    float | None, typer.Option(help="Seconds a seat may take for one move; it forfeits after that.")
-]
-
-
-_MaxRounds = Annotated[int | None, typer.Option(help="Round cap of one match (default: the game's).")]
-
-
 def _match_common(
     game: str,
     split: str,
@@ -73,8 +83,7 @@ def _match_common(
     settings: dict[str, Any],
     model_options: dict[str, Any],
 ) -> dict[str, Any]:
-    if split not in ("train", "dev", "test"):
-        raise UsageError(f"unknown split {split!r}; valid splits: train, dev, test")
+    _check_split(split)
     return {
         "game": game,
         "split": split,
@@ -90,7 +99,7 @@ def _match_common(
 
 @app.command()
 def match(
-    game: Annotated[str | None, typer.Argument(help="Game name (see `palaestra envs`).")] = None,
+    game: _Game = None,
     seat: Annotated[
         list[str] | None, typer.Option(help="SEAT=PLAYER (seat name or index), repeatable.")
     ] = None,
@@ -98,25 +107,23 @@ def match(
         str | None, typer.Option(help="Player of the seats not named (default: the game's first bot).")
     ] = None,
     tasks: Annotated[int, typer.Option("--tasks", "-n", help="Matches to play, one per task.")] = 1,
-    split: Annotated[str, typer.Option(help="train | dev | test")] = "test",
-    difficulty: Annotated[int | None, typer.Option(help="Only this difficulty level.")] = None,
+    split: SplitOpt = "test",
+    difficulty: DifficultyOpt = None,
     seed: Annotated[int, typer.Option(help="Seed for tasks and players.")] = 0,
-    concurrency: Annotated[int | None, typer.Option(help="Matches in flight.")] = None,
+    concurrency: _Concurrency = None,
     max_rounds: _MaxRounds = None,
     move_timeout: _MoveTimeout = 300.0,
-    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
-    max_tokens: Annotated[int | None, typer.Option(help="Max tokens per model reply.")] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL.")] = None,
-    api_key: Annotated[str | None, typer.Option(help="API key (default $OPENAI_API_KEY).")] = None,
-    request_timeout: _RequestTimeout = None,
-    extra: _Extra = None,
-    stream: _Stream = False,
-    tool_role: _ToolRole = None,
-    max_context_tokens: _MaxContext = None,
-    resume: Annotated[
-        str | None, typer.Option(help="Resume this run id: play only the missing matches.")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the standings as JSON on stdout.")] = False,
+    temperature: TemperatureOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    request_timeout: RequestTimeoutOpt = None,
+    extra: ExtraOpt = None,
+    stream: StreamOpt = False,
+    tool_role: ToolRoleOpt = None,
+    max_context_tokens: MaxContextOpt = None,
+    resume: _Resume = None,
+    as_json: _StandingsJson = False,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Play matches of a game with PLAYER in each SEAT: bot:NAME, random, human, tools:MODEL, react:MODEL."""
@@ -155,7 +162,7 @@ def match(
 
 @app.command()
 def tournament(
-    game: Annotated[str | None, typer.Argument(help="Game name (see `palaestra envs`).")] = None,
+    game: _Game = None,
     more: Annotated[
         list[str] | None, typer.Argument(help="More players (after --players).", show_default=False)
     ] = None,
@@ -168,25 +175,23 @@ def tournament(
         str | None,
         typer.Option(help="Unrated player for seats left when a game has more seats than players."),
     ] = None,
-    split: Annotated[str, typer.Option(help="train | dev | test")] = "test",
-    difficulty: Annotated[int | None, typer.Option(help="Only this difficulty level.")] = None,
+    split: SplitOpt = "test",
+    difficulty: DifficultyOpt = None,
     seed: Annotated[int, typer.Option(help="Seed for tasks, pairings and players.")] = 0,
-    concurrency: Annotated[int | None, typer.Option(help="Matches in flight.")] = None,
+    concurrency: _Concurrency = None,
     max_rounds: _MaxRounds = None,
     move_timeout: _MoveTimeout = 300.0,
-    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
-    max_tokens: Annotated[int | None, typer.Option(help="Max tokens per model reply.")] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL.")] = None,
-    api_key: Annotated[str | None, typer.Option(help="API key (default $OPENAI_API_KEY).")] = None,
-    request_timeout: _RequestTimeout = None,
-    extra: _Extra = None,
-    stream: _Stream = False,
-    tool_role: _ToolRole = None,
-    max_context_tokens: _MaxContext = None,
-    resume: Annotated[
-        str | None, typer.Option(help="Resume this run id: play only the missing matches.")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the standings as JSON on stdout.")] = False,
+    temperature: TemperatureOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    request_timeout: RequestTimeoutOpt = None,
+    extra: ExtraOpt = None,
+    stream: StreamOpt = False,
+    tool_role: ToolRoleOpt = None,
+    max_context_tokens: MaxContextOpt = None,
+    resume: _Resume = None,
+    as_json: _StandingsJson = False,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """A tournament: players paired round robin or Swiss, seats rotated, rated with openskill."""

@@ -14,16 +14,26 @@ import typer
 
 from palaestra._hints import DEFAULT_STORE, command_line, resume_hint
 from palaestra.cli._common import (
+    AgentOpt,
+    ApiKeyOpt,
+    BaseUrlOpt,
+    DifficultyOpt,
+    ExtraOpt,
+    MaxContextOpt,
+    MaxStepsOpt,
+    MaxTokensOpt,
+    ModelOpt,
+    RequestTimeoutOpt,
+    SplitOpt,
     StoreOpt,
-    _Extra,
-    _MaxContext,
+    StreamOpt,
+    TemperatureOpt,
+    ToolRoleOpt,
+    _check_split,
     _model_options,
     _model_settings,
     _open_store,
-    _RequestTimeout,
     _stored_config,
-    _Stream,
-    _ToolRole,
     app,
     err,
     out,
@@ -31,6 +41,15 @@ from palaestra.cli._common import (
 from palaestra.cli.analyse import _print_stats
 from palaestra.errors import PalaestraError, UsageError
 
+# The options of both run and eval.
+_Seed = Annotated[int, typer.Option("--seed", help="Seed for tasks and agents.")]
+_Concurrency = Annotated[
+    int | None, typer.Option("--concurrency", help="Episodes in flight (default: model's limit).")
+]
+_Timeout = Annotated[float | None, typer.Option("--timeout", help="Wall-clock limit per episode, seconds.")]
+_Resume = Annotated[
+    str | None, typer.Option("--resume", help="Resume this run id: run only the missing episodes.")
+]
 _FailOnError = Annotated[
     float | None,
     typer.Option(
@@ -44,33 +63,26 @@ _FailOnError = Annotated[
 @app.command()
 def run(
     env: Annotated[list[str] | None, typer.Argument(help="Environment name(s).", show_default=False)] = None,
-    agent: Annotated[str | None, typer.Option(help="Agent: tools, react, expert, random, ...")] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(help="Model spec, e.g. openai:NAME@URL or local:DIR."),
-    ] = None,
+    agent: AgentOpt = None,
+    model: ModelOpt = None,
     tasks: Annotated[int, typer.Option("--tasks", "-n", help="Tasks per environment.")] = 10,
-    split: Annotated[str, typer.Option(help="train | dev | test")] = "test",
-    difficulty: Annotated[int | None, typer.Option(help="Only this difficulty level.")] = None,
+    split: SplitOpt = "test",
+    difficulty: DifficultyOpt = None,
     samples: Annotated[int, typer.Option(help="Episodes per task.")] = 1,
-    concurrency: Annotated[
-        int | None, typer.Option(help="Episodes in flight (default: model's limit).")
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Seed for tasks and agents.")] = 0,
-    max_steps: Annotated[int | None, typer.Option(help="Step limit per episode (default: env's).")] = None,
-    timeout: Annotated[float | None, typer.Option(help="Wall-clock limit per episode, seconds.")] = None,
-    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
-    max_tokens: Annotated[int | None, typer.Option(help="Max tokens per model reply.")] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL.")] = None,
-    api_key: Annotated[str | None, typer.Option(help="API key (default $OPENAI_API_KEY).")] = None,
-    request_timeout: _RequestTimeout = None,
-    extra: _Extra = None,
-    stream: _Stream = False,
-    tool_role: _ToolRole = None,
-    max_context_tokens: _MaxContext = None,
-    resume: Annotated[
-        str | None, typer.Option(help="Resume this run id: run only the missing episodes.")
-    ] = None,
+    concurrency: _Concurrency = None,
+    seed: _Seed = 0,
+    max_steps: MaxStepsOpt = None,
+    timeout: _Timeout = None,
+    temperature: TemperatureOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    request_timeout: RequestTimeoutOpt = None,
+    extra: ExtraOpt = None,
+    stream: StreamOpt = False,
+    tool_role: ToolRoleOpt = None,
+    max_context_tokens: MaxContextOpt = None,
+    resume: _Resume = None,
     env_arg: Annotated[
         list[str] | None,
         typer.Option(
@@ -96,8 +108,7 @@ def run(
     else:
         if not env:
             raise UsageError("name at least one environment: palaestra run ENV (see `palaestra envs`)")
-        if split not in ("train", "dev", "test"):
-            raise UsageError(f"unknown split {split!r}; valid splits: train, dev, test")
+        _check_split(split)
         env_kwargs = _env_kwargs(env, env_arg or [])  # checks the names before the model is looked for
         config = RunConfig(
             envs=env,
@@ -264,11 +275,8 @@ def _report_failed(st: Any, run_id: str, summary: dict[str, Any], fail_on_error:
 @app.command("eval")
 def eval_(
     suite: Annotated[str | None, typer.Argument(help="Suite: quick | core.", show_default=False)] = None,
-    agent: Annotated[str | None, typer.Option(help="Agent: tools, react, expert, random, ...")] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(help="Model spec, e.g. openai:NAME@URL or local:DIR."),
-    ] = None,
+    agent: AgentOpt = None,
+    model: ModelOpt = None,
     env: Annotated[
         list[str] | None, typer.Option("--env", help="Only these environments of the suite (repeatable).")
     ] = None,
@@ -276,24 +284,20 @@ def eval_(
         int | None, typer.Option("--tasks", "-n", help="Tasks per environment (default: suite's).")
     ] = None,
     samples: Annotated[int | None, typer.Option(help="Episodes per task (default: suite's).")] = None,
-    concurrency: Annotated[
-        int | None, typer.Option(help="Episodes in flight (default: model's limit).")
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Seed for tasks and agents.")] = 0,
-    max_steps: Annotated[int | None, typer.Option(help="Step limit per episode (default: env's).")] = None,
-    timeout: Annotated[float | None, typer.Option(help="Wall-clock limit per episode, seconds.")] = None,
-    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
-    max_tokens: Annotated[int | None, typer.Option(help="Max tokens per model reply.")] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL.")] = None,
-    api_key: Annotated[str | None, typer.Option(help="API key (default $OPENAI_API_KEY).")] = None,
-    request_timeout: _RequestTimeout = None,
-    extra: _Extra = None,
-    stream: _Stream = False,
-    tool_role: _ToolRole = None,
-    max_context_tokens: _MaxContext = None,
-    resume: Annotated[
-        str | None, typer.Option(help="Resume this run id: run only the missing episodes.")
-    ] = None,
+    concurrency: _Concurrency = None,
+    seed: _Seed = 0,
+    max_steps: MaxStepsOpt = None,
+    timeout: _Timeout = None,
+    temperature: TemperatureOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    request_timeout: RequestTimeoutOpt = None,
+    extra: ExtraOpt = None,
+    stream: StreamOpt = False,
+    tool_role: ToolRoleOpt = None,
+    max_context_tokens: MaxContextOpt = None,
+    resume: _Resume = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON on stdout.")] = False,
     fail_on_error: _FailOnError = None,
     store: StoreOpt = DEFAULT_STORE,

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from palaestra._hints import DEFAULT_STORE, command_line
-from palaestra.cli._common import StoreOpt, _open_store, _resolve_run, app, err, out
+from palaestra.cli._common import JsonOpt, RunArg, StoreOpt, _open_store, _resolve_run, app, err, out
 from palaestra.errors import UsageError
 
 
@@ -18,7 +18,7 @@ from palaestra.errors import UsageError
 def runs(
     store: StoreOpt = DEFAULT_STORE,
     limit: Annotated[int, typer.Option(help="How many runs.")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """List the runs in the store, newest first."""
     from palaestra._literal import literal
@@ -82,7 +82,7 @@ def rm(
 
 @app.command()
 def show(
-    run_id: Annotated[str, typer.Argument(help="Run id, or 'last'.")] = "last",
+    run_id: RunArg = "last",
     episode: Annotated[str | None, typer.Option(help="Show this episode turn by turn.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     store: StoreOpt = DEFAULT_STORE,

@@ -9,72 +9,37 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from palaestra.cli._common import app, err, out
+from palaestra.cli._common import DifficultyOpt, MaxStepsOpt, app, err, out
 from palaestra.errors import UsageError
 
 train_app = typer.Typer(
     help="Fine-tune a local model on `palaestra export` data with TRL: train sft | train dpo.",
     no_args_is_help=True,
 )
-
-
 app.add_typer(train_app, name="train")
-
 
 _TrainData = Annotated[
     list[Path], typer.Argument(help="Export file(s): FILE.jsonl or FILE.parquet.", show_default=False)
 ]
-
-
 _TrainModel = Annotated[
     str | None, typer.Option("--model", "-m", help="Base model: a local model directory or nano.")
 ]
-
-
 _TrainOut = Annotated[Path | None, typer.Option("--out", "-o", help="Directory for the trained model.")]
-
-
 _Epochs = Annotated[float, typer.Option(help="Passes over the examples.")]
-
-
 _MaxStepsT = Annotated[int | None, typer.Option("--max-steps", help="Stop after this many optimiser steps.")]
-
-
 _Lr = Annotated[float, typer.Option("--lr", help="Peak learning rate (larger, e.g. 1e-3, from scratch).")]
-
-
 _Batch = Annotated[int, typer.Option("--batch-size", help="Examples per step.")]
-
-
 _Accum = Annotated[int, typer.Option("--grad-accum", help="Batches accumulated per optimiser step.")]
-
-
 _Lora = Annotated[bool, typer.Option("--lora/--no-lora", help="Train a LoRA adapter, merged at the end.")]
-
-
 _LoraR = Annotated[int, typer.Option("--lora-r", help="LoRA rank.")]
-
-
 _LoraAlpha = Annotated[int, typer.Option("--lora-alpha", help="LoRA alpha.")]
-
-
 _MaxPrompt = Annotated[
     int | None, typer.Option("--max-prompt-tokens", help="Prompt budget (default: the base model's).")
 ]
-
-
 _SeedT = Annotated[int, typer.Option(help="Seed of initialisation and shuffling.")]
-
-
 _LogSteps = Annotated[int, typer.Option("--logging-steps", help="Print the loss every N steps.")]
-
-
 _Device = Annotated[str, typer.Option(help="auto | cpu | cuda")]
-
-
 _Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty --out directory.")]
-
-
 _JsonT = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 
 
@@ -179,8 +144,8 @@ def evolve(
     samples: Annotated[int, typer.Option(help="Episodes per train task.")] = 4,
     temperature: Annotated[float, typer.Option(help="Sampling temperature on train tasks.")] = 1.0,
     test_tasks: Annotated[int, typer.Option(help="Held-out test tasks per env (greedy).")] = 50,
-    difficulty: Annotated[int | None, typer.Option(help="Only this difficulty level.")] = None,
-    max_steps: Annotated[int | None, typer.Option(help="Step limit per episode (default: env's).")] = None,
+    difficulty: DifficultyOpt = None,
+    max_steps: MaxStepsOpt = None,
     accumulate: Annotated[
         bool, typer.Option(help="Train on every iteration's successes so far (else the latest only).")
     ] = True,
