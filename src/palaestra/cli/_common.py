@@ -91,7 +91,7 @@ _REFUSED_EXTRA = {
 }
 
 
-def _model_settings(
+def parse_model_settings(
     temperature: float | None,
     max_tokens: int | None,
     request_timeout: float | None,
@@ -128,7 +128,7 @@ def _main(verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Show tr
     _state["verbose"] = verbose
 
 
-def _open_store(path: Path, create: bool = True, write: bool | None = None) -> Any:
+def open_store(path: Path, create: bool = True, write: bool | None = None) -> Any:
     """The store at ``path``: made if missing with ``create``; opened read-only unless it may be
     made or ``write`` says so (the reading commands work on a store they may not write, and never
     write to it; ``rm`` writes to an existing one)."""
@@ -137,7 +137,7 @@ def _open_store(path: Path, create: bool = True, write: bool | None = None) -> A
     return Store(path, create=create, read_only=not (create if write is None else write))
 
 
-def _stored_config(st: Any, run_id: str, kind: str | None, store: Path) -> dict[str, Any]:
+def stored_config(st: Any, run_id: str, kind: str | None, store: Path) -> dict[str, Any]:
     """The stored config of a run to resume with a command of ``kind`` (None: ``run``/``eval``); a run
     of another kind is one line with the command that resumes it."""
     stored: dict[str, Any] = st.run(run_id)["config"]
@@ -149,7 +149,7 @@ def _stored_config(st: Any, run_id: str, kind: str | None, store: Path) -> dict[
     return stored
 
 
-def _model_options(
+def parse_model_options(
     base_url: str | None, api_key: str | None, tool_role: str | None = None, model: str | None = None
 ) -> dict[str, Any]:
     options: dict[str, Any] = {}
@@ -166,12 +166,12 @@ def _model_options(
     return options
 
 
-def _check_split(split: str) -> None:
+def check_split(split: str) -> None:
     if split not in SPLITS:
         raise UsageError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
 
 
-def _resolve_run(st: Any, run_id: str, store: Path) -> str:
+def resolve_run(st: Any, run_id: str, store: Path) -> str:
     if run_id == "last":
         run_id = st.latest_run_id() or ""
         if not run_id:

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from palaestra._hints import DEFAULT_STORE, command_line
-from palaestra.cli._common import JsonOpt, RunArg, StoreOpt, _open_store, _resolve_run, app, err, out
+from palaestra.cli._common import JsonOpt, RunArg, StoreOpt, app, err, open_store, out, resolve_run
 from palaestra.errors import UsageError
 
 _Runs = Annotated[list[str], typer.Argument(help="Run id(s), or 'last'.", show_default=False)]
@@ -18,7 +18,7 @@ _Env = Annotated[str | None, typer.Option("--env", help="Only this environment."
 _OverwriteFile = Annotated[bool, typer.Option("--overwrite", help="Replace the --out file if it exists.")]
 
 
-def _print_stats(
+def print_stats(
     st: Any, run_id: str, *, as_json: bool, store: Path, extra: dict[str, Any] | None = None, **kw: Any
 ) -> None:
     from palaestra.eval.metrics import run_metrics
@@ -61,9 +61,9 @@ def stats(
         raise UsageError(f"--confidence must be between 0 and 1, got {confidence}")
     if resamples < 1:
         raise UsageError("--resamples must be at least 1")
-    st = _open_store(store, create=False)
-    run_id = _resolve_run(st, run_id, store)
-    _print_stats(
+    st = open_store(store, create=False)
+    run_id = resolve_run(st, run_id, store)
+    print_stats(
         st,
         run_id,
         as_json=as_json,
@@ -87,8 +87,8 @@ def compare(
     """Paired comparison of two runs on their shared tasks: is B better than A?"""
     from palaestra.eval.compare import compare_runs
 
-    st = _open_store(store, create=False)
-    run_a, run_b = _resolve_run(st, run_a, store), _resolve_run(st, run_b, store)
+    st = open_store(store, create=False)
+    run_a, run_b = resolve_run(st, run_a, store), resolve_run(st, run_b, store)
     c = compare_runs(st, run_a, run_b, alpha=alpha, seed=seed)
     if as_json:
         print(json.dumps(c, indent=2))
@@ -123,8 +123,8 @@ def export(
 
     if out_path is None:
         raise UsageError("name the output file: --out FILE.jsonl or --out FILE.parquet")
-    st = _open_store(store, create=False)
-    ids = [_resolve_run(st, r, store) for r in runs]
+    st = open_store(store, create=False)
+    ids = [resolve_run(st, r, store) for r in runs]
     res = export_runs(
         st, ids, format, out_path, filter=filter, env=env, dpo_mode=dpo_mode, overwrite=overwrite
     )
@@ -149,8 +149,8 @@ def report(
     """Write one self-contained HTML report of runs: leaderboard, plots, costs, failures, examples."""
     from palaestra.report import write_report
 
-    st = _open_store(store, create=False)
-    ids = [_resolve_run(st, r, store) for r in runs]
+    st = open_store(store, create=False)
+    ids = [resolve_run(st, r, store) for r in runs]
     res = write_report(st, ids, out_path, episodes_per_env=episodes_per_env, title=title, overwrite=overwrite)
     for note in res.skipped:
         err.print(f"[yellow]skipped:[/yellow] {escape(note)}", soft_wrap=True)

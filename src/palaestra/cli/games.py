@@ -21,13 +21,13 @@ from palaestra.cli._common import (
     StreamOpt,
     TemperatureOpt,
     ToolRoleOpt,
-    _check_split,
-    _model_options,
-    _model_settings,
-    _open_store,
-    _stored_config,
     app,
+    check_split,
+    open_store,
     out,
+    parse_model_options,
+    parse_model_settings,
+    stored_config,
 )
 from palaestra.errors import UsageError
 
@@ -83,7 +83,7 @@ def _match_common(
     settings: dict[str, Any],
     model_options: dict[str, Any],
 ) -> dict[str, Any]:
-    _check_split(split)
+    check_split(split)
     return {
         "game": game,
         "split": split,
@@ -130,12 +130,12 @@ def match(
     from palaestra._match_display import execute_matches
     from palaestra.runner.tournament import MatchConfig, load_config
 
-    st = _open_store(store)
-    model_options = _model_options(base_url, api_key, tool_role)
+    st = open_store(store)
+    model_options = parse_model_options(base_url, api_key, tool_role)
     if resume:
         if game or seat:
             raise UsageError("--resume takes the run's own settings; do not pass a game or seats with it")
-        config: Any = load_config(_stored_config(st, resume, "match", store))
+        config: Any = load_config(stored_config(st, resume, "match", store))
     else:
         if not game:
             raise UsageError("name a game: palaestra match GAME --seat SEAT=PLAYER (see `palaestra envs`)")
@@ -153,7 +153,7 @@ def match(
             concurrency,
             max_rounds,
             move_timeout,
-            _model_settings(temperature, max_tokens, request_timeout, extra, stream, max_context_tokens),
+            parse_model_settings(temperature, max_tokens, request_timeout, extra, stream, max_context_tokens),
             model_options,
         )
         config = MatchConfig(seats=seats, default=default, tasks=tasks, **common)
@@ -198,12 +198,12 @@ def tournament(
     from palaestra._match_display import execute_matches
     from palaestra.runner.tournament import TournamentConfig, load_config
 
-    st = _open_store(store)
-    model_options = _model_options(base_url, api_key, tool_role)
+    st = open_store(store)
+    model_options = parse_model_options(base_url, api_key, tool_role)
     if resume:
         if game or players or more:
             raise UsageError("--resume takes the run's own settings; do not pass a game or players with it")
-        config: Any = load_config(_stored_config(st, resume, "tournament", store))
+        config: Any = load_config(stored_config(st, resume, "tournament", store))
     else:
         if not game:
             raise UsageError("name a game: palaestra tournament GAME --players P1 P2 ...")
@@ -220,7 +220,7 @@ def tournament(
             concurrency,
             max_rounds,
             move_timeout,
-            _model_settings(temperature, max_tokens, request_timeout, extra, stream, max_context_tokens),
+            parse_model_settings(temperature, max_tokens, request_timeout, extra, stream, max_context_tokens),
             model_options,
         )
         config = TournamentConfig(players=names, rounds=rounds, format=format, filler=filler, **common)

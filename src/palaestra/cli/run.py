@@ -29,16 +29,16 @@ from palaestra.cli._common import (
     StreamOpt,
     TemperatureOpt,
     ToolRoleOpt,
-    _check_split,
-    _model_options,
-    _model_settings,
-    _open_store,
-    _stored_config,
     app,
+    check_split,
     err,
+    open_store,
     out,
+    parse_model_options,
+    parse_model_settings,
+    stored_config,
 )
-from palaestra.cli.analyse import _print_stats
+from palaestra.cli.analyse import print_stats
 from palaestra.errors import PalaestraError, UsageError
 
 # The options of both run and eval.
@@ -99,16 +99,16 @@ def run(
     from palaestra._display import summary_table
     from palaestra.runner.run import RunConfig
 
-    st = _open_store(store)
-    model_options = _model_options(base_url, api_key, tool_role, model)
+    st = open_store(store)
+    model_options = parse_model_options(base_url, api_key, tool_role, model)
     if resume:
         if env:
             raise UsageError("--resume takes the run's own settings; do not pass environments with it")
-        config = RunConfig.model_validate(_stored_config(st, resume, None, store))
+        config = RunConfig.model_validate(stored_config(st, resume, None, store))
     else:
         if not env:
             raise UsageError("name at least one environment: palaestra run ENV (see `palaestra envs`)")
-        _check_split(split)
+        check_split(split)
         env_kwargs = _env_kwargs(env, env_arg or [])  # checks the names before the model is looked for
         config = RunConfig(
             envs=env,
@@ -121,7 +121,9 @@ def run(
             concurrency=concurrency,
             max_steps=max_steps,
             timeout=timeout,
-            **_model_settings(temperature, max_tokens, request_timeout, extra, stream, max_context_tokens),
+            **parse_model_settings(
+                temperature, max_tokens, request_timeout, extra, stream, max_context_tokens
+            ),
             model_options=model_options,
             env_kwargs=env_kwargs,
         )
@@ -309,12 +311,12 @@ def eval_(
     from palaestra.eval.suites import get_suite, suite_config, suite_names
     from palaestra.runner.run import RunConfig
 
-    st = _open_store(store)
-    model_options = _model_options(base_url, api_key, tool_role, model)
+    st = open_store(store)
+    model_options = parse_model_options(base_url, api_key, tool_role, model)
     if resume:
         if env:
             raise UsageError("--resume takes the run's own settings; do not pass --env with it")
-        config = RunConfig.model_validate(_stored_config(st, resume, None, store))
+        config = RunConfig.model_validate(stored_config(st, resume, None, store))
     else:
         if not suite:
             raise UsageError(f"name a suite: palaestra eval SUITE; suites: {', '.join(suite_names())}")
@@ -329,16 +331,16 @@ def eval_(
             concurrency=concurrency,
             max_steps=max_steps,
             timeout=timeout,
-            **_model_settings(temperature, max_tokens, request_timeout, extra, stream, max_context_tokens),
+            **parse_model_settings(
+                temperature, max_tokens, request_timeout, extra, stream, max_context_tokens
+            ),
             model_options=model_options,
         )
     _check_rate(fail_on_error)
     run_id, summary = _execute(
         config, st, resume=resume, as_json=as_json, store=store, model_options=model_options, command="eval"
     )
-    _print_stats(
-        st, run_id, as_json=as_json, store=store, extra={"suite": suite, "wall_s": summary["wall_s"]}
-    )
+    print_stats(st, run_id, as_json=as_json, store=store, extra={"suite": suite, "wall_s": summary["wall_s"]})
     if not as_json:
         out.print(f"stored in {store} as run {run_id} ({summary['wall_s']:.1f}s)")
     _report_failed(st, run_id, summary, fail_on_error)

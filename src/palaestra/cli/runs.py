@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from palaestra._hints import DEFAULT_STORE, command_line
-from palaestra.cli._common import JsonOpt, RunArg, StoreOpt, _open_store, _resolve_run, app, err, out
+from palaestra.cli._common import JsonOpt, RunArg, StoreOpt, app, err, open_store, out, resolve_run
 from palaestra.errors import UsageError
 
 
@@ -24,7 +24,7 @@ def runs(
     from palaestra._literal import literal
     from palaestra.runner.settings import shown
 
-    st = _open_store(store, create=False)
+    st = open_store(store, create=False)
     rows = [{**r, "config": shown(r["config"])} for r in st.runs(limit)]
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -60,8 +60,8 @@ def rm(
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Delete runs and everything of theirs (episodes, steps, model calls) from the store."""
-    st = _open_store(store, create=False, write=True)
-    ids = list(dict.fromkeys(_resolve_run(st, r, store) for r in run_ids or []))
+    st = open_store(store, create=False, write=True)
+    ids = list(dict.fromkeys(resolve_run(st, r, store) for r in run_ids or []))
     for rid in ids:
         st.run(rid)  # an unknown id: one line with the recent ones, before anything is deleted
     if empty:
@@ -94,8 +94,8 @@ def show(
     from palaestra._literal import literal
     from palaestra.runner.settings import shown
 
-    st = _open_store(store, create=False)
-    run_id = _resolve_run(st, run_id, store)
+    st = open_store(store, create=False)
+    run_id = resolve_run(st, run_id, store)
     info = st.run(run_id)
     info["config"] = shown(info["config"])
     if episode:
