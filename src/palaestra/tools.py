@@ -317,7 +317,9 @@ async def _in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return await done
 
 
-_sync_off_loop: contextvars.ContextVar[bool] = contextvars.ContextVar("palaestra_sync_off_loop", default=False)
+_sync_off_loop: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "palaestra_sync_off_loop", default=False
+)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,56 @@
+"""The ``palaestra`` command: one Typer app, one module per command group.
+
+``_common`` holds the app, the consoles, the entry point (:func:`main`) and what several commands
+share; each group module adds its commands to the app when it is imported here: ``envs``, ``run``
+(run, eval), ``runs`` (runs, rm, show), ``analyse`` (stats, compare, export, report, view),
+``games`` (play, match, tournament) and ``train`` (train sft|dpo, evolve).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import typer
+from typer.models import CommandInfo
+
+from palaestra.cli import analyse, envs, games, run, runs, train
+from palaestra.cli._common import app, main
+
+__all__ = ["app", "main"]
+
+COMMAND_MODULES = (envs, run, runs, analyse, games, train)
+"""The modules whose commands make up ``palaestra`` (each registers them on import)."""
+
+_ORDER = (
+    "envs",
+    "run",
+    "runs",
+    "rm",
+    "show",
+    "play",
+    "eval",
+    "stats",
+    "compare",
+    "export",
+    "report",
+    "view",
+    "match",
+    "tournament",
+    "evolve",
+)
+"""The order ``palaestra --help`` lists the commands in; the modules register them group by group."""
+
+
+def _position(info: CommandInfo) -> int:
+    name = info.name or getattr(info.callback, "__name__", "")
+    return _ORDER.index(name) if name in _ORDER else len(_ORDER)
+
+
+app.registered_commands.sort(key=_position)
+
+EXTRA_COMMANDS: list[Callable[[typer.Typer], None]] = []
+"""``register(app)`` functions of modules outside this package that add commands of their own
+(e.g. ``palaestra._cli_bridges.register``); their commands come after the built-in ones."""
+
+for _register in EXTRA_COMMANDS:
+    _register(app)

@@ -1,0 +1,215 @@
+"""``palaestra train sft|dpo`` and ``palaestra evolve``: fine-tuning on exported runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from palaestra.cli._common import DifficultyOpt, MaxStepsOpt, app, err, out
+from palaestra.errors import UsageError
+
+train_app = typer.Typer(
+    help="Fine-tune a local model on `palaestra export` data with TRL: train sft | train dpo.",
+    no_args_is_help=True,
+)
+app.add_typer(train_app, name="train")
+
+_TrainData = Annotated[
+    list[Path], typer.Argument(help="Export file(s): FILE.jsonl or FILE.parquet.", show_default=False)
+]
+_TrainModel = Annotated[
+    str | None, typer.Option("--model", "-m", help="Base model: a local model directory or nano.")
+]
+_TrainOut = Annotated[Path | None, typer.Option("--out", "-o", help="Directory for the trained model.")]
+_Epochs = Annotated[float, typer.Option(help="Passes over the examples.")]
+_MaxStepsT = Annotated[int | None, typer.Option("--max-steps", help="Stop after this many optimiser steps.")]
+_Lr = Annotated[float, typer.Option("--lr", help="Peak learning rate (larger, e.g. 1e-3, from scratch).")]
+_Batch = Annotated[int, typer.Option("--batch-size", help="Examples per step.")]
+_Accum = Annotated[int, typer.Option("--grad-accum", help="Batches accumulated per optimiser step.")]
+_Lora = Annotated[bool, typer.Option("--lora/--no-lora", help="Train a LoRA adapter, merged at the end.")]
+_LoraR = Annotated[int, typer.Option("--lora-r", help="LoRA rank.")]
+_LoraAlpha = Annotated[int, typer.Option("--lora-alpha", help="LoRA alpha.")]
+_MaxPrompt = Annotated[
+    int | None, typer.Option("--max-prompt-tokens", help="Prompt budget (default: the base model's).")
+]
+_SeedT = Annotated[int, typer.Option(help="Seed of initialisation and shuffling.")]
+_LogSteps = Annotated[int, typer.Option("--logging-steps", help="Print the loss every N steps.")]
+_Device = Annotated[str, typer.Option(help="auto | cpu | cuda")]
+_Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty --out directory.")]
+_JsonT = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+
+
+def _train_command(kind: str, data: list[Path], model: str | None, out_dir: Path | None, **kw: Any) -> None:
+    from palaestra.train import make_config, train_dpo, train_sft
+
+    if not model:
+        raise UsageError(f"name the base model: palaestra train {kind} DATA --model DIR|nano --out DIR")
+    if out_dir is None:
+        raise UsageError(f"name the output directory: palaestra train {kind} DATA --model {model} --out DIR")
+    overwrite, as_json = kw.pop("overwrite"), kw.pop("as_json")
+    config = make_config(**kw)
+    fn = train_sft if kind == "sft" else train_dpo
+    res = fn(
+        data,
+        model,
+        out_dir,
+        config,
+        overwrite=overwrite,
+        log=lambda line: err.print(line, highlight=False, markup=False, soft_wrap=True),
+    )
+    if as_json:
+        print(res.model_dump_json(indent=2))
+        return
+    first = f"{res.losses[0][1]:.4f} → " if len(res.losses) > 1 else ""
+    loss = f"loss {first}{res.final_loss:.4f}" if res.final_loss is not None else "no loss logged"
+    skipped = f" ({res.skipped} left out: prompt too long)" if res.skipped else ""
+    out.print(
+        f"trained {kind} on {res.examples} examples{skipped}: {res.steps} steps, {loss}, "
+        f"{res.seconds:.1f}s on {res.device}; wrote {res.out}; use it with --model local:{res.out}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+@train_app.command("sft")
+def train_sft_command(
+    data: _TrainData,
+    model: _TrainModel = None,
+    out_dir: _TrainOut = None,
+    epochs: _Epochs = 1.0,
+    max_steps: _MaxStepsT = None,
+    lr: _Lr = 5e-5,
+    batch_size: _Batch = 8,
+    grad_accum: _Accum = 1,
+    lora: _Lora = False,
+    lora_r: _LoraR = 16,
+    lora_alpha: _LoraAlpha = 32,
+    max_prompt_tokens: _MaxPrompt = None,
+    seed: _SeedT = 0,
+    completion_only: Annotated[
+        bool,
+        typer.Option(
+            "--completion-only/--all-tokens",
+            help="Loss on the agent's replies only, or on every token (pretraining a model from scratch).",
+        ),
+    ] = True,
+    logging_steps: _LogSteps = 10,
+    device: _Device = "auto",
+    overwrite: _Overwrite = False,
+    as_json: _JsonT = False,
+) -> None:
+    """Supervised fine-tuning on an SFT export: loss on the agent's turns, each with the prompt it acted on."""
+    _train_command("sft", **locals())
+
+
+@train_app.command("dpo")
+def train_dpo_command(
+    data: _TrainData,
+    model: _TrainModel = None,
+    out_dir: _TrainOut = None,
+    epochs: _Epochs = 1.0,
+    max_steps: _MaxStepsT = None,
+    lr: _Lr = 5e-5,
+    batch_size: _Batch = 8,
+    grad_accum: _Accum = 1,
+    lora: _Lora = False,
+    lora_r: _LoraR = 16,
+    lora_alpha: _LoraAlpha = 32,
+    max_prompt_tokens: _MaxPrompt = None,
+    seed: _SeedT = 0,
+    beta: Annotated[float, typer.Option(help="DPO beta: pull towards the base (reference) model.")] = 0.1,
+    logging_steps: _LogSteps = 10,
+    device: _Device = "auto",
+    overwrite: _Overwrite = False,
+    as_json: _JsonT = False,
+) -> None:
+    """Direct preference optimisation on a DPO export (successful vs failed turns of the same task)."""
+    _train_command("dpo", **locals())
+
+
+@app.command()
+def evolve(
+    env: Annotated[list[str], typer.Argument(help="Environment name(s).", show_default=False)],
+    model: Annotated[str, typer.Option(help="Starting model: nano or a local model directory.")] = "nano",
+    work: Annotated[Path, typer.Option("--out", "-o", help="Work directory (models, data, store).")] = Path(
+        "evolve"
+    ),
+    iterations: Annotated[int, typer.Option(help="Sample-train-evaluate iterations.")] = 2,
+    train_tasks: Annotated[int, typer.Option(help="Train tasks per env sampled each iteration.")] = 64,
+    samples: Annotated[int, typer.Option(help="Episodes per train task.")] = 4,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature on train tasks.")] = 1.0,
+    test_tasks: Annotated[int, typer.Option(help="Held-out test tasks per env (greedy).")] = 50,
+    difficulty: DifficultyOpt = None,
+    max_steps: MaxStepsOpt = None,
+    accumulate: Annotated[
+        bool, typer.Option(help="Train on every iteration's successes so far (else the latest only).")
+    ] = True,
+    dpo: Annotated[bool, typer.Option(help="Also a DPO pass on success/failure pairs of a task.")] = False,
+    epochs: Annotated[float, typer.Option(help="Training epochs per iteration.")] = 1.0,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 5e-5,
+    batch_size: Annotated[int, typer.Option(help="Examples per training step.")] = 8,
+    lora: Annotated[bool, typer.Option(help="Train LoRA adapters (merged after each iteration).")] = False,
+    seed: Annotated[int, typer.Option(help="Seed for tasks, sampling and training.")] = 0,
+    concurrency: Annotated[int | None, typer.Option(help="Episodes in flight.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON on stdout.")] = False,
+) -> None:
+    """Self-improvement: sample on train tasks, keep successes (and DPO pairs), train, evaluate on
+    held-out test tasks; repeat. Prints one row per iteration; `evolve.json` in --out keeps them."""
+    from palaestra.env import env_factory
+    from palaestra.evolve import EvolveConfig, IterationRow
+    from palaestra.evolve import evolve as run_evolve
+
+    cfg = EvolveConfig(
+        envs=env,
+        model=model,
+        iterations=iterations,
+        train_tasks=train_tasks,
+        samples=samples,
+        temperature=temperature,
+        test_tasks=test_tasks,
+        difficulty=difficulty,
+        max_steps=max_steps,
+        accumulate=accumulate,
+        dpo=dpo,
+        seed=seed,
+        concurrency=concurrency,
+        train={"epochs": epochs, "lr": lr, "batch_size": batch_size, "lora": lora, "seed": seed},
+    )
+    for name in env:
+        env_factory(name)
+
+    def show(row: IterationRow) -> None:
+        if not as_json:
+            err.print(_evolve_line(row), highlight=False, soft_wrap=True)
+
+    rows = run_evolve(cfg, work, on_row=show)
+    if as_json:
+        print(json.dumps([r.model_dump() for r in rows], indent=2))
+        return
+    t = Table("iter", "trained on", "loss", *env, "mean", "model")
+    for r in rows:
+        trained = (
+            "-"
+            if r.iteration == 0
+            else f"{r.train_successes}/{r.train_episodes} ok, {r.sft_rows} eps"
+            + (f", {r.dpo_pairs} pairs" if cfg.dpo else "")
+        )
+        t.add_row(
+            str(r.iteration),
+            trained,
+            "-" if r.train_loss is None else f"{r.train_loss:.3f}",
+            *(f"{r.test_success.get(e, 0.0):.1%}" for e in env),
+            f"{r.test_mean:.1%}",
+            r.model,
+        )
+    out.print(t)
+
+
+def _evolve_line(row: Any) -> str:
+    per_env = " ".join(f"{e}={s:.1%}" for e, s in row.test_success.items())
+    return f"iteration {row.iteration}: test {row.test_mean:.1%} ({per_env}) in {row.seconds:.0f}s"
