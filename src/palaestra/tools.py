@@ -174,14 +174,6 @@ def tool(
     return mark(fn) if fn is not None else mark
 
 
-def tool_def(fn: Callable[..., Any]) -> ToolDef:
-    """The ``ToolDef`` of a function marked with ``@tool``."""
-    td = getattr(fn, _TOOL_ATTR, None)
-    if td is None:
-        raise TypeError(f"{fn!r} is not a @tool")
-    return td  # type: ignore[no-any-return]
-
-
 def collect_tools(cls: type) -> dict[str, ToolDef]:
     """All ``@tool`` methods of a class (and its bases), by tool name, in definition order."""
     out: dict[str, ToolDef] = {}

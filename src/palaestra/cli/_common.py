@@ -27,7 +27,6 @@ app = typer.Typer(
 )
 out = Console()
 err = Console(stderr=True)
-_state = {"verbose": False}
 
 # The options several commands take, each declared once (a command's own options stay with it).
 StoreOpt = Annotated[Path, typer.Option("--store", help="SQLite store file.", envvar="PALAESTRA_STORE")]
@@ -125,7 +124,8 @@ def parse_model_settings(
 
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Show tracebacks.")] = False) -> None:
-    _state["verbose"] = verbose
+    """Declares -v for --help; main() reads it from argv before Typer parses, so that errors raised
+    while parsing get their traceback too."""
 
 
 def open_store(path: Path, create: bool = True, write: bool | None = None) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from palaestra.errors import StoreError
@@ -249,13 +249,6 @@ class StoreReaders(StoreConnection):
                     call[key] = json.loads(call[key])
             out.append(call)
         return out
-
-    def iter_episodes(self, run_id: str, batch: int = 500) -> Iterator[dict[str, Any]]:
-        """Every episode of a run with its steps, streamed (for exports)."""
-        ids = [r.id for r in self.episode_rows(run_id)]
-        for i in range(0, len(ids), batch):
-            for eid in ids[i : i + batch]:
-                yield self.episode(run_id, eid)
 
     def summary(self, run_id: str) -> dict[str, Any]:
         """Aggregates per environment and overall, computed from what is stored."""
