@@ -29,12 +29,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from palaestra import Message, MultiAgentEnv, Store, ToolCall, ToolError, make, register, tool
+from palaestra import EnvSpec, Message, MultiAgentEnv, Store, ToolCall, ToolError, make, register, tool
 from palaestra.env import env_factory, env_names
 from palaestra.models.base import ModelOutput
 from palaestra.runner.match import play_match
 from palaestra.runner.tournament import MatchConfig, run_matches
-from palaestra.tasks import EnvSpec
 from palaestra.types import Task
 
 

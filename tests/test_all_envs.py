@@ -40,7 +40,7 @@ def test_envs_import_the_public_api_from_palaestra() -> None:
 
     import palaestra
 
-    internal = {"palaestra.env", "palaestra.types", "palaestra.tools", "palaestra.tasks"}
+    internal = {"palaestra.env", "palaestra.types", "palaestra.tools", "palaestra.tasksource"}
     internal |= {"palaestra.multi", "palaestra.agents.base", "palaestra.errors"}
     root = Path(palaestra.__file__).parent / "envs"
     bad = []

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from palaestra import (
+    EnvSpec,
     Message,
     ModelError,
     MultiAgentEnv,
@@ -28,7 +29,6 @@ from palaestra.records import MatchRecord, placings, winners
 from palaestra.runner.match import play_match
 from palaestra.runner.players import parse_player
 from palaestra.runner.tournament import MatchConfig, TournamentConfig, run_matches
-from palaestra.tasks import EnvSpec
 from palaestra.types import Task
 from test_multi import SealedBid
 

@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 
-from palaestra import Message, Observation, Store, action, register
+from palaestra import EnvSpec, Message, Observation, Store, action, register
 from palaestra.ratings import game_metrics, ratings, standings, wilson
 from palaestra.records import MatchRecord
 from palaestra.runner.pairings import round_robin_lineups, swiss_lineups
 from palaestra.runner.tournament import TournamentConfig, run_matches
-from palaestra.tasks import EnvSpec
 from palaestra.types import Task
 from test_match import GAME, BotBid, Honest, Low
 

@@ -15,7 +15,7 @@ from palaestra.records import EpisodeRecord
 from palaestra.runner.episode import rollout
 from palaestra.runner.run import RunConfig, run
 from palaestra.store import Store
-from palaestra.tasks import EnvSpec
+from palaestra.tasksource import EnvSpec
 from palaestra.tools import ToolError, ToolResult, tool
 from palaestra.types import Message, Observation, Step, Task, ToolCall, ToolSpec, Usage
 

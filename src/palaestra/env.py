@@ -17,8 +17,8 @@ from palaestra.envs import BUILTIN_ENVS
 from palaestra.errors import UsageError
 from palaestra.multi import MultiAgentEnv
 from palaestra.registry import Registry, load_reference
-from palaestra.tasks import EnvSpec, TaskSource
-from palaestra.tasks import split_of as split_of
+from palaestra.tasksource import EnvSpec, TaskSource
+from palaestra.tasksource import split_of as split_of
 from palaestra.tools import ToolHost, ToolResult
 from palaestra.types import Message, Observation, Step, Task, ToolCall, ToolSpec
 

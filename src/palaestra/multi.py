@@ -29,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from palaestra.tasks import EnvSpec, TaskSource
+from palaestra.tasksource import EnvSpec, TaskSource
 from palaestra.tools import ToolHost, ToolResult
 from palaestra.types import Message, Observation, Step, Task, ToolCall, ToolSpec
 

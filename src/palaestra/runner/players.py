@@ -26,7 +26,7 @@ from palaestra.errors import UsageError
 from palaestra.models.base import GenerateConfig, Model, get_model
 from palaestra.multi import BotFactory, MultiAgentEnv
 from palaestra.policy import Agent
-from palaestra.tasks import EnvSpec
+from palaestra.tasksource import EnvSpec
 from palaestra.types import ToolCall, ToolSpec
 
 if TYPE_CHECKING:
