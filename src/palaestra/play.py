@@ -16,8 +16,9 @@ from palaestra._literal import literal
 from palaestra.agents.human import HumanAgent, parse_command, show_observation
 from palaestra.env import Env, make
 from palaestra.errors import UsageError
+from palaestra.tasksource import check_split
 from palaestra.tools import describe_tools
-from palaestra.types import Message, Observation, Split
+from palaestra.types import Message, Observation
 
 if TYPE_CHECKING:
     from palaestra.multi import MultiAgentEnv
@@ -40,10 +41,7 @@ async def play_terminal(
         raise UsageError(
             f"{name} is a multi-agent game; play a seat with `palaestra play {name} --seat SEAT`"
         )
-    if split not in ("train", "dev", "test"):
-        raise UsageError(f"unknown split {split!r}; valid splits: train, dev, test")
-    split_: Split = split  # type: ignore[assignment]
-    task = env.tasks(split_, 1, seed=seed, difficulty=difficulty)[0]
+    task = env.tasks(check_split(split), 1, seed=seed, difficulty=difficulty)[0]
     env.turn_limit = env.spec.max_steps
     obs = await env.reset(task)
     console.print(
@@ -113,10 +111,7 @@ async def play_game_terminal(
     game = make(name)
     if isinstance(game, Env):
         raise UsageError(f"{name} is a single-agent environment; play it with `palaestra play {name}`")
-    if split not in ("train", "dev", "test"):
-        raise UsageError(f"unknown split {split!r}; valid splits: train, dev, test")
-    split_: Split = split  # type: ignore[assignment]
-    task = game.tasks(split_, 1, seed=seed, difficulty=difficulty)[0]
+    task = game.tasks(check_split(split), 1, seed=seed, difficulty=difficulty)[0]
 
     def person(g: MultiAgentEnv, s: str, _seed: int) -> HumanAgent:
         return HumanAgent(SeatView(g, s), console, input_fn)

@@ -14,6 +14,14 @@ from palaestra.errors import UsageError
 from palaestra.types import SPLITS, Split, Task
 
 
+def check_split(split: str) -> Split:
+    """``split`` as a ``Split``, or one ``UsageError`` line naming the valid ones (the one check
+    every command, bridge and ``tasks()`` use)."""
+    if split not in SPLITS:
+        raise UsageError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+    return split
+
+
 class EnvSpec(BaseModel):
     """What an environment is: its name, limits and what it measures."""
 
@@ -71,8 +79,7 @@ class TaskSource:
 
         With ``difficulty=None`` the tasks cycle through the environment's difficulty levels.
         """
-        if split not in SPLITS:
-            raise UsageError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+        split = check_split(split)
         levels = self.spec.difficulties if difficulty is None else (difficulty,)
         if difficulty is not None and difficulty not in self.spec.difficulties:
             raise UsageError(

@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from palaestra._hints import command_line
 from palaestra.errors import PalaestraError, UsageError
-from palaestra.types import SPLITS
+from palaestra.tasksource import check_split as check_split
 
 app = typer.Typer(
     name="palaestra",
@@ -164,11 +164,6 @@ def parse_model_options(
     if api_key:
         options["api_key"] = api_key  # runtime-only: configs never serialise it (runner.settings)
     return options
-
-
-def check_split(split: str) -> None:
-    if split not in SPLITS:
-        raise UsageError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
 
 
 def resolve_run(st: Any, run_id: str, store: Path) -> str:
