@@ -999,6 +999,11 @@ def _evolve_line(row: Any) -> str:
     return f"iteration {row.iteration}: test {row.test_mean:.1%} ({per_env}) in {row.seconds:.0f}s"
 
 
+from palaestra._cli_bridges import register as _register_bridges  # noqa: E402
+
+_register_bridges(app)
+
+
 def main() -> None:
     """Entry point: one clear line per error, exit 2 for bad input, tracebacks only with -v."""
     verbose = "-v" in sys.argv[1:] or "--verbose" in sys.argv[1:]

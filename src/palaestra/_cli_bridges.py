@@ -1,0 +1,65 @@
+"""``palaestra serve`` and ``palaestra mcp``: environments served to other frameworks' clients.
+
+Registered on the main Typer app by :func:`register` (one hook in ``cli.py``). Third-party packages
+are imported when a command runs; a missing one is one clear line naming the extra to install.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from typing import Annotated
+
+import typer
+
+from palaestra.errors import UsageError
+from palaestra.types import SPLITS, Split
+
+HostOpt = Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only).")]
+SplitOpt = Annotated[str, typer.Option(help="Default split of the tasks: train | dev | test")]
+DifficultyOpt = Annotated[int | None, typer.Option(help="Default difficulty (default: cycle through them).")]
+MaxStepsOpt = Annotated[int | None, typer.Option("--max-steps", help="Step limit (default: the env's).")]
+
+
+def require(module: str, package: str) -> None:
+    """Refuse in one line when an optional package is not installed."""
+    if importlib.util.find_spec(module) is None:
+        raise UsageError(f"this command needs {package}: pip install 'palaestra[{package}]'")
+
+
+def check_split(split: str) -> Split:
+    if split not in SPLITS:
+        raise UsageError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+    return split
+
+
+def mcp(
+    env: Annotated[str, typer.Argument(help="A single-agent environment.")],
+    http: Annotated[bool, typer.Option("--http", help="Streamable HTTP instead of stdio.")] = False,
+    host: HostOpt = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for --http.")] = 8765,
+    split: SplitOpt = "test",
+    difficulty: DifficultyOpt = None,
+    max_steps: MaxStepsOpt = None,
+) -> None:
+    """Serve an environment's episodes over MCP (stdio, or streamable HTTP with --http)."""
+    require("mcp", "mcp")
+    from palaestra.adapters._session import make_single
+    from palaestra.adapters.mcp import serve
+
+    make_single(env)  # an unknown env or a game fails here, in one line
+    serve(
+        env,
+        http=http,
+        host=host,
+        port=port,
+        split=check_split(split),
+        difficulty=difficulty,
+        max_steps=max_steps,
+        on_ready=lambda url: print(f"MCP server for {env} at {url}", file=sys.stderr, flush=True),
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the bridge commands to the ``palaestra`` app."""
+    app.command("mcp")(mcp)
