@@ -60,6 +60,30 @@ def mcp(
     )
 
 
+def serve(
+    envs: Annotated[list[str], typer.Argument(help="Single-agent environment(s).", show_default=False)],
+    host: HostOpt = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    split: SplitOpt = "test",
+    difficulty: DifficultyOpt = None,
+    max_steps: MaxStepsOpt = None,
+    max_sessions: Annotated[int, typer.Option(help="Concurrent WebSocket sessions per env.")] = 64,
+) -> None:
+    """Serve environments as OpenEnv environment servers (each under /ENV; one env also at /)."""
+    require("openenv", "openenv")
+    import uvicorn
+
+    from palaestra.adapters.openenv import create_server_app
+
+    app = create_server_app(
+        envs, split=check_split(split), difficulty=difficulty, max_steps=max_steps, max_sessions=max_sessions
+    )
+    where = ", ".join(f"http://{host}:{port}/{name}" for name in envs)
+    print(f"OpenEnv server for {where}", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
 def register(app: typer.Typer) -> None:
     """Add the bridge commands to the ``palaestra`` app."""
     app.command("mcp")(mcp)
+    app.command("serve")(serve)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from bridges.expert import play_expert
+from bridges.servers import cli_server, free_port
 from clitools import PALAESTRA, stderr_lines
 from palaestra.adapters._session import make_single, pick_task
 
@@ -92,30 +91,11 @@ async def test_stdio_server_from_the_cli() -> None:
     assert result["success"] is True
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def http_server() -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        _cli("mcp", "maze", "--http", "--port", str(port)), stderr=subprocess.PIPE, text=True
-    )
-    try:
-        for _ in range(200):  # bounded: the server says where it listens, then accepts
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                time.sleep(0.1)
+    port = free_port()
+    with cli_server("mcp", "maze", "--http", "--port", str(port), port=port):
         yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.mark.slow

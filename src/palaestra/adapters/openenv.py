@@ -1,0 +1,216 @@
+"""Single-agent Palaestra envs as OpenEnv environment servers (``openenv-core``), and their client.
+
+    palaestra serve maze wordle --port 8000      # one server; each env under /maze, /wordle
+
+    from palaestra.adapters.openenv import PalaestraEnvClient, action_class
+
+    MazeAction = action_class("maze")
+    with PalaestraEnvClient(base_url="http://127.0.0.1:8000/maze").sync() as client:
+        result = client.reset(seed=0, split="test", difficulty=1)
+        print(result.observation.text)
+        result = client.step(MazeAction(tool="move", arguments={"direction": "north"}))
+        print(result.observation.text, result.reward, result.done)
+
+The server is OpenEnv's own (``create_app``): WebSocket sessions at ``/ws`` each play their own
+episode concurrently (up to ``max_sessions``), ``/schema`` gives the typed action and observation.
+An action is one tool call, ``tool`` (one of the env's tool names) and ``arguments``; the
+observation carries the env's ``text``, the ``tools`` (OpenAI function specs), ``task_id``,
+``success`` and ``progress``, with OpenEnv's ``reward`` and ``done``. ``reset`` takes ``seed``
+(which task of the split, default 0), ``split`` and ``difficulty``. With one env the server is also
+mounted at the root. OpenEnv's generic clients (``GenericEnvClient``) work too, with dict actions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+from openenv.core.client_types import StepResult
+from openenv.core.env_client import EnvClient
+from openenv.core.env_server.http_server import create_fastapi_app
+from openenv.core.env_server.interfaces import Environment
+from openenv.core.env_server.types import Action, EnvironmentMetadata, Observation, State
+from pydantic import Field, create_model
+
+from palaestra.adapters._session import Episode, make_single, pick_task, prompt_text
+from palaestra.errors import UsageError
+from palaestra.types import SPLITS, Split
+
+DEFAULT_MAX_SESSIONS = 64
+
+
+class ToolAction(Action):  # type: ignore[misc]  # openenv is untyped
+    """One tool call of the env."""
+
+    tool: str = Field(description="the name of one of the env's tools")
+    arguments: dict[str, Any] = Field(default_factory=dict, description="the tool's arguments")
+
+
+class TextObservation(Observation):  # type: ignore[misc]  # openenv is untyped
+    """What the agent is told, the tools it may call and how the episode stands."""
+
+    text: str = Field(default="", description="the env's messages since the last action")
+    tools: list[dict[str, Any]] = Field(default_factory=list, description="OpenAI function specs")
+    task_id: str | None = None
+    success: bool = False
+    progress: float = 0.0
+    invalid_action: bool = False
+
+
+class EpisodeState(State):  # type: ignore[misc]  # openenv is untyped
+    """The episode's task and results so far."""
+
+    task_id: str | None = None
+    success: bool = False
+    progress: float = 0.0
+    total_reward: float = 0.0
+
+
+def action_class(env: str) -> type[ToolAction]:
+    """``ToolAction`` whose ``tool`` is typed as one of ``env``'s tool names."""
+    names = tuple(s.name for s in type(make_single(env))._tool_specs)
+    tool_type: Any = Literal[names]
+    model: type[ToolAction] = create_model(
+        f"{env.title().replace('-', '')}Action",
+        __base__=ToolAction,
+        tool=(tool_type, Field(description="one of the env's tools")),
+    )
+    return model
+
+
+class PalaestraEnvironment(Environment[ToolAction, TextObservation, EpisodeState]):  # type: ignore[misc]  # openenv is untyped
+    """One session's episodes of a Palaestra env, behind OpenEnv's ``Environment`` API."""
+
+    SUPPORTS_CONCURRENT_SESSIONS = True
+
+    def __init__(
+        self, env: str, *, split: Split = "test", difficulty: int | None = None, max_steps: int | None = None
+    ) -> None:
+        super().__init__()
+        self.env_name = env
+        self.split: Split = split
+        self.difficulty = difficulty
+        self.episode = Episode(make_single(env), max_steps=max_steps)
+        self._episode_id: str | None = None
+
+    async def reset_async(
+        self,
+        seed: int | None = None,
+        episode_id: str | None = None,
+        split: str | None = None,
+        difficulty: int | None = None,
+        **kwargs: Any,
+    ) -> TextObservation:
+        chosen = split or self.split
+        if chosen not in SPLITS:
+            raise UsageError(f"unknown split {chosen!r}; valid: {', '.join(SPLITS)}")
+        level = difficulty if difficulty is not None else self.difficulty
+        task = pick_task(self.episode.env, chosen, seed or 0, level)
+        obs = await self.episode.start(task)
+        self._episode_id = episode_id or task.id
+        return self._observation(prompt_text(obs), reward=None, done=False)
+
+    async def step_async(
+        self, action: ToolAction, timeout_s: float | None = None, **kwargs: Any
+    ) -> TextObservation:
+        if self.episode.task is None:
+            return self._observation("Error: call reset first.", reward=0.0, done=False, invalid=True)
+        if self.episode.done:
+            return self._observation(
+                "Error: the episode is over; reset.", reward=0.0, done=True, invalid=True
+            )
+        out = await self.episode.act(action.tool, action.arguments)
+        return self._observation(
+            out.text, reward=out.reward, done=out.done, invalid=bool(out.info.get("invalid_action"))
+        )
+
+    def _observation(
+        self, text: str, *, reward: float | None, done: bool, invalid: bool = False
+    ) -> TextObservation:
+        ep = self.episode
+        return TextObservation(
+            text=text,
+            tools=[t.openai() for t in ep.tools],
+            task_id=ep.task.id if ep.task else None,
+            success=bool(ep.env.success) if ep.task else False,
+            progress=float(ep.env.progress()) if ep.task else 0.0,
+            invalid_action=invalid,
+            reward=reward,
+            done=done,
+        )
+
+    def reset(self, seed: int | None = None, episode_id: str | None = None, **kwargs: Any) -> TextObservation:
+        return asyncio.run(self.reset_async(seed, episode_id, **kwargs))
+
+    def step(self, action: ToolAction, timeout_s: float | None = None, **kwargs: Any) -> TextObservation:
+        return asyncio.run(self.step_async(action, timeout_s, **kwargs))
+
+    @property
+    def state(self) -> EpisodeState:
+        ep = self.episode
+        return EpisodeState(
+            episode_id=self._episode_id,
+            step_count=ep.steps,
+            task_id=ep.task.id if ep.task else None,
+            success=bool(ep.env.success) if ep.task else False,
+            progress=float(ep.env.progress()) if ep.task else 0.0,
+            total_reward=ep.total_reward,
+        )
+
+    def get_metadata(self) -> EnvironmentMetadata:
+        spec = self.episode.env.spec
+        return EnvironmentMetadata(name=spec.name, description=spec.description, version="palaestra")
+
+    def close(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            asyncio.run(self.episode.close())
+        else:
+            self._closing = loop.create_task(self.episode.close())
+
+
+def create_env_app(
+    env: str,
+    *,
+    split: Split = "test",
+    difficulty: int | None = None,
+    max_steps: int | None = None,
+    max_sessions: int = DEFAULT_MAX_SESSIONS,
+) -> Any:
+    """OpenEnv's FastAPI app serving ``env``."""
+    make_single(env)  # refuse a game or an unknown name before serving
+
+    def factory() -> PalaestraEnvironment:
+        return PalaestraEnvironment(env, split=split, difficulty=difficulty, max_steps=max_steps)
+
+    return create_fastapi_app(factory, action_class(env), TextObservation, max_concurrent_envs=max_sessions)
+
+
+def create_server_app(envs: list[str], **options: Any) -> Any:
+    """One ASGI app: each env's OpenEnv app under ``/<env>``, and at the root when there is one."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    apps = {name: create_env_app(name, **options) for name in envs}
+    routes = [Mount(f"/{name}", app=app) for name, app in apps.items()]
+    if len(apps) == 1:
+        routes.append(Mount("/", app=next(iter(apps.values()))))
+    return Starlette(routes=routes)
+
+
+class PalaestraEnvClient(EnvClient[ToolAction, TextObservation, EpisodeState]):  # type: ignore[misc]  # openenv is untyped
+    """OpenEnv's ``EnvClient`` for a served Palaestra env (``palaestra serve``)."""
+
+    def _step_payload(self, action: ToolAction) -> dict[str, Any]:
+        return {"tool": action.tool, "arguments": action.arguments}
+
+    def _parse_result(self, payload: dict[str, Any]) -> StepResult[TextObservation]:
+        obs = TextObservation(
+            **payload.get("observation", {}), reward=payload.get("reward"), done=payload.get("done", False)
+        )
+        return StepResult(observation=obs, reward=payload.get("reward"), done=bool(payload.get("done")))
+
+    def _parse_state(self, payload: dict[str, Any]) -> EpisodeState:
+        state: EpisodeState = EpisodeState.model_validate(payload)
+        return state
