@@ -75,7 +75,10 @@ async def test_expert_wins_through_openenvs_client(server: str, env_name: str) -
 
 @pytest.mark.slow
 async def test_concurrent_sessions_are_separate(server: str) -> None:
-    async with GenericEnvClient(base_url=f"{server}/maze") as a, GenericEnvClient(base_url=f"{server}/maze") as b:
+    async with (
+        GenericEnvClient(base_url=f"{server}/maze") as a,
+        GenericEnvClient(base_url=f"{server}/maze") as b,
+    ):
         ra = await a.reset(seed=1)
         rb = await b.reset(seed=2)
         assert ra.observation["task_id"] != rb.observation["task_id"]
