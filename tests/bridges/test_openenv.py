@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bridges.expert import play_expert
 from bridges.servers import cli_server, free_port
+from clitools import PALAESTRA
 from palaestra.adapters._session import make_single, pick_task
+from palaestra.store import Store
 
 pytest.importorskip("openenv", reason="the OpenEnv bridge needs openenv-core (the dev extra)")
 
@@ -88,3 +93,31 @@ async def test_concurrent_sessions_are_separate(server: str) -> None:
         assert bad.observation["invalid_action"] is True
         sa, sb = await a.state(), await b.state()
     assert sa["step_count"] == 1 and sb["step_count"] == 1 and sa["task_id"] != sb["task_id"]
+
+
+@pytest.mark.slow
+def test_palaestra_run_plays_an_openenv_server_and_stores_it(server: str, tmp_path: Path) -> None:
+    db = tmp_path / "remote.db"
+    cmd = [
+        *PALAESTRA,
+        "run",
+        "palaestra.adapters.openenv:OpenEnvRemote",
+        "--env-arg",
+        f"url={server}/guess",
+        "--agent",
+        "random",
+        "-n",
+        "2",
+        "--store",
+        str(db),
+        "--json",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    store = Store(db)
+    run_id = store.latest_run_id()
+    assert run_id is not None
+    episodes = store.episodes(run_id)
+    assert len(episodes) == 2 and all(e["status"] == "done" and e["steps"] > 0 for e in episodes), episodes
+    detail = store.episode(run_id, episodes[0]["id"])
+    assert "guess" in json.dumps(detail["steps"][0])  # the served env's own tools were called

@@ -18,11 +18,15 @@ observation carries the env's ``text``, the ``tools`` (OpenAI function specs), `
 ``success`` and ``progress``, with OpenEnv's ``reward`` and ``done``. ``reset`` takes ``seed``
 (which task of the split, default 0), ``split`` and ``difficulty``. With one env the server is also
 mounted at the root. OpenEnv's generic clients (``GenericEnvClient``) work too, with dict actions.
+
+The other direction: :class:`OpenEnvRemote` runs any OpenEnv server as a Palaestra env.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import random
 from typing import Any, Literal
 
 from openenv.core.client_types import StepResult
@@ -33,8 +37,11 @@ from openenv.core.env_server.types import Action, EnvironmentMetadata, Observati
 from pydantic import Field, create_model
 
 from palaestra.adapters._session import Episode, make_single, pick_task, prompt_text
+from palaestra.env import Env as PalaestraEnv
 from palaestra.errors import UsageError
-from palaestra.types import SPLITS, Split
+from palaestra.tasks import EnvSpec
+from palaestra.tools import ToolResult
+from palaestra.types import SPLITS, Split, Task, ToolCall, ToolSpec
 
 DEFAULT_MAX_SESSIONS = 64
 
@@ -214,3 +221,91 @@ class PalaestraEnvClient(EnvClient[ToolAction, TextObservation, EpisodeState]): 
     def _parse_state(self, payload: dict[str, Any]) -> EpisodeState:
         state: EpisodeState = EpisodeState.model_validate(payload)
         return state
+
+
+# ---- the other direction: an OpenEnv server as a Palaestra env ------------------------------------
+class OpenEnvRemote(PalaestraEnv):
+    """An OpenEnv environment served at ``url``, as a Palaestra env ``palaestra run`` can run:
+
+        palaestra run palaestra.adapters.openenv:OpenEnvRemote --env-arg url=http://127.0.0.1:8000/maze
+
+    A task is a seed for the server's ``reset`` (the URL is kept in the task, so the store says
+    where it ran). A Palaestra server (``palaestra serve``) shows its env's own tools; any other
+    OpenEnv server has one tool, ``step``, whose arguments are its action schema, and its
+    observations are shown as JSON. Rewards are OpenEnv's per step; success is the server's
+    ``success`` where it reports one, else a positive final reward.
+    """
+
+    spec = EnvSpec(
+        name="openenv",
+        description="An OpenEnv environment served at a URL.",
+        max_steps=100,
+        difficulties=(1,),
+    )
+
+    def __init__(self, url: str = "http://127.0.0.1:8000") -> None:
+        self.url = url.rstrip("/")
+        self._client: Any = None
+        self._remote_tools: list[ToolSpec] = []
+        self._palaestra = False
+
+    def generate(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
+        return {"seed": rng.randrange(2**31), "url": self.url}
+
+    async def setup(self, task: Task) -> str:  # type: ignore[override]  # Env.reset awaits it
+        import aiohttp
+        from openenv.core import GenericEnvClient
+
+        self.url = str(task.params.get("url", self.url))
+        async with aiohttp.ClientSession() as http, http.get(f"{self.url}/schema") as response:
+            if response.status != 200:
+                raise UsageError(f"{self.url}/schema answered HTTP {response.status}: not an OpenEnv server")
+            schema = await response.json()
+        self._palaestra = "tool" in schema["action"].get("properties", {}) and "text" in schema[
+            "observation"
+        ].get("properties", {})
+        await self.close()
+        self._client = GenericEnvClient(base_url=self.url)
+        await self._client.connect()
+        result = await self._client.reset(seed=int(task.params["seed"]))
+        if self._palaestra:
+            self._remote_tools = [ToolSpec(**t["function"]) for t in result.observation.get("tools", [])]
+            return str(result.observation.get("text", ""))
+        params = {k: v for k, v in schema["action"].get("properties", {}).items() if k != "metadata"}
+        action_schema = {
+            "type": "object",
+            "properties": params,
+            "required": schema["action"].get("required", []),
+        }
+        description = f"Act in the environment: {schema['action'].get('description') or 'one action'}"
+        self._remote_tools = [ToolSpec(name="step", description=description, parameters=action_schema)]
+        return json.dumps(result.observation, ensure_ascii=False)
+
+    def tool_specs(self) -> list[ToolSpec]:
+        return self._remote_tools
+
+    async def call(self, call: ToolCall) -> ToolResult:
+        if self._client is None:
+            return ToolResult("Error: the episode has not started.", invalid=True)
+        payload = (
+            {"tool": call.name, "arguments": call.arguments} if self._palaestra else dict(call.arguments)
+        )
+        if not self._palaestra and call.name != "step":
+            return ToolResult("Error: the only tool is step.", invalid=True)
+        try:
+            result = await self._client.step(payload)
+        except Exception as exc:  # the server refused the action (validation): the agent's mistake
+            return ToolResult(f"Error: {exc}", invalid=True)
+        obs = result.observation
+        self.add_reward(float(result.reward or 0.0))
+        if result.done:
+            success = obs.get("success") if self._palaestra else (result.reward or 0.0) > 0
+            self.finish(bool(success), reward=0.0)
+        if self._palaestra:
+            return ToolResult(str(obs.get("text", "")), invalid=bool(obs.get("invalid_action")))
+        return ToolResult(json.dumps(obs, ensure_ascii=False))
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
