@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from palaestra.adapters._session import Episode, make_single, pick_task
+from palaestra.adapters._session import Episode, EpisodeOptions, make_single, pick_task
 from palaestra.agents.base import action
 
 Step = Callable[[], Awaitable[Any]]
@@ -94,7 +94,7 @@ async def bench(env_name: str, steps: int) -> list[tuple[str, float]]:
 
         from palaestra.adapters.mcp import build_server
 
-        server, _ = build_server(env_name, max_steps=big)
+        server, _ = build_server(env_name, EpisodeOptions(max_steps=big))
         async with Client(server) as client:
             await client.call_tool("reset", {"seed": 0})
             rows.append(("MCP in-memory client", await timed(lambda: client.call_tool("look", {}), steps)))

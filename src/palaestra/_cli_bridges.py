@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from palaestra.errors import UsageError
 from palaestra.types import SPLITS, Split
 
+if TYPE_CHECKING:
+    from palaestra.adapters._session import EpisodeOptions
+
 HostOpt = Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only).")]
 SplitOpt = Annotated[str, typer.Option(help="Default split of the tasks: train | dev | test")]
 DifficultyOpt = Annotated[int | None, typer.Option(help="Default difficulty (default: cycle through them).")]
 MaxStepsOpt = Annotated[int | None, typer.Option("--max-steps", help="Step limit (default: the env's).")]
+SeatOpt = Annotated[str | None, typer.Option(help="A game's seat the client plays (default: the first).")]
+BotOpt = Annotated[str | None, typer.Option(help="A game's bot for the other seats (default: its first).")]
 
 
 def require(module: str, package: str) -> None:
@@ -33,6 +38,14 @@ def check_split(split: str) -> Split:
     return split
 
 
+def episode_options(
+    split: str, difficulty: int | None, max_steps: int | None, seat: str | None, bot: str | None
+) -> EpisodeOptions:
+    from palaestra.adapters._session import EpisodeOptions
+
+    return EpisodeOptions(check_split(split), difficulty, max_steps, seat, bot)
+
+
 def mcp(
     env: Annotated[str, typer.Argument(help="A single-agent environment.")],
     http: Annotated[bool, typer.Option("--http", help="Streamable HTTP instead of stdio.")] = False,
@@ -41,21 +54,21 @@ def mcp(
     split: SplitOpt = "test",
     difficulty: DifficultyOpt = None,
     max_steps: MaxStepsOpt = None,
+    seat: SeatOpt = None,
+    bot: BotOpt = None,
 ) -> None:
     """Serve an environment's episodes over MCP (stdio, or streamable HTTP with --http)."""
     require("mcp", "mcp")
-    from palaestra.adapters._session import make_single
     from palaestra.adapters.mcp import serve
 
-    make_single(env)  # an unknown env or a game fails here, in one line
+    options = episode_options(split, difficulty, max_steps, seat, bot)
+    options.make(env)  # an unknown env, seat or bot fails here, in one line
     serve(
         env,
+        options,
         http=http,
         host=host,
         port=port,
-        split=check_split(split),
-        difficulty=difficulty,
-        max_steps=max_steps,
         on_ready=lambda url: print(f"MCP server for {env} at {url}", file=sys.stderr, flush=True),
     )
 
@@ -68,6 +81,8 @@ def serve(
     difficulty: DifficultyOpt = None,
     max_steps: MaxStepsOpt = None,
     max_sessions: Annotated[int, typer.Option(help="Concurrent WebSocket sessions per env.")] = 64,
+    seat: SeatOpt = None,
+    bot: BotOpt = None,
 ) -> None:
     """Serve environments as OpenEnv environment servers (each under /ENV; one env also at /)."""
     require("openenv", "openenv")
@@ -76,7 +91,7 @@ def serve(
     from palaestra.adapters.openenv import create_server_app
 
     app = create_server_app(
-        envs, split=check_split(split), difficulty=difficulty, max_steps=max_steps, max_sessions=max_sessions
+        envs, episode_options(split, difficulty, max_steps, seat, bot), max_sessions=max_sessions
     )
     where = ", ".join(f"http://{host}:{port}/{name}" for name in envs)
     print(f"OpenEnv server for {where}", file=sys.stderr, flush=True)

@@ -14,7 +14,7 @@ import pytest
 from bridges.expert import play_expert
 from bridges.servers import cli_server, free_port
 from clitools import PALAESTRA, stderr_lines
-from palaestra.adapters._session import make_single, pick_task
+from palaestra.adapters._session import EpisodeOptions, make_single, pick_task
 
 pytest.importorskip("mcp", reason="the MCP bridge needs the mcp package (the dev extra)")
 
@@ -119,8 +119,23 @@ async def test_handshake_era_http_sessions_need_no_episode_id(http_server: str) 
     assert result_a["success"] is True and b_state["steps"] == 0
 
 
-def test_games_and_unknown_envs_are_one_line_errors() -> None:
-    for args in (("mcp", "matrix-pd"), ("mcp", "nope")):
+async def test_a_game_is_played_seat_by_seat_against_its_bot() -> None:
+    server, _ = build_server("matrix-pd", EpisodeOptions(seat="p2", bot="always-cooperate"))
+    async with Client(server) as client:
+        start = await client.call_tool("reset", {"seed": 0})
+        assert "You play seat p2" in _text(start)
+        done, rounds = False, 0
+        while not done and rounds < 50:
+            result = await client.call_tool("play", {"action": "defect"})
+            assert not result.is_error, _text(result)
+            done, rounds = bool(result.structured_content["done"]), rounds + 1
+        outcome = json.loads(_text(await client.call_tool("submit", {})))
+    # defecting against a bot that always cooperates wins every round, and the episode says so
+    assert done and outcome["success"] is True and outcome["reward"] > 0
+
+
+def test_unknown_envs_and_bots_are_one_line_errors() -> None:
+    for args in (("mcp", "matrix-pd", "--bot", "nope"), ("mcp", "nope")):
         proc = subprocess.run(_cli(*args), capture_output=True, text=True, timeout=60)
         assert proc.returncode != 0
         assert len(stderr_lines(proc.stderr)) == 1 and "Traceback" not in proc.stderr, proc.stderr

@@ -13,7 +13,7 @@ import pytest
 from bridges.expert import play_expert
 from bridges.servers import cli_server, free_port
 from clitools import PALAESTRA
-from palaestra.adapters._session import make_single, pick_task
+from palaestra.adapters._session import EpisodeOptions, make_single, pick_task
 from palaestra.store import Store
 
 pytest.importorskip("openenv", reason="the OpenEnv bridge needs openenv-core (the dev extra)")
@@ -121,3 +121,12 @@ def test_palaestra_run_plays_an_openenv_server_and_stores_it(server: str, tmp_pa
     assert len(episodes) == 2 and all(e["status"] == "done" and e["steps"] > 0 for e in episodes), episodes
     detail = store.episode(run_id, episodes[0]["id"])
     assert "guess" in json.dumps(detail["steps"][0])  # the served env's own tools were called
+
+
+async def test_a_game_is_served_seat_by_seat() -> None:
+    env = PalaestraEnvironment("matrix-pd", EpisodeOptions(seat="p1", bot="always-defect"))
+    await env.reset_async(seed=1)
+    result = await env.step_async(ToolAction(tool="play", arguments={"action": "cooperate"}))
+    assert not result.invalid_action and not result.done
+    assert "p2 defected" in result.text  # the bot played the other seat in the same round
+    env.close()

@@ -62,8 +62,8 @@ def test_reset_without_a_task_draws_the_next_seed_and_rejects_bad_options() -> N
     assert ta is not None and tb is not None and ta.split == "dev" and ta.id != tb.id
     with pytest.raises(UsageError, match="unknown reward"):
         factory("guess", reward="nope")  # type: ignore[arg-type]
-    with pytest.raises(UsageError, match="multi-agent"):
-        factory("matrix-pd")
+    game = factory("matrix-pd")()  # a game: the first seat, its first bot in the others
+    assert "You play seat p1" in game.reset(prompt=[])
 
 
 @pytest.mark.slow

@@ -19,6 +19,8 @@ from typing import Any, Literal, TypeVar
 from palaestra.agents.react import describe_tools
 from palaestra.env import Env, make
 from palaestra.errors import UsageError
+from palaestra.multi import MultiAgentEnv
+from palaestra.tools import ToolResult
 from palaestra.types import Message, Observation, Split, Task, ToolCall, ToolSpec
 
 T = TypeVar("T")
@@ -26,12 +28,121 @@ RewardKind = Literal["reward", "success", "progress"]
 REWARD_KINDS: tuple[RewardKind, ...] = ("reward", "success", "progress")
 
 
-def make_single(name: str | Env) -> Env:
-    """A single-agent env by name; a game is refused with one clear line."""
+def make_single(name: str | Env, *, seat: str | None = None, bot: str | None = None) -> Env:
+    """A single-agent env by name; a game is played seat by seat (:class:`SeatEnv`)."""
     env = make(name) if isinstance(name, str) else name
+    if isinstance(env, MultiAgentEnv):
+        return SeatEnv(env, seat=seat, bot=bot)
     if not isinstance(env, Env):
-        raise UsageError(f"{name} is a multi-agent game; this bridge serves single-agent environments")
+        raise UsageError(f"{name} is not an environment")
     return env
+
+
+def all_tools(env: Env) -> list[ToolSpec]:
+    """Every tool ``env`` may ever offer (known before an episode starts)."""
+    return env.game._tool_specs if isinstance(env, SeatEnv) else type(env)._tool_specs
+
+
+class SeatEnv(Env):
+    """One seat of a game as a single-agent env: the game's bot (``bot``, default its first) plays
+    every other seat. ``seat`` defaults to the game's first seat. The seat's reward is its score;
+    success is ending with the best score and no forfeit."""
+
+    def __init__(self, game: MultiAgentEnv, *, seat: str | None = None, bot: str | None = None) -> None:
+        self.game = game
+        self.spec = game.spec  # type: ignore[misc]  # an instance's spec: the game's
+        bots = game.bots()
+        if not bots:
+            raise UsageError(f"{game.spec.name} has no bots to play the other seats")
+        if bot is not None and bot not in bots:
+            raise UsageError(f"{game.spec.name} has no bot {bot!r}; its bots: {', '.join(bots)}")
+        self.bot_factory = bots[bot or next(iter(bots))]
+        self.chosen_seat = seat
+        self.me = ""
+        self._bots: dict[str, Any] = {}
+        self._pending: dict[str, list[Message]] = {}
+        self._news: list[Message] = []
+        self._score = 0.0
+
+    def generate(self, rng: Any, difficulty: int) -> dict[str, Any]:
+        return self.game.generate(rng, difficulty)
+
+    def tasks(
+        self, split: Split = "test", n: int = 100, seed: int = 0, difficulty: int | None = None
+    ) -> list[Task]:
+        return self.game.tasks(split, n, seed=seed, difficulty=difficulty)
+
+    def instructions(self) -> str:
+        return self.game.instructions(self.me)
+
+    async def setup(self, task: Task) -> str:  # type: ignore[override]  # Env.reset awaits it
+        first = await self.game.reset(task)
+        seats = list(self.game.agents)
+        if self.chosen_seat is not None and self.chosen_seat not in seats:
+            raise UsageError(
+                f"{self.game.spec.name} has no seat {self.chosen_seat!r}; seats: {', '.join(seats)}"
+            )
+        self.me = self.chosen_seat or seats[0]
+        self._pending = {s: list(first[s].messages) for s in seats}
+        self._bots = {}
+        for i, s in enumerate(seats):
+            if s != self.me:
+                self._bots[s] = self.bot_factory(self.game, s, task.seed + i)
+                await self._bots[s].reset(task)
+        self._score = 0.0
+        await self._advance({})
+        mine = [m for m in self._pending.pop(self.me, []) if m.role != "system"]
+        self._pending[self.me] = []
+        return f"You play seat {self.me}.\n\n" + messages_text(mine)
+
+    def tool_specs(self) -> list[ToolSpec]:
+        return self.game.tool_specs(self.me) if self.me else self.game._tool_specs
+
+    async def _advance(self, mine: dict[str, Message]) -> None:
+        """Apply ``mine`` with the bots' moves, then let the bots play until the seat must move."""
+        moves = dict(mine)
+        for _ in range(1000):  # bounded: a game that never hands the seat a move ends the episode
+            if self.game.done or self.me in self.game.out:
+                break
+            acting = [s for s in self.game.acting() if s not in self.game.out]
+            if self.me in acting and self.me not in moves:
+                break
+            for s in acting:
+                if s != self.me:
+                    obs = Observation(messages=self._pending.pop(s, []), tools=self.game.tool_specs(s))
+                    moves[s] = await self._bots[s].act(obs)
+            steps = await self.game.step(moves)
+            moves = {}
+            for s, st in steps.items():
+                self._pending.setdefault(s, []).extend(st.observation.messages)
+            streak = self.game.invalid_streak.get(self.me, 0)
+            if streak >= self.game.max_invalid and not self.game.done:
+                self.game.invalid_streak[self.me] = 0
+                for s, st in (
+                    await self.game.apply_forfeit(self.me, f"{streak} illegal moves in a row")
+                ).items():
+                    self._pending.setdefault(s, []).extend(st.observation.messages)
+
+    async def _move(self, message: Message) -> ToolResult:
+        await self._advance({self.me: message})
+        news = self._pending.pop(self.me, [])
+        score = float(self.game.scores.get(self.me, 0.0))
+        self.add_reward(score - self._score)
+        self._score = score
+        if self.game.done or self.me in self.game.out:
+            best = max(self.game.scores.values(), default=0.0)
+            self.finish(self.me not in self.game.out and score >= best, reward=0.0)
+        invalid = any(m.role == "tool" and m.content.startswith("Error") for m in news)
+        return ToolResult(messages_text(news) or "(no news)", invalid=invalid)
+
+    async def call(self, call: ToolCall) -> ToolResult:
+        return await self._move(Message(role="assistant", tool_calls=[call]))
+
+    async def on_text(self, text: str) -> ToolResult:
+        return await self._move(Message(role="assistant", content=text))
+
+    async def close(self) -> None:
+        await self.game.close()
 
 
 def pick_task(
@@ -50,6 +161,24 @@ def prompt_text(obs: Observation, *, with_tools: bool = False) -> str:
     """The first observation as one prompt: instructions, goal and optionally the tools' list."""
     text = messages_text(obs.messages)
     return f"{text}\n\n{describe_tools(obs.tools)}" if with_tools else text
+
+
+@dataclass(frozen=True)
+class EpisodeOptions:
+    """How a served env's episodes are made: default split and difficulty of the tasks, the step
+    limit, and for a game the seat the client plays and the bot playing the others."""
+
+    split: Split = "test"
+    difficulty: int | None = None
+    max_steps: int | None = None
+    seat: str | None = None
+    bot: str | None = None
+
+    def make(self, env: str) -> Env:
+        return make_single(env, seat=self.seat, bot=self.bot)
+
+    def episode(self, env: str) -> Episode:
+        return Episode(self.make(env), max_steps=self.max_steps)
 
 
 @dataclass

@@ -13,6 +13,9 @@ The server lists the env's own tools plus two that run the episode:
 Every env tool call is one step; its result is the env's text, with ``is_error`` set for an
 invalid action, and ``structured_content`` holds ``reward``, ``done`` and ``progress``.
 
+A multi-agent game is played seat by seat: the client plays ``seat`` (default the first) and the
+game's ``bot`` (default its first) every other seat.
+
 Concurrent episodes: ``reset`` returns an ``episode`` id, and every tool takes an optional
 ``episode`` argument naming the episode it acts in. Without one, a handshake-era connection (MCP
 before 2026-07-28: one session per client) acts in its own latest episode; a stateless 2026-07-28
@@ -36,7 +39,7 @@ from mcp.server.lowlevel import Server
 from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from palaestra.adapters._session import Episode, make_single, pick_task, prompt_text
+from palaestra.adapters._session import Episode, EpisodeOptions, all_tools, pick_task, prompt_text
 from palaestra.env import Env
 from palaestra.errors import UsageError
 from palaestra.types import SPLITS, Split, ToolSpec
@@ -44,7 +47,7 @@ from palaestra.types import SPLITS, Split, ToolSpec
 
 def control_names(env: Env) -> tuple[str, str]:
     """The names of the reset and submit tools for ``env`` (prefixed where its tools clash)."""
-    own = {s.name for s in type(env)._tool_specs}
+    own = {s.name for s in all_tools(env)}
     return tuple(n if n not in own else f"episode_{n}" for n in ("reset", "submit"))  # type: ignore[return-value]
 
 
@@ -88,17 +91,15 @@ class EpisodeServer:
     """The episodes of one served env, by id (see the module docstring)."""
 
     env_name: str
-    split: Split = "test"
-    difficulty: int | None = None
-    max_steps: int | None = None
+    options: EpisodeOptions = field(default_factory=EpisodeOptions)
     episodes: OrderedDict[str, Episode] = field(default_factory=OrderedDict)
     latest: dict[str, str] = field(default_factory=dict)
     """The latest episode per connection key ("" for stateless requests)."""
 
     def __post_init__(self) -> None:
-        probe = make_single(self.env_name)
+        probe = self.options.make(self.env_name)
         self.reset_name, self.submit_name = control_names(probe)
-        self.env_tools: list[ToolSpec] = type(probe)._tool_specs
+        self.env_tools: list[ToolSpec] = all_tools(probe)
         self._ids = itertools.count(1)
 
     def tools(self, connection: str = "") -> list[mt.Tool]:
@@ -108,7 +109,7 @@ class EpisodeServer:
             mt.Tool(
                 name=self.reset_name,
                 description="Start a new episode of a task; returns the instructions, goal and tools.",
-                input_schema=_reset_schema(self.split),
+                input_schema=_reset_schema(self.options.split),
             ),
             mt.Tool(
                 name=self.submit_name,
@@ -143,11 +144,11 @@ class EpisodeServer:
         return _text(out.text, error=bool(out.info.get("invalid_action")), data=data)
 
     async def _reset(self, arguments: dict[str, Any], connection: str) -> mt.CallToolResult:
-        split = arguments.get("split") or self.split
+        split = arguments.get("split") or self.options.split
         if split not in SPLITS:
             return _text(f"Error: unknown split {split!r}; valid: {', '.join(SPLITS)}", error=True)
-        episode = Episode(make_single(self.env_name), max_steps=self.max_steps)
-        difficulty = arguments.get("difficulty", self.difficulty)
+        episode = self.options.episode(self.env_name)
+        difficulty = arguments.get("difficulty", self.options.difficulty)
         try:
             task = pick_task(episode.env, split, int(arguments.get("seed") or 0), difficulty)
         except (UsageError, ValueError) as exc:
@@ -178,11 +179,9 @@ def connection_key(ctx: ServerRequestContext[Any]) -> str:
     return f"session-{http_session or id(ctx.session)}"
 
 
-def build_server(
-    env: str, *, split: Split = "test", difficulty: int | None = None, max_steps: int | None = None
-) -> tuple[Server[Any], EpisodeServer]:
+def build_server(env: str, options: EpisodeOptions | None = None) -> tuple[Server[Any], EpisodeServer]:
     """An MCP low-level ``Server`` playing ``env``, and the episodes behind it."""
-    episodes = EpisodeServer(env, split=split, difficulty=difficulty, max_steps=max_steps)
+    episodes = EpisodeServer(env, options or EpisodeOptions())
 
     async def list_tools(
         ctx: ServerRequestContext[Any], params: mt.PaginatedRequestParams | None
@@ -205,19 +204,17 @@ def build_server(
 
 def serve(
     env: str,
+    options: EpisodeOptions | None = None,
     *,
     http: bool = False,
     host: str = "127.0.0.1",
     port: int = 8765,
-    split: Split = "test",
-    difficulty: int | None = None,
-    max_steps: int | None = None,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve ``env`` over stdio, or over streamable HTTP at ``http://HOST:PORT/mcp``, until stopped."""
     import anyio
 
-    server, episodes = build_server(env, split=split, difficulty=difficulty, max_steps=max_steps)
+    server, episodes = build_server(env, options)
 
     async def stdio() -> None:
         from mcp.server.stdio import stdio_server

@@ -17,7 +17,8 @@ An action is one tool call, ``tool`` (one of the env's tool names) and ``argumen
 observation carries the env's ``text``, the ``tools`` (OpenAI function specs), ``task_id``,
 ``success`` and ``progress``, with OpenEnv's ``reward`` and ``done``. ``reset`` takes ``seed``
 (which task of the split, default 0), ``split`` and ``difficulty``. With one env the server is also
-mounted at the root. OpenEnv's generic clients (``GenericEnvClient``) work too, with dict actions.
+mounted at the root. A game is served seat by seat: the client plays ``seat`` (default the
+first), the game's ``bot`` (default its first) every other seat. OpenEnv's generic clients (``GenericEnvClient``) work too, with dict actions.
 
 The other direction: :class:`OpenEnvRemote` runs any OpenEnv server as a Palaestra env.
 """
@@ -36,12 +37,12 @@ from openenv.core.env_server.interfaces import Environment
 from openenv.core.env_server.types import Action, EnvironmentMetadata, Observation, State
 from pydantic import Field, create_model
 
-from palaestra.adapters._session import Episode, make_single, pick_task, prompt_text
+from palaestra.adapters._session import EpisodeOptions, all_tools, make_single, pick_task, prompt_text
 from palaestra.env import Env as PalaestraEnv
 from palaestra.errors import UsageError
 from palaestra.tasks import EnvSpec
 from palaestra.tools import ToolResult
-from palaestra.types import SPLITS, Split, Task, ToolCall, ToolSpec
+from palaestra.types import SPLITS, Task, ToolCall, ToolSpec
 
 DEFAULT_MAX_SESSIONS = 64
 
@@ -75,7 +76,7 @@ class EpisodeState(State):  # type: ignore[misc]  # openenv is untyped
 
 def action_class(env: str) -> type[ToolAction]:
     """``ToolAction`` whose ``tool`` is typed as one of ``env``'s tool names."""
-    names = tuple(s.name for s in type(make_single(env))._tool_specs)
+    names = tuple(s.name for s in all_tools(make_single(env)))
     tool_type: Any = Literal[names]
     model: type[ToolAction] = create_model(
         f"{env.title().replace('-', '')}Action",
@@ -90,14 +91,11 @@ class PalaestraEnvironment(Environment[ToolAction, TextObservation, EpisodeState
 
     SUPPORTS_CONCURRENT_SESSIONS = True
 
-    def __init__(
-        self, env: str, *, split: Split = "test", difficulty: int | None = None, max_steps: int | None = None
-    ) -> None:
+    def __init__(self, env: str, options: EpisodeOptions | None = None) -> None:
         super().__init__()
         self.env_name = env
-        self.split: Split = split
-        self.difficulty = difficulty
-        self.episode = Episode(make_single(env), max_steps=max_steps)
+        self.options = options or EpisodeOptions()
+        self.episode = self.options.episode(env)
         self._episode_id: str | None = None
 
     async def reset_async(
@@ -108,10 +106,10 @@ class PalaestraEnvironment(Environment[ToolAction, TextObservation, EpisodeState
         difficulty: int | None = None,
         **kwargs: Any,
     ) -> TextObservation:
-        chosen = split or self.split
+        chosen = split or self.options.split
         if chosen not in SPLITS:
             raise UsageError(f"unknown split {chosen!r}; valid: {', '.join(SPLITS)}")
-        level = difficulty if difficulty is not None else self.difficulty
+        level = difficulty if difficulty is not None else self.options.difficulty
         task = pick_task(self.episode.env, chosen, seed or 0, level)
         obs = await self.episode.start(task)
         self._episode_id = episode_id or task.id
@@ -178,28 +176,26 @@ class PalaestraEnvironment(Environment[ToolAction, TextObservation, EpisodeState
 
 
 def create_env_app(
-    env: str,
-    *,
-    split: Split = "test",
-    difficulty: int | None = None,
-    max_steps: int | None = None,
-    max_sessions: int = DEFAULT_MAX_SESSIONS,
+    env: str, options: EpisodeOptions | None = None, *, max_sessions: int = DEFAULT_MAX_SESSIONS
 ) -> Any:
     """OpenEnv's FastAPI app serving ``env``."""
-    make_single(env)  # refuse a game or an unknown name before serving
+    opts = options or EpisodeOptions()
+    opts.make(env)  # refuse an unknown name, seat or bot before serving
 
     def factory() -> PalaestraEnvironment:
-        return PalaestraEnvironment(env, split=split, difficulty=difficulty, max_steps=max_steps)
+        return PalaestraEnvironment(env, opts)
 
     return create_fastapi_app(factory, action_class(env), TextObservation, max_concurrent_envs=max_sessions)
 
 
-def create_server_app(envs: list[str], **options: Any) -> Any:
+def create_server_app(
+    envs: list[str], options: EpisodeOptions | None = None, *, max_sessions: int = DEFAULT_MAX_SESSIONS
+) -> Any:
     """One ASGI app: each env's OpenEnv app under ``/<env>``, and at the root when there is one."""
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
-    apps = {name: create_env_app(name, **options) for name in envs}
+    apps = {name: create_env_app(name, options, max_sessions=max_sessions) for name in envs}
     routes = [Mount(f"/{name}", app=app) for name, app in apps.items()]
     if len(apps) == 1:
         routes.append(Mount("/", app=next(iter(apps.values()))))

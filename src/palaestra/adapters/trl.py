@@ -40,6 +40,7 @@ from palaestra.adapters._session import (
     REWARD_KINDS,
     RewardKind,
     SyncEpisode,
+    all_tools,
     make_single,
     pick_task,
     prompt_text,
@@ -160,7 +161,7 @@ def factory(
     if reward not in REWARD_KINDS:
         raise UsageError(f"unknown reward {reward!r}; valid: {', '.join(REWARD_KINDS)}")
     probe = make_single(env)
-    specs = type(probe)._tool_specs
+    specs = all_tools(probe)
     clash = [s.name for s in specs if s.name in RESERVED or s.name.startswith("_")]
     if clash:
         raise UsageError(f"{env}: tool names {clash} clash with TRL's environment methods")
