@@ -52,3 +52,29 @@ def test_action_forms_and_junk() -> None:
     obs, _, terminated, _, info = env.step("~~ junk ~~")
     assert info["invalid_action"] and not terminated and "no tool call found" in obs
     env.close()
+
+
+@pytest.mark.parametrize("name", ["maze", "household", "wordle"])
+def test_the_expert_solves_through_the_adapter_from_the_env_s_own_observation(name: str) -> None:
+    env = gymnasium.make(f"palaestra/{name}-v0", difficulty=1)
+    env.reset(seed=3)
+    inner = env.unwrapped
+    assert inner.observation is not None and inner.observation.messages[0].role == "system"  # type: ignore[attr-defined]
+    done, reward, info = False, 0.0, {}
+    for _ in range(200):
+        _, reward, done, truncated, info = env.step(inner.expert_action())  # type: ignore[attr-defined]
+        if done or truncated:
+            break
+    assert done and reward == 1.0 and info["success"]
+    env.close()
+
+
+def test_an_unclosed_adapter_frees_its_event_loop() -> None:
+    import gc
+
+    env = adapter.GymnasiumEnv("guess")
+    env.reset(seed=0)
+    loop = env._loop
+    del env
+    gc.collect()
+    assert loop.is_closed()

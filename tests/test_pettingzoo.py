@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pytest
 
 from palaestra.env import env_factory, env_names
@@ -13,9 +14,9 @@ from test_multi import SealedBid
 
 pytest.importorskip("pettingzoo")
 
-from pettingzoo.test import parallel_api_test
+from pettingzoo.test import api_test, max_cycles_test, parallel_api_test, parallel_seed_test, seed_test
 
-from palaestra.adapters.pettingzoo import PettingZooEnv
+from palaestra.adapters.pettingzoo import PettingZooEnv, env
 
 
 def _builtin_games() -> list[str]:
@@ -83,3 +84,58 @@ def test_truncation_after_max_cycles() -> None:
         _obs, _rew, term, trunc, _infos = env.step({a: "pass_turn" for a in env.agents})
     assert trunc == {"x": True, "y": True} and not any(term.values()) and env.agents == []
     env.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", _builtin_games())
+def test_pettingzoos_other_tests_on_every_builtin_game(name: str) -> None:
+    """The AEC api_test (with NumPy observations: it assumes arrays), max_cycles_test (without
+    forfeits: it plays random strings for longer than three illegal moves) and both seed tests."""
+    from functools import partial
+    from types import SimpleNamespace
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # api_test warns about what text observations are not
+        aec = env(name, observations="utf8")
+        api_test(aec, num_cycles=30)
+        aec.close()
+        module = SimpleNamespace(
+            parallel_env=partial(PettingZooEnv, name, forfeits=False), env=partial(env, name, forfeits=False)
+        )
+        max_cycles_test(module)
+        parallel_seed_test(partial(PettingZooEnv, name), num_cycles=20)
+        seed_test(partial(env, name), num_cycles=20)
+
+
+def test_utf8_observations_are_the_texts_bytes() -> None:
+    game = PettingZooEnv("matrix-pd", observations="utf8", max_bytes=64)
+    obs, _ = game.reset(seed=0)
+    text = PettingZooEnv("matrix-pd")
+    plain, _ = text.reset(seed=0)
+    seat = game.agents[0]
+    assert obs[seat].dtype == np.uint8 and obs[seat].shape == (64,)
+    assert bytes(obs[seat]).rstrip(b"\0").decode("utf-8", "ignore") == plain[seat].encode()[:64].decode(
+        "utf-8", "ignore"
+    )
+    assert game.observation_space(seat).contains(obs[seat])
+    game.close()
+    text.close()
+
+
+def test_without_forfeits_illegal_moves_never_end_the_game() -> None:
+    game = PettingZooEnv("matrix-pd", forfeits=False, max_cycles=10)
+    game.reset(seed=0)
+    for _ in range(6):
+        _, _, terminated, _, infos = game.step(dict.fromkeys(game.agents, "nonsense"))
+    assert not any(terminated.values()) and all(i["invalid_action"] for i in infos.values())
+    game.close()
+
+
+def test_an_unclosed_adapter_frees_its_event_loop() -> None:
+    import gc
+
+    game = PettingZooEnv("matrix-pd")
+    loop = game._loop
+    del game
+    gc.collect()
+    assert loop.is_closed()

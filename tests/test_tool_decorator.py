@@ -117,7 +117,7 @@ def test_wrapped_docstring_lines_are_joined_and_paragraphs_kept() -> None:
         spec.description
         == 'Ask a question about the hidden entity.\n\nGrammar: "Is it a mammal?" or "Is it in Europe?".'
     )
-    from palaestra.agents.react import describe_tools
+    from palaestra.tools import describe_tools
 
     assert 'Grammar: "Is it a mammal?"' in describe_tools([spec])
 

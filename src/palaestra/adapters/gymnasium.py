@@ -12,6 +12,13 @@ JSON object ``{"name": ..., "arguments": {...}}``, or plain text (which free-tex
 speech and the others answer with an error, as for any invalid action). The observation is the
 text of the env's new messages; the first one also lists the tools. ``info`` carries the env's
 step info plus ``tools`` (the tool specs, for function-calling agents) and ``task_id``.
+
+``env.unwrapped.observation`` is the env's own last ``Observation`` (messages, tools, info): what
+Palaestra agents, experts included, act on. ``env.unwrapped.expert_action()`` asks the env's
+expert for its next move as an action string this adapter takes.
+
+The adapter owns an event loop; ``close()`` frees it and the env, and so does garbage collection
+(the loop only) when a caller forgets to close.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import string
+import weakref
 from typing import Any
 
 import gymnasium
@@ -69,15 +77,20 @@ class GymnasiumEnv(gymnasium.Env[str, str]):
         self.observation_space = spaces.Text(max_length=MAX_OBSERVATION, min_length=0, charset=CHARSET)
         self.action_space = spaces.Text(max_length=MAX_ACTION, min_length=1, charset=CHARSET)
         self._loop = asyncio.new_event_loop()
+        self._finalizer = weakref.finalize(self, self._loop.close)
         self._task: Task | None = None
         self._steps = 0
         self._last = ""
+        self.observation: Observation | None = None
+        """The env's own last observation (what Palaestra agents and experts read)."""
+        self._expert: Any = None
         self._tools: list[ToolSpec] = []  # known after reset: some envs' tools depend on the task
 
     def _run(self, coro: Any) -> Any:
         return self._loop.run_until_complete(coro)
 
     def _text(self, obs: Observation, first: bool = False) -> str:
+        self.observation = obs
         parts = [m.content for m in obs.messages if m.content]
         if obs.tools:
             self._tools = obs.tools
@@ -99,6 +112,7 @@ class GymnasiumEnv(gymnasium.Env[str, str]):
             task = self.env.tasks(self.split, 1, seed=task_seed, difficulty=self.difficulty)[0]
         self._task = task
         self._steps = 0
+        self._expert = None
         self.env.turn_limit = self.max_steps
         obs = self._run(self.env.reset(task))
         self._last = self._text(obs, first=True)
@@ -125,6 +139,21 @@ class GymnasiumEnv(gymnasium.Env[str, str]):
             return Message(role="assistant", tool_calls=[call2])
         return Message(role="assistant", content=action)
 
+    def expert_action(self) -> str:
+        """The env's expert's next move, as a JSON action string (its first tool call)."""
+        if self._task is None or self.observation is None:
+            raise gymnasium.error.ResetNeeded("call reset() before expert_action()")
+        if self._expert is None:
+            self._expert = self.env.expert()
+            if self._expert is None:
+                raise UsageError(f"{self.env.spec.name} has no expert")
+            self._run(self._expert.reset(self._task))
+        reply: Message = self._run(self._expert.act(self.observation))
+        if not reply.tool_calls:
+            return reply.content
+        call = reply.tool_calls[0]
+        return json.dumps({"name": call.name, "arguments": call.arguments})
+
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         if self._task is None:
             raise gymnasium.error.ResetNeeded("call reset() before step()")
@@ -142,7 +171,7 @@ class GymnasiumEnv(gymnasium.Env[str, str]):
     def close(self) -> None:
         if not self._loop.is_closed():
             self._run(self.env.close())
-            self._loop.close()
+            self._finalizer()
         super().close()
 
 

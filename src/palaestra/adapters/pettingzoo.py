@@ -20,7 +20,15 @@ counted as illegal moves). ``infos[agent]["acting"]`` says which seats the game 
 seat that sends no action simply has not moved yet.
 
 A seat that makes ``game.max_invalid`` illegal moves in a row forfeits by the game's rule, as in
-the runner; a forfeited seat is terminated. Rewards are the change of each seat's score since the
+the runner; a forfeited seat is terminated. ``forfeits=False`` answers illegal moves but never
+forfeits (PettingZoo's ``max_cycles_test`` plays random strings and expects the game to last).
+
+``observations="utf8"`` gives each observation as a fixed-size ``uint8`` array (``Box``) of its
+UTF-8 bytes, zero-padded or cut to ``max_bytes``: PettingZoo's AEC ``api_test`` assumes NumPy
+observations and fails on text. ``env(game)`` is the AEC form (``parallel_to_aec``).
+
+The adapter owns an event loop; ``close()`` frees it and the game, and so does garbage collection
+(the loop only) when a caller forgets to close. Rewards are the change of each seat's score since the
 previous step; every agent is truncated after ``max_cycles`` steps (default: the game's
 ``spec.max_steps``).
 """
@@ -29,11 +37,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+import weakref
+from typing import Any, Literal
 
+import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
-from pettingzoo import ParallelEnv
+from pettingzoo import AECEnv, ParallelEnv
+from pettingzoo.utils.conversions import parallel_to_aec
 
 from palaestra.adapters.gymnasium import CHARSET, MAX_ACTION, MAX_OBSERVATION, _clean
 from palaestra.agents.human import parse_command
@@ -75,6 +86,9 @@ class PettingZooEnv(ParallelEnv):  # type: ignore[misc]
         difficulty: int | None = None,
         max_cycles: int | None = None,
         render_mode: str | None = None,
+        forfeits: bool = True,
+        observations: Literal["text", "utf8"] = "text",
+        max_bytes: int = 8192,
     ) -> None:
         inner = make(game) if isinstance(game, str) else game
         if not isinstance(inner, MultiAgentEnv):
@@ -84,9 +98,17 @@ class PettingZooEnv(ParallelEnv):  # type: ignore[misc]
         self.difficulty = difficulty
         self.max_cycles = max_cycles or inner.spec.max_steps
         self.render_mode = render_mode
-        self._obs_space = spaces.Text(max_length=MAX_OBSERVATION, min_length=0, charset=CHARSET)
+        self.forfeits = forfeits
+        self.encoding = observations
+        self.max_bytes = max_bytes
+        self._obs_space: spaces.Space[Any] = (
+            spaces.Text(max_length=MAX_OBSERVATION, min_length=0, charset=CHARSET)
+            if observations == "text"
+            else spaces.Box(0, 255, (max_bytes,), np.uint8)
+        )
         self._act_space = spaces.Text(max_length=MAX_ACTION, min_length=1, charset=CHARSET)
         self._loop = asyncio.new_event_loop()
+        self._finalizer = weakref.finalize(self, self._loop.close)
         self._rng, _ = seeding.np_random(None)
         self._task: Task | None = None
         self._cycles = 0
@@ -100,14 +122,14 @@ class PettingZooEnv(ParallelEnv):  # type: ignore[misc]
         self.agents: list[str] = []
 
     # ---- spaces: one object for every seat, as PettingZoo asks --------------------------------
-    def observation_space(self, agent: str) -> spaces.Text:
+    def observation_space(self, agent: str) -> spaces.Space[Any]:
         return self._obs_space
 
     def action_space(self, agent: str) -> spaces.Text:
         return self._act_space
 
     @property
-    def observation_spaces(self) -> dict[str, spaces.Text]:
+    def observation_spaces(self) -> dict[str, spaces.Space[Any]]:
         return dict.fromkeys(self.possible_agents, self._obs_space)
 
     @property
@@ -123,6 +145,14 @@ class PettingZooEnv(ParallelEnv):  # type: ignore[misc]
         if first:
             parts.append(describe_tools(self.game.tool_specs(seat)))
         return _clean("\n\n".join(parts))
+
+    def _encode(self, text: str) -> Any:
+        if self.encoding == "text":
+            return text
+        data = text.encode("utf-8")[: self.max_bytes]
+        out = np.zeros(self.max_bytes, dtype=np.uint8)
+        out[: len(data)] = np.frombuffer(data, dtype=np.uint8)
+        return out
 
     def _info(self, seat: str, acting: set[str], **extra: Any) -> dict[str, Any]:
         assert self._task is not None
@@ -154,7 +184,9 @@ class PettingZooEnv(ParallelEnv):  # type: ignore[misc]
         self._scores = dict.fromkeys(self.agents, 0.0)
         acting = set(self.game.acting())
         self._last = {s: self._text(s, obs[s].messages, first=True) for s in self.agents}
-        return dict(self._last), {s: self._info(s, acting) for s in self.agents}
+        return {s: self._encode(t) for s, t in self._last.items()}, {
+            s: self._info(s, acting) for s in self.agents
+        }
 
     def step(
         self, actions: dict[str, str]
@@ -182,7 +214,8 @@ class PettingZooEnv(ParallelEnv):  # type: ignore[misc]
             self._collect(news, self._run(game.step(moves)))
             invalid = {s: True for s in moves if game.invalid_streak.get(s, 0) > 0}
         for seat in live:
-            if not game.done and seat not in out and game.invalid_streak.get(seat, 0) >= game.max_invalid:
+            streak = game.invalid_streak.get(seat, 0)
+            if self.forfeits and not game.done and seat not in out and streak >= game.max_invalid:
                 game.invalid_streak[seat] = 0
                 game.forfeit(seat, f"{game.max_invalid} illegal moves in a row")
         if game.done:  # what the end told the seats (a forfeit that ended the game)
@@ -200,7 +233,8 @@ class PettingZooEnv(ParallelEnv):  # type: ignore[misc]
             infos[seat] = self._info(seat, now_acting, invalid_action=invalid.get(seat, False))
         self._last = observations
         self.agents = [s for s in live if not (terminated[s] or truncated[s])]
-        return observations, rewards, terminated, truncated, infos
+        encoded = {s: self._encode(t) for s, t in observations.items()}
+        return encoded, rewards, terminated, truncated, infos
 
     def _collect(self, news: dict[str, list[Message]], steps: dict[str, Step]) -> None:
         for seat, st in steps.items():
@@ -215,4 +249,9 @@ class PettingZooEnv(ParallelEnv):  # type: ignore[misc]
     def close(self) -> None:
         if not self._loop.is_closed():
             self._run(self.game.close())
-            self._loop.close()
+            self._finalizer()
+
+
+def env(game: str | MultiAgentEnv, **options: Any) -> AECEnv:
+    """The game as a PettingZoo AEC env (``parallel_to_aec`` of :class:`PettingZooEnv`)."""
+    return parallel_to_aec(PettingZooEnv(game, **options))

@@ -3,22 +3,20 @@
 ``_common`` holds the app, the consoles, the entry point (:func:`main`) and what several commands
 share; each group module adds its commands to the app when it is imported here: ``envs``, ``run``
 (run, eval), ``runs`` (runs, rm, show), ``analyse`` (stats, compare, export, report, view),
-``games`` (play, match, tournament) and ``train`` (train sft|dpo, evolve).
+``games`` (play, match, tournament), ``train`` (train sft|dpo, evolve) and ``bridges`` (serve,
+mcp: environments for other frameworks' clients).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import typer
 from typer.models import CommandInfo
 
-from palaestra.cli import analyse, envs, games, run, runs, train
+from palaestra.cli import analyse, bridges, envs, games, run, runs, train
 from palaestra.cli._common import app, main
 
 __all__ = ["app", "main"]
 
-COMMAND_MODULES = (envs, run, runs, analyse, games, train)
+COMMAND_MODULES = (envs, run, runs, analyse, games, train, bridges)
 """The modules whose commands make up ``palaestra`` (each registers them on import)."""
 
 _ORDER = (
@@ -37,6 +35,8 @@ _ORDER = (
     "match",
     "tournament",
     "evolve",
+    "serve",
+    "mcp",
 )
 """The order ``palaestra --help`` lists the commands in; the modules register them group by group."""
 
@@ -47,10 +47,3 @@ def _position(info: CommandInfo) -> int:
 
 
 app.registered_commands.sort(key=_position)
-
-EXTRA_COMMANDS: list[Callable[[typer.Typer], None]] = []
-"""``register(app)`` functions of modules outside this package that add commands of their own
-(e.g. ``palaestra._cli_bridges.register``); their commands come after the built-in ones."""
-
-for _register in EXTRA_COMMANDS:
-    _register(app)
