@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from clitools import PALAESTRA
-from palaestra import UsageError, make
+from palaestra import Store, UsageError, make
 from palaestra.agents.base import AGENTS, make_agent
 from palaestra.env import ENVS, env_factory
 from palaestra.envs import BUILTIN_ENVS
@@ -112,3 +112,42 @@ def test_a_reference_that_is_not_an_env_is_refused(tmp_path: Path) -> None:
         env_factory(f"{tmp_path / 'plain.py'}:Thing")
     with pytest.raises(UsageError, match="no such file"):
         env_factory(f"{tmp_path / 'missing.py'}:Thing")
+
+
+LABELLED_ENV = ONE_FILE_ENV.replace(
+    '    def setup(self, task: Task) -> str:\n        return "Call heads or tails."',
+    '    def __init__(self, label: str = "none") -> None:\n        self.label = label\n\n'
+    '    def setup(self, task: Task) -> str:\n        return "Call heads or tails, " + self.label + "."',
+)
+
+
+def test_env_args_reach_every_episode_of_an_environment_run_by_path(tmp_path: Path) -> None:
+    (tmp_path / "coin.py").write_text(LABELLED_ENV)
+    db = tmp_path / "s.db"
+    ref = f"{tmp_path / 'coin.py'}:Coin"
+    r = subprocess.run(
+        [
+            *PALAESTRA,
+            "run",
+            ref,
+            "--agent",
+            "random",
+            "-n",
+            "3",
+            "--env-arg",
+            "label=please",
+            "--store",
+            str(db),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    st = Store(db, create=False, read_only=True)
+    (run,) = st.runs()
+    goals = [
+        st.episode(run["id"], e["id"])["steps"][0]["observation"][1]["content"]
+        for e in st.episodes(run["id"])
+    ]
+    assert len(goals) == 3 and all(g.startswith("Call heads or tails, please.") for g in goals), goals

@@ -56,6 +56,9 @@ class EpisodeSpec:
     id: str
     task: Task
     sample: int
+    env: str
+    """The env as the run's config names it (a registered name or a ``module:Class`` reference), which
+    is also what its ``env_kwargs`` are keyed by."""
 
 
 @dataclass
@@ -84,7 +87,7 @@ def episode_specs(config: RunConfig) -> Iterator[EpisodeSpec]:
             raise UsageError(f"{name} is a multi-agent game; use `palaestra match {name}`")
         for task in env.tasks(config.split, config.tasks, seed=config.seed, difficulty=config.difficulty):
             for s in range(config.samples):
-                yield EpisodeSpec(f"{name}/{task.id}/{s}", task, s)
+                yield EpisodeSpec(f"{name}/{task.id}/{s}", task, s, name)
 
 
 def _episode_seed(config: RunConfig, episode_id: str) -> int:
@@ -236,7 +239,7 @@ async def _episodes(
             for spec in queue:  # shared iterator: each spec goes to exactly one worker
                 if guard.error is not None:
                     return  # a fatal model error: the rest is left for --resume
-                env = make(spec.task.env, **config.env_kwargs.get(spec.task.env, {}))
+                env = make(spec.env, **config.env_kwargs.get(spec.env, {}))
                 assert isinstance(env, Env)
                 rec = EpisodeRecord(
                     id=spec.id, task=spec.task, agent=config.agent, model=model_name, sample=spec.sample
