@@ -358,6 +358,25 @@ def test_fail_on_error_rate(
         assert len(lines) == 1 and "more than --fail-on-error" in lines[0], r.stderr
 
 
+@pytest.mark.parametrize(
+    ("flag", "code"),
+    [([], 0), (["--fail-on-error"], 1), (["--fail-on-error", "0.5"], 0), (["--fail-on-error=0.4"], 1)],
+)
+def test_fail_on_error_rate_of_a_match_run(
+    tmp_path: Path, server: tuple[FakeOpenAIServer, Switch], flag: list[str], code: int
+) -> None:
+    srv, switch = server
+    switch.status, switch.fail_first = 400, 1  # the first match's model seat fails on the server
+    db = tmp_path / "s.db"
+    seat = f"0=tools:{_model(srv)}"
+    r = cli("match", "matrix-pd", "--seat", seat, "-n", "2", "--concurrency", "1", "--store", str(db), *flag)
+    assert r.returncode == code, r.stderr
+    (run,) = _runs(db)
+    assert run["episodes"] == 2 and run["errors"] == 1
+    if code:
+        assert "1 of 2 matches of run" in r.stderr and "more than --fail-on-error" in r.stderr, r.stderr
+
+
 # ---- 4. hints paste as printed ---------------------------------------------------------------------
 
 

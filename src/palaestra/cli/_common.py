@@ -229,3 +229,28 @@ def main() -> None:
         )
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+FailOnError = Annotated[
+    float | None,
+    typer.Option(
+        "--fail-on-error",
+        metavar="[RATE]",
+        help="Exit 1 when the share of errored episodes (matches) exceeds RATE (0-1); alone: on any error.",
+    ),
+]
+
+
+def check_rate(rate: float | None) -> None:
+    if rate is not None and not 0 <= rate <= 1:
+        raise UsageError(f"--fail-on-error takes a share between 0 and 1, got {rate:g}")
+
+
+def fail_over_rate(rate: float | None, errors: int, n: int, what: str, run_id: str, first: str) -> None:
+    """``--fail-on-error``: one line and exit 1 when more than ``rate`` of the run's ``n`` episodes
+    (or matches) errored."""
+    if rate is not None and n and errors / n > rate:
+        raise PalaestraError(
+            f"{errors} of {n} {what} of run {run_id} errored, more than --fail-on-error {rate:g} allows; "
+            f"first: {first}"
+        )

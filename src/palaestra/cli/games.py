@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -13,6 +14,7 @@ from palaestra.cli._common import (
     BaseUrlOpt,
     DifficultyOpt,
     ExtraOpt,
+    FailOnError,
     MaxContextOpt,
     MaxTokensOpt,
     RequestTimeoutOpt,
@@ -22,7 +24,9 @@ from palaestra.cli._common import (
     TemperatureOpt,
     ToolRoleOpt,
     app,
+    check_rate,
     check_split,
+    fail_over_rate,
     open_store,
     out,
     parse_model_options,
@@ -124,10 +128,10 @@ def match(
     max_context_tokens: MaxContextOpt = None,
     resume: _Resume = None,
     as_json: _StandingsJson = False,
+    fail_on_error: FailOnError = None,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Play matches of a game with PLAYER in each SEAT: bot:NAME, random, human, tools:MODEL, react:MODEL."""
-    from palaestra._match_display import execute_matches
     from palaestra.runner.tournament import MatchConfig, load_config
 
     st = open_store(store)
@@ -157,7 +161,8 @@ def match(
             model_options,
         )
         config = MatchConfig(seats=seats, default=default, tasks=tasks, **common)
-    execute_matches(config, st, resume=resume, as_json=as_json, model_options=model_options, store=store)
+    check_rate(fail_on_error)
+    _execute(config, st, resume, as_json, model_options, store, fail_on_error)
 
 
 @app.command()
@@ -192,10 +197,10 @@ def tournament(
     max_context_tokens: MaxContextOpt = None,
     resume: _Resume = None,
     as_json: _StandingsJson = False,
+    fail_on_error: FailOnError = None,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """A tournament: players paired round robin or Swiss, seats rotated, rated with openskill."""
-    from palaestra._match_display import execute_matches
     from palaestra.runner.tournament import TournamentConfig, load_config
 
     st = open_store(store)
@@ -224,4 +229,32 @@ def tournament(
             model_options,
         )
         config = TournamentConfig(players=names, rounds=rounds, format=format, filler=filler, **common)
-    execute_matches(config, st, resume=resume, as_json=as_json, model_options=model_options, store=store)
+    check_rate(fail_on_error)
+    _execute(config, st, resume, as_json, model_options, store, fail_on_error)
+
+
+def _execute(
+    config: Any,
+    st: Any,
+    resume: str | None,
+    as_json: bool,
+    model_options: dict[str, Any],
+    store: Path,
+    fail_on_error: float | None,
+) -> None:
+    """Play the matches (live bar, standings), then apply ``--fail-on-error`` to their share of errors."""
+    from palaestra._match_display import execute_matches
+
+    summary = execute_matches(
+        config, st, resume=resume, as_json=as_json, model_options=model_options, store=store
+    )
+    first = st.error_examples(summary["run_id"], 1)
+    reason = first[0][1].splitlines()[0] if first and first[0][1] else ""
+    fail_over_rate(
+        fail_on_error,
+        summary.get("errors", 0),
+        summary.get("matches", 0),
+        "matches",
+        summary["run_id"],
+        reason,
+    )

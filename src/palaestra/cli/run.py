@@ -19,6 +19,7 @@ from palaestra.cli._common import (
     BaseUrlOpt,
     DifficultyOpt,
     ExtraOpt,
+    FailOnError,
     MaxContextOpt,
     MaxStepsOpt,
     MaxTokensOpt,
@@ -30,8 +31,10 @@ from palaestra.cli._common import (
     TemperatureOpt,
     ToolRoleOpt,
     app,
+    check_rate,
     check_split,
     err,
+    fail_over_rate,
     open_store,
     out,
     parse_model_options,
@@ -49,14 +52,6 @@ _Concurrency = Annotated[
 _Timeout = Annotated[float | None, typer.Option("--timeout", help="Wall-clock limit per episode, seconds.")]
 _Resume = Annotated[
     str | None, typer.Option("--resume", help="Resume this run id: run only the missing episodes.")
-]
-_FailOnError = Annotated[
-    float | None,
-    typer.Option(
-        "--fail-on-error",
-        metavar="[RATE]",
-        help="Exit 1 when the share of errored episodes exceeds RATE (0-1); alone: on any error.",
-    ),
 ]
 
 
@@ -92,7 +87,7 @@ def run(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")] = False,
-    fail_on_error: _FailOnError = None,
+    fail_on_error: FailOnError = None,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Run an agent on tasks of one or more environments and record every episode."""
@@ -127,7 +122,7 @@ def run(
             model_options=model_options,
             env_kwargs=env_kwargs,
         )
-    _check_rate(fail_on_error)
+    check_rate(fail_on_error)
     run_id, summary = _execute(
         config, st, resume=resume, as_json=as_json, store=store, model_options=model_options
     )
@@ -245,11 +240,6 @@ def _execute(
     return run_id, summary
 
 
-def _check_rate(rate: float | None) -> None:
-    if rate is not None and not 0 <= rate <= 1:
-        raise UsageError(f"--fail-on-error takes a share of episodes between 0 and 1, got {rate:g}")
-
-
 def _report_failed(st: Any, run_id: str, summary: dict[str, Any], fail_on_error: float | None) -> None:
     """Say how many episodes failed; exit 1 when every one of them failed on the model (nothing was
     measured: a server down, every call 5xx), or when ``--fail-on-error`` says so."""
@@ -264,11 +254,7 @@ def _report_failed(st: Any, run_id: str, summary: dict[str, Any], fail_on_error:
             f"all {n} episodes of run {run_id} failed on model errors, nothing was measured; "
             f"first: {on_model[0]['error'].splitlines()[0]}"
         )
-    if fail_on_error is not None and errors / n > fail_on_error:
-        raise PalaestraError(
-            f"{errors} of {n} episodes of run {run_id} errored, more than --fail-on-error "
-            f"{fail_on_error:g} allows; first: {reason}"
-        )
+    fail_over_rate(fail_on_error, errors, n, "episodes", run_id, reason)
     from palaestra._display import first_error
 
     err.print(first_error(st, run_id, f"{failed} of {n} episodes failed"), soft_wrap=True)
@@ -301,7 +287,7 @@ def eval_(
     max_context_tokens: MaxContextOpt = None,
     resume: _Resume = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON on stdout.")] = False,
-    fail_on_error: _FailOnError = None,
+    fail_on_error: FailOnError = None,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Evaluate an agent on a named suite (one run) and print its metrics with intervals.
@@ -336,7 +322,7 @@ def eval_(
             ),
             model_options=model_options,
         )
-    _check_rate(fail_on_error)
+    check_rate(fail_on_error)
     run_id, summary = _execute(
         config, st, resume=resume, as_json=as_json, store=store, model_options=model_options, command="eval"
     )
