@@ -87,9 +87,10 @@ class PalaestraToolset(vf.Toolset[vf.ToolsetConfig, PalaestraState]):  # type: i
 
     async def list_tools(self) -> list[Tool]:
         assert self.episode is not None, "the toolset serves one rollout's task"
+        # the env's fixed tools and those of this task (an env may add tools per task)
+        specs = {s.name: s for s in [*all_tools(self.episode.env), *self.episode.tools]}
         return [
-            Tool(name=s.name, description=s.description, input_schema=s.parameters)
-            for s in all_tools(self.episode.env)
+            Tool(name=s.name, description=s.description, input_schema=s.parameters) for s in specs.values()
         ]
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> CallToolResult:
