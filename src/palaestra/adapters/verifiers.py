@@ -25,6 +25,7 @@ A game is played seat by seat (``seat``, ``bot``) as in the other bridges.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import sys
 import tempfile
@@ -72,10 +73,12 @@ class PalaestraToolset(vf.Toolset[vf.ToolsetConfig, PalaestraState]):  # type: i
     TOOL_PREFIX = None  # the env's tool names, unprefixed
 
     episode: Episode | None = None
+    _steps: asyncio.Lock
 
     async def setup_task(self, data: Any) -> None:
         """Start the episode of the rollout's task (verifiers hands over its ``PalaestraData``)."""
         info = data.info
+        self._steps = asyncio.Lock()
         env = make_single(info["env"], seat=info.get("seat"), bot=info.get("bot"))
         self.episode = Episode(env, max_steps=info.get("max_steps"))
         await self.episode.start(Task.model_validate(info["task"]))
@@ -108,7 +111,8 @@ class PalaestraToolset(vf.Toolset[vf.ToolsetConfig, PalaestraState]):  # type: i
             state.done = outcome.done
             return outcome.text + ("\nThe episode is over." if outcome.done else "")
 
-        text = await self._with_state(step)()
+        async with self._steps:  # a reply's tool calls may arrive at once: one env step at a time
+            text = await self._with_state(step)()
         return CallToolResult(content=[TextContent(type="text", text=text or "(no output)")])
 
 
