@@ -14,41 +14,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from palaestra import action
 from palaestra.adapters._session import Episode, EpisodeOptions, make_single, pick_task
-from palaestra.agents.base import action
+from palaestra.testing.cli_server import cli_server, free_port
 
 Step = Callable[[], Awaitable[Any]]
-CLI = [sys.executable, "-c", "from palaestra.cli import main; main()"]
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def served(*args: str, port: int) -> Iterator[None]:
-    proc = subprocess.Popen([*CLI, *args], stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 async def timed(step: Step, steps: int, rounds: int = 3) -> float:
@@ -98,8 +72,8 @@ async def bench(env_name: str, steps: int) -> list[tuple[str, float]]:
         async with Client(server) as client:
             await client.call_tool("reset", {"seed": 0})
             rows.append(("MCP in-memory client", await timed(lambda: client.call_tool("look", {}), steps)))
-        port = _port()
-        with served("mcp", env_name, "--http", "--port", str(port), "--max-steps", str(big), port=port):
+        port = free_port()
+        with cli_server("mcp", env_name, "--http", "--port", str(port), "--max-steps", str(big), port=port):
             async with Client(f"http://127.0.0.1:{port}/mcp") as client:
                 await client.call_tool("reset", {"seed": 0})
                 rows.append(("MCP streamable HTTP", await timed(lambda: client.call_tool("look", {}), steps)))
@@ -107,9 +81,9 @@ async def bench(env_name: str, steps: int) -> list[tuple[str, float]]:
     if importlib.util.find_spec("openenv"):
         from palaestra.adapters.openenv import PalaestraEnvClient, ToolAction
 
-        port = _port()
+        port = free_port()
         with (
-            served("serve", env_name, "--port", str(port), "--max-steps", str(big), port=port),
+            cli_server("serve", env_name, "--port", str(port), "--max-steps", str(big), port=port),
         ):
             async with PalaestraEnvClient(base_url=f"http://127.0.0.1:{port}/{env_name}") as oe:
                 await oe.reset(seed=0)

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from bridges.expert import play_expert
-from bridges.servers import cli_server, free_port
 from clitools import PALAESTRA, stderr_lines
 from palaestra.adapters._session import EpisodeOptions, make_single, pick_task
+from palaestra.testing.cli_server import cli_server, free_port
 
 pytest.importorskip("mcp", reason="the MCP bridge needs the mcp package (the dev extra)")
 

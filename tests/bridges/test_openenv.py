@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from bridges.expert import play_expert
-from bridges.servers import cli_server, free_port
 from clitools import PALAESTRA
 from palaestra.adapters._session import EpisodeOptions, make_single, pick_task
 from palaestra.store import Store
+from palaestra.testing.cli_server import cli_server, free_port
 
 pytest.importorskip("openenv", reason="the OpenEnv bridge needs openenv-core (the dev extra)")
 

@@ -1,14 +1,16 @@
-"""Bridge servers for tests: a CLI server in a subprocess on a free 127.0.0.1 port, waited for."""
+"""A ``palaestra`` server command (serve, mcp --http, view) in a subprocess on a free 127.0.0.1 port,
+waited for: for tests and benchmarks of the bridges."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from clitools import PALAESTRA
+PALAESTRA = [sys.executable, "-c", "from palaestra.cli import main; main()"]
 
 
 def free_port() -> int:
