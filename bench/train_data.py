@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from palaestra.export import export
 from palaestra.chat import ChatMessage
+from palaestra.export import export
 from palaestra.runner.run import RunConfig, run
 from palaestra.store.sqlite import Store
 from palaestra.train.data import _fit, _turn_prompts, load_rows, prompt_counter
