@@ -94,9 +94,10 @@ def test_time_to_first_token_is_stored_and_an_older_store_gains_the_column(tmp_p
     st.write_episode("r1", rec)
     assert [c["ttft"] for c in st.model_calls("r1", "e")] == [0.125, None]
     assert [c["ttft"] for c in st.episode("r1", "e")["calls"]] == [0.125, None]
-    # a store of the previous schema (no ttft column) is migrated when opened, its calls kept
+    # a store of schema 2 (no ttft column, no step traces) is migrated when opened, its calls kept
     st.con.execute("ALTER TABLE model_calls DROP COLUMN ttft")
-    st.con.execute(f"PRAGMA user_version={SCHEMA_VERSION - 1}")
+    st.con.execute("ALTER TABLE steps DROP COLUMN trace")
+    st.con.execute("PRAGMA user_version=2")
     st.close()
     again = Store(path, create=False, read_only=True)
     assert [c["ttft"] for c in again.model_calls("r1", "e")] == [None, None]

@@ -21,6 +21,21 @@ class Agent(Protocol):
     async def act(self, observation: Observation) -> Message: ...
 
 
+def agent_trace(agent: object) -> dict[str, Any] | None:
+    """What ``agent`` did to choose its last action, for the store: its ``pop_trace()`` if it has one.
+
+    A strategy (search, reflection, memory, a team) keeps the inner structure of its last decision
+    (the search tree, the reflection it read, the memories it retrieved, which member said what) and
+    hands it over once through ``pop_trace() -> dict | None``; the runner stores it with the step
+    (``StepRecord.trace``) and the viewer shows it. Plain agents have no ``pop_trace``.
+    """
+    pop = getattr(agent, "pop_trace", None)
+    trace = pop() if callable(pop) else None
+    if trace is not None and not isinstance(trace, dict):
+        raise TypeError(f"{type(agent).__name__}.pop_trace() returned {type(trace).__name__}, not a dict")
+    return trace
+
+
 def action(name: str, call_id: str | None = None, /, **arguments: Any) -> Message:
     """An assistant message that calls one tool: ``action("move", direction="north")``."""
     return Message(

@@ -31,6 +31,9 @@ class StepRecord:
     info: dict[str, Any]
     tools: list[ToolSpec] | None = None
     """Set on the first step and whenever the tool list changed."""
+    trace: dict[str, Any] | None = None
+    """What the agent's strategy did to choose this action (its search tree, reflections, memory
+    reads and writes, which team member said what): the agent's ``pop_trace()`` after ``act``."""
 
 
 @dataclass(slots=True)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from palaestra.errors import UsageError
 from palaestra.policy import Agent
 from palaestra.registry import Registry
 
@@ -41,6 +43,30 @@ def agent_needs_model(name: str) -> bool:
     return bool(AGENTS.meta(name).get("needs_model", True))
 
 
+def check_agent_options(name: str, options: dict[str, Any]) -> None:
+    """Refuse, before a run starts, options that agent ``name``'s factory cannot take (a factory
+    with ``**options`` passes them on, e.g. to the agent it wraps, and is checked when built)."""
+    params = inspect.signature(AGENTS.get(name)).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return
+    taken = {p.name for p in params} - {"env", "model", "seed", "config"}
+    unknown = sorted(set(options) - taken)
+    if unknown:
+        offered = ", ".join(sorted(taken)) or "none"
+        raise UsageError(f"agent {name!r} takes no option {unknown[0]!r} (its options: {offered})")
+
+
 def make_agent(name: str, *, env: Env, model: Model | None = None, seed: int = 0, **options: Any) -> Agent:
-    """A new agent of kind ``name`` for one episode in ``env``."""
-    return AGENTS.get(name)(env=env, model=model, seed=seed, **options)
+    """A new agent of kind ``name`` for one episode in ``env``.
+
+    ``options`` come from the run's config (``--agent-opt KEY=VALUE``). A strategy that wraps another
+    agent takes the inner one's name as option ``inner`` and builds it with this same function,
+    passing on the options it does not use itself. An option no factory takes is a usage error.
+    """
+    factory = AGENTS.get(name)
+    try:
+        return factory(env=env, model=model, seed=seed, **options)
+    except TypeError as e:
+        if "unexpected keyword argument" not in str(e):
+            raise
+        raise UsageError(f"agent {name!r}: {str(e).split('() ', 1)[-1]} (check --agent-opt)") from None

@@ -15,7 +15,15 @@ from palaestra.types import Message, Observation, Task, ToolCall, ToolSpec
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*|\d+")
 
 
-def expert_agent(*, env: Env, model: Model | None = None, seed: int = 0, **_: Any) -> Agent:
+def expert_agent(
+    *,
+    env: Env,
+    model: Model | None = None,
+    seed: int = 0,
+    config: object = None,
+    max_context_tokens: int | None = None,
+) -> Agent:
+    """The env's oracle. Model settings (``config``, ``max_context_tokens``) do not concern it."""
     policy = env.expert()
     if policy is None:
         raise UsageError(f"environment {env.spec.name!r} has no expert")
@@ -91,5 +99,12 @@ def _props(spec: ToolSpec) -> dict[str, Any]:
     return {k: v for k, v in props.items() if k in required}
 
 
-def random_agent(*, env: Env, model: Model | None = None, seed: int = 0, **_: Any) -> Agent:
+def random_agent(
+    *,
+    env: Env,
+    model: Model | None = None,
+    seed: int = 0,
+    config: object = None,
+    max_context_tokens: int | None = None,
+) -> Agent:
     return RandomAgent(env, seed)

@@ -82,6 +82,14 @@ MaxContextOpt = Annotated[
         "latest turns that fit are sent.",
     ),
 ]
+AgentOptionOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--agent-opt",
+        help="Agent option KEY=VALUE (VALUE read as JSON when it parses, else as text), e.g. "
+        "simulations=32 or inner=react. Repeatable.",
+    ),
+]
 _REFUSED_EXTRA = {
     "model": "use --model",
     "messages": "the agent writes the messages",
@@ -97,8 +105,9 @@ def parse_model_settings(
     extra: str | None,
     stream: bool,
     max_context_tokens: int | None,
+    agent_opt: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The ``generate`` and ``agent_options`` fields of a run's config from the model flags."""
+    """The ``generate`` and ``agent_options`` fields of a run's config from the model and agent flags."""
     from palaestra.models.base import GenerateConfig
 
     fields: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, "stream": stream}
@@ -118,8 +127,28 @@ def parse_model_settings(
                 raise UsageError(f"--extra may not set {key!r}: {why}")
     if max_context_tokens is not None and max_context_tokens < 1:
         raise UsageError(f"--max-context-tokens must be at least 1, got {max_context_tokens}")
-    options = {} if max_context_tokens is None else {"max_context_tokens": max_context_tokens}
+    options: dict[str, Any] = parse_agent_options(agent_opt or [])
+    if max_context_tokens is not None:
+        options["max_context_tokens"] = max_context_tokens
     return {"generate": GenerateConfig(**fields), "agent_options": options}
+
+
+def parse_agent_options(pairs: list[str]) -> dict[str, Any]:
+    """``--agent-opt KEY=VALUE`` pairs as a dict: VALUE as JSON when it parses (32, 0.5, true,
+    ["a"]), else as text (react, openai:gpt-4o)."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise UsageError(
+                f"--agent-opt takes KEY=VALUE with KEY a name, e.g. simulations=32; got {pair!r}"
+            )
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
 
 
 @app.callback()

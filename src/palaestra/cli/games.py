@@ -10,6 +10,7 @@ import typer
 
 from palaestra._hints import DEFAULT_STORE
 from palaestra.cli._common import (
+    AgentOptionOpt,
     ApiKeyOpt,
     BaseUrlOpt,
     DifficultyOpt,
@@ -126,6 +127,7 @@ def match(
     stream: StreamOpt = False,
     tool_role: ToolRoleOpt = None,
     max_context_tokens: MaxContextOpt = None,
+    agent_opt: AgentOptionOpt = None,
     resume: _Resume = None,
     as_json: _StandingsJson = False,
     fail_on_error: FailOnError = None,
@@ -157,7 +159,9 @@ def match(
             concurrency,
             max_rounds,
             move_timeout,
-            parse_model_settings(temperature, max_tokens, request_timeout, extra, stream, max_context_tokens),
+            parse_model_settings(
+                temperature, max_tokens, request_timeout, extra, stream, max_context_tokens, agent_opt
+            ),
             model_options,
         )
         config = MatchConfig(seats=seats, default=default, tasks=tasks, **common)
@@ -195,6 +199,7 @@ def tournament(
     stream: StreamOpt = False,
     tool_role: ToolRoleOpt = None,
     max_context_tokens: MaxContextOpt = None,
+    agent_opt: AgentOptionOpt = None,
     resume: _Resume = None,
     as_json: _StandingsJson = False,
     fail_on_error: FailOnError = None,
@@ -225,7 +230,9 @@ def tournament(
             concurrency,
             max_rounds,
             move_timeout,
-            parse_model_settings(temperature, max_tokens, request_timeout, extra, stream, max_context_tokens),
+            parse_model_settings(
+                temperature, max_tokens, request_timeout, extra, stream, max_context_tokens, agent_opt
+            ),
             model_options,
         )
         config = TournamentConfig(players=names, rounds=rounds, format=format, filler=filler, **common)

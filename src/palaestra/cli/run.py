@@ -15,6 +15,7 @@ import typer
 from palaestra._hints import DEFAULT_STORE, command_line, resume_hint
 from palaestra.cli._common import (
     AgentOpt,
+    AgentOptionOpt,
     ApiKeyOpt,
     BaseUrlOpt,
     DifficultyOpt,
@@ -77,6 +78,7 @@ def run(
     stream: StreamOpt = False,
     tool_role: ToolRoleOpt = None,
     max_context_tokens: MaxContextOpt = None,
+    agent_opt: AgentOptionOpt = None,
     resume: _Resume = None,
     env_arg: Annotated[
         list[str] | None,
@@ -117,7 +119,7 @@ def run(
             max_steps=max_steps,
             timeout=timeout,
             **parse_model_settings(
-                temperature, max_tokens, request_timeout, extra, stream, max_context_tokens
+                temperature, max_tokens, request_timeout, extra, stream, max_context_tokens, agent_opt
             ),
             model_options=model_options,
             env_kwargs=env_kwargs,
@@ -199,11 +201,13 @@ def _execute(
     and a fatal model error stops the run; both say how to resume with ``palaestra COMMAND --resume
     RUN``. A resumed run takes ``model_options`` (the key, a new base URL) from this command line."""
     from palaestra._display import RunProgress
+    from palaestra.agents.base import check_agent_options
     from palaestra.runner.run import RunStopped
     from palaestra.runner.run import run as run_async
 
     if resume:
         config = config.with_options(model_options)
+    check_agent_options(config.agent, config.agent_options)
     api_key = model_options.get("api_key")
     holder: dict[str, str] = {}
     started = time.perf_counter()
@@ -285,6 +289,7 @@ def eval_(
     stream: StreamOpt = False,
     tool_role: ToolRoleOpt = None,
     max_context_tokens: MaxContextOpt = None,
+    agent_opt: AgentOptionOpt = None,
     resume: _Resume = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON on stdout.")] = False,
     fail_on_error: FailOnError = None,
@@ -318,7 +323,7 @@ def eval_(
             max_steps=max_steps,
             timeout=timeout,
             **parse_model_settings(
-                temperature, max_tokens, request_timeout, extra, stream, max_context_tokens
+                temperature, max_tokens, request_timeout, extra, stream, max_context_tokens, agent_opt
             ),
             model_options=model_options,
         )

@@ -9,7 +9,7 @@ import traceback
 from palaestra.env import Env
 from palaestra.errors import ModelError
 from palaestra.models.base import ContextOverflowError, GenerateConfig, Model, ModelOutput
-from palaestra.policy import Agent
+from palaestra.policy import Agent, agent_trace
 from palaestra.records import CONTEXT_PREFIX, MODEL_ERROR_PREFIX, CallRecord, EpisodeRecord, StepRecord
 from palaestra.sanitize import clean_message
 from palaestra.tools import sync_tools_off_loop
@@ -131,12 +131,13 @@ async def _loop(
     last_tools: list[ToolSpec] | None = None
     for index in range(limit):
         action = clean_message(await agent.act(obs))  # e.g. a react Action parsed from the text
+        trace = agent_trace(agent)
         step = await env.step(action)
         info = step.info
         # pydantic copies lists, so compare contents (cheap: the specs themselves are shared objects)
         tools = obs.tools if obs.tools != last_tools else None
         last_tools = obs.tools
-        record.steps.append(StepRecord(index, obs.messages, action, step.reward, info, tools))
+        record.steps.append(StepRecord(index, obs.messages, action, step.reward, info, tools, trace))
         record.reward += step.reward
         record.progress = float(info.get("progress", record.progress))
         record.success = bool(info.get("success", False))

@@ -29,7 +29,7 @@ from typing import Any
 from palaestra.errors import ModelError, UsageError
 from palaestra.models.base import GenerateConfig, Model
 from palaestra.multi import BotFactory, MultiAgentEnv
-from palaestra.policy import Agent
+from palaestra.policy import Agent, agent_trace
 from palaestra.records import MODEL_ERROR_PREFIX, MatchRecord, SeatRecord, StepRecord, winners
 from palaestra.runner.episode import RecordingModel
 from palaestra.runner.players import ModelPool, Player, PlayerSpec, make_player_agent, parse_player, seat_seed
@@ -259,7 +259,10 @@ class _Match:
         changed = prev is None or (tools is not prev and tools != prev)
         self.last_tools[seat] = tools
         reward = self.early_reward.pop(seat, 0.0)
-        sr.steps.append(StepRecord(len(sr.steps), messages, action, reward, {}, tools if changed else None))
+        trace = agent_trace(self.agents[seat])
+        sr.steps.append(
+            StepRecord(len(sr.steps), messages, action, reward, {}, tools if changed else None, trace)
+        )
         return action
 
     async def apply(self, moves: dict[str, Message]) -> None:

@@ -56,6 +56,7 @@ class StoreBrowser(ReadOnlyPool):
         super().__init__(path, query_timeout=query_timeout)
         self.has_result = "result" in self.columns["episodes"]  # schema 2: multi-agent matches
         self.has_seats = "seats" in self.columns and "seat" in self.columns["model_calls"]
+        self.has_trace = "trace" in self.columns["steps"]  # schema 4: strategies' traces
 
     # ---- runs --------------------------------------------------------------------------------
     def runs(
@@ -262,9 +263,11 @@ class StoreBrowser(ReadOnlyPool):
                     "reward": r[4],
                     "info": _loads(r[5]) or {},
                     "tools": _loads(r[6]),
+                    "trace": _loads(r[7]),
                 }
                 for r in con.execute(
-                    "SELECT idx, seat, observation, action, reward, info, tools FROM steps "
+                    f"SELECT idx, seat, observation, action, reward, info, tools, "
+                    f"{'trace' if self.has_trace else 'NULL'} FROM steps "
                     "WHERE run_id=? AND episode_id=? ORDER BY seat, idx LIMIT ? OFFSET ?",
                     (*key, steps_limit, steps_offset),
                 )

@@ -198,9 +198,10 @@ class StoreReaders(StoreConnection):
                 "reward": r[4],
                 "info": json.loads(r[5]),
                 "tools": json.loads(r[6]) if r[6] else None,
+                "trace": json.loads(r[7]) if r[7] else None,
             }
             for r in self.con.execute(
-                "SELECT idx, seat, observation, action, reward, info, tools FROM steps "
+                "SELECT idx, seat, observation, action, reward, info, tools, trace FROM steps "
                 "WHERE run_id=? AND episode_id=? ORDER BY seat, idx",
                 (run_id, episode_id),
             )

@@ -110,6 +110,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE model_calls ADD COLUMN ttft REAL
     """,
+    # 3 -> 4: what an agent's strategy did to choose each action (search tree, reflections, ...).
+    """
+    ALTER TABLE steps ADD COLUMN trace TEXT
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

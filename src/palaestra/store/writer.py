@@ -75,7 +75,7 @@ def _insert(table: str, cols: str) -> str:
     return f"INSERT INTO {table}({cols}) VALUES ({','.join('?' * (cols.count(',') + 1))})"
 
 
-_STEP_INSERT = "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?)"
+_STEP_INSERT = "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?)"
 
 _UNSTORABLE = (
     ValueError,
@@ -202,6 +202,7 @@ def _step_row(run_id: str, episode_id: str, seat: str, s: StepRecord) -> tuple[A
         s.reward,
         _json(s.info),
         _tools.dump_json(s.tools).decode() if s.tools is not None else None,
+        _json(s.trace) if s.trace is not None else None,
     )
 
 
