@@ -201,13 +201,11 @@ def _execute(
     and a fatal model error stops the run; both say how to resume with ``palaestra COMMAND --resume
     RUN``. A resumed run takes ``model_options`` (the key, a new base URL) from this command line."""
     from palaestra._display import RunProgress
-    from palaestra.agents.base import check_agent_options
     from palaestra.runner.run import RunStopped
     from palaestra.runner.run import run as run_async
 
     if resume:
         config = config.with_options(model_options)
-    check_agent_options(config.agent, config.agent_options)
     api_key = model_options.get("api_key")
     holder: dict[str, str] = {}
     started = time.perf_counter()

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import Field
 
-from palaestra.agents.base import agent_needs_model, make_agent
+from palaestra.agents.base import agent_needs_model, check_agent_options, make_agent
 from palaestra.env import Env, env_factory, make
 from palaestra.errors import ModelError, PalaestraError, StoreError, UsageError
 from palaestra.models.base import GenerateConfig, Model, ModelOutput, get_model
@@ -102,6 +102,7 @@ def validate(config: RunConfig) -> None:
         env_factory(name)
     if agent_needs_model(config.agent) and not config.model:  # an unknown agent: one line too
         raise UsageError(f"agent {config.agent!r} needs a model: pass --model PROVIDER:NAME")
+    check_agent_options(config.agent, config.agent_options)
 
 
 async def check_envs(config: RunConfig) -> None:
