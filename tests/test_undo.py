@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from palaestra import Env, EnvSpec, MultiAgentEnv, ToolPolicy, record_undo, tool
+from palaestra.envs.crm.env import CrmEnv
 from palaestra.envs.shop import ShopEnv
 from palaestra.envs.tools import ToolsEnv
 from palaestra.envs.tools.snapshot import snapshot_world
@@ -316,3 +317,38 @@ async def test_games_apply_each_seats_own_permissions() -> None:
     assert not steps["b"].info["invalid_action"] and steps["b"].info["damage_irreversible"] == 1
     steps = await game.step({"a": reply(("wait", {})), "b": reply(("wait", {}))})
     assert "permission_denied" not in steps["a"].info and steps["a"].info["violations"] == 1
+
+
+def crm_dump(env: CrmEnv) -> str:
+    """The CRM database's contents, canonically (every row of every table, in order)."""
+    with env.db._unguarded() as conn:
+        return "\n".join(conn.iterdump())
+
+
+async def test_crm_writes_are_logged_and_undone_and_emails_stay_sent() -> None:
+    env = CrmEnv()
+    await env.reset(env.tasks("test", 1, seed=2)[0])
+    before = crm_dump(env)
+    case = env.db.run("SELECT id FROM cases WHERE status != 'Closed' ORDER BY id LIMIT 1").rows[0][0]
+    agent = env.db.run("SELECT id FROM agents ORDER BY id DESC LIMIT 1").rows[0][0]
+    contact = env.db.run("SELECT id FROM contacts ORDER BY id LIMIT 1").rows[0][0]
+    for name, args in [
+        ("update_case", {"case_id": case, "field": "status", "value": "closed"}),
+        ("update_case", {"case_id": case.lower(), "field": "owner_id", "value": agent}),
+        ("add_case_comment", {"case_id": case, "body": "We are on it."}),
+        ("email_contact", {"contact_id": contact, "subject": "Your case", "body": "Hello"}),
+    ]:
+        step = await do(env, name, **args)
+        assert not step.info["invalid_action"], step.observation.messages[0].content
+    row = env.db.run("SELECT status, closed_at, owner_id FROM cases WHERE id = ?", (case,)).rows[0]
+    assert row == ("Closed", "2025-01-01 00:00:00", agent)
+    assert (step.info["damage_reversible"], step.info["damage_irreversible"]) == (3, 1)
+    assert crm_dump(env) != before
+    snap = env.snapshot()
+    assert env.undo_all() == 3
+    assert crm_dump(env) == before
+    assert len(env.outbox) == 1  # the email stays sent
+    text = (await do(env, "query_sql", sql=f"DELETE FROM cases WHERE id = '{case}'")).observation
+    assert "read-only" in text.messages[0].content  # the agent's own SQL still cannot write
+    env.restore(snap)  # a snapshot keeps the database's contents
+    assert crm_dump(env) != before and env.undo_all() == 3 and crm_dump(env) == before
