@@ -18,7 +18,7 @@ SRC = Path(palaestra.__file__).parent
 
 LAYERS: list[tuple[str, ...]] = [
     ("types", "errors", "registry"),
-    ("sanitize", "_literal", "_hints"),
+    ("sanitize", "_literal", "_hints", "loops"),
     ("tasksource", "tools", "chat", "policy", "records", "envs"),  # "envs": BUILTIN_ENVS, the names alone
     ("env", "multi"),
     ("sandbox", "ratings"),

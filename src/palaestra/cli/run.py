@@ -53,6 +53,32 @@ _Timeout = Annotated[float | None, typer.Option("--timeout", help="Wall-clock li
 _Resume = Annotated[
     str | None, typer.Option("--resume", help="Resume this run id: run only the missing episodes.")
 ]
+_Irreversible = Annotated[
+    str,
+    typer.Option(
+        "--irreversible",
+        help="Calls of tools that cannot be undone (sending mail, paying): allow | confirm (the agent "
+        "must repeat the call in its next reply) | block (refused, counted as a violation).",
+    ),
+]
+_AllowTools = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-tools",
+        help="Only these tools may be called: names or patterns (read_*), comma-separated, repeatable. "
+        "Other calls are refused and counted as violations.",
+    ),
+]
+_DenyTools = Annotated[
+    list[str] | None,
+    typer.Option("--deny-tools", help="These tools may not be called (names or patterns, comma-separated)."),
+]
+_StopOnLoop = Annotated[
+    bool,
+    typer.Option(
+        "--stop-on-loop", help="End an episode as soon as the agent repeats itself (a loop; see stats)."
+    ),
+]
 
 
 @app.command()
@@ -86,6 +112,10 @@ def run(
             "deduction.answerer=openai:gpt-4o-mini. Repeatable.",
         ),
     ] = None,
+    irreversible: _Irreversible = "allow",
+    allow_tools: _AllowTools = None,
+    deny_tools: _DenyTools = None,
+    stop_on_loop: _StopOnLoop = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")] = False,
     fail_on_error: FailOnError = None,
     store: StoreOpt = DEFAULT_STORE,
@@ -121,6 +151,10 @@ def run(
             ),
             model_options=model_options,
             env_kwargs=env_kwargs,
+            irreversible=irreversible,
+            allow_tools=_patterns(allow_tools),
+            deny_tools=_patterns(deny_tools),
+            stop_on_loop=stop_on_loop,
         )
     check_rate(fail_on_error)
     run_id, summary = _execute(
@@ -175,6 +209,11 @@ def _env_kwargs(envs: list[str], args: list[str]) -> dict[str, dict[str, Any]]:
         if "." not in key and not any(key in kw for kw in out.values()):
             raise UsageError(f"--env-arg {arg!r}: none of {', '.join(envs)} takes {key!r}")
     return out
+
+
+def _patterns(values: list[str] | None) -> list[str]:
+    """Tool patterns from repeated, comma-separated option values."""
+    return [p.strip() for v in values or [] for p in v.split(",") if p.strip()]
 
 
 def _agent_and_model(agent: str | None, model: str | None) -> dict[str, Any]:
