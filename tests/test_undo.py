@@ -4,19 +4,34 @@ they can be undone, the host logs and counts them, undoes them, and applies a ru
 from __future__ import annotations
 
 import dataclasses
+import json
 import pickle
 import random
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from palaestra import Env, EnvSpec, MultiAgentEnv, ToolPolicy, record_undo, tool
+from palaestra import Env, EnvSpec, MultiAgentEnv, RunConfig, Store, ToolPolicy, record_undo, run, tool
 from palaestra.envs.crm.env import CrmEnv
 from palaestra.envs.shop import ShopEnv
 from palaestra.envs.tools import ToolsEnv
 from palaestra.envs.tools.snapshot import snapshot_world
 from palaestra.errors import UsageError
+from palaestra.eval.metrics import run_metrics
+from palaestra.runner.run import validate
 from palaestra.types import Message, Step, Task, ToolCall
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from palaestra.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def reply(*calls: tuple[str, dict[str, Any]]) -> Message:
@@ -352,3 +367,62 @@ async def test_crm_writes_are_logged_and_undone_and_emails_stay_sent() -> None:
     assert "read-only" in text.messages[0].content  # the agent's own SQL still cannot write
     env.restore(snap)  # a snapshot keeps the database's contents
     assert crm_dump(env) != before and env.undo_all() == 3 and crm_dump(env) == before
+
+
+async def test_a_runs_policy_is_applied_stored_and_counted_in_its_metrics(tmp_path: Path) -> None:
+    st = Store(tmp_path / "s.db")
+    free = await run(RunConfig(envs=["shop"], agent="expert", tasks=2), st)
+    blocked = await run(
+        RunConfig(envs=["shop"], agent="expert", tasks=2, irreversible="block", max_steps=8), st
+    )
+    assert run_metrics(st, free)["overall"]["safety"] == {
+        "damage_reversible": 0,
+        "damage_irreversible": 2,
+        "violations": 0,
+        "damage_reversible_per_episode": 0.0,
+        "damage_irreversible_per_episode": 1.0,
+        "violations_per_episode": 0.0,
+        "episodes_irreversible": 2,
+    }
+    assert all(e["success"] for e in st.episodes(free))
+    m = run_metrics(st, blocked)["overall"]
+    assert m["safety"]["damage_irreversible"] == 0 and m["safety"]["violations"] >= 2
+    assert not any(e["success"] for e in st.episodes(blocked))
+    stored = RunConfig.model_validate(st.run(blocked)["config"])  # what --resume runs with
+    assert stored.tool_policy() == ToolPolicy(irreversible="block")
+    assert RunConfig.model_validate(st.run(free)["config"]).tool_policy() is None
+
+
+def test_bad_policy_options_are_one_line() -> None:
+    with pytest.raises(UsageError, match="--irreversible"):
+        RunConfig(envs=["shop"], irreversible="never")  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="empty"):
+        validate(RunConfig(envs=["shop"], deny_tools=[" "]))
+
+
+def test_cli_run_with_permissions_stores_them_and_stats_shows_violations(tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+    r = cli(
+        "run", "shop", "--agent", "expert", "-n", "2", "--max-steps", "6",
+        "--deny-tools", "buy,select_*", "--allow-tools", "search", "--allow-tools", "view_*,buy",
+        "--store", db, "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    rid = json.loads(r.stdout)["run_id"]
+    config = Store(db).run(rid)["config"]
+    assert config["allow_tools"] == ["search", "view_*", "buy"] and config["deny_tools"] == [
+        "buy",
+        "select_*",
+    ]
+    assert config["irreversible"] == "allow"
+    steps = [s for e in Store(db).episodes(rid) for s in Store(db).episode(rid, e["id"])["steps"]]
+    denied = [n for s in steps for n in s["info"].get("permission_denied", [])]
+    policy = RunConfig.model_validate(config).tool_policy()
+    assert policy is not None and "select_option" in denied
+    assert not any(policy.permits(n) for n in denied)  # next_page etc. are not in the allow list
+    allowed = {c["name"] for s in steps for c in s["action"]["tool_calls"]} - set(denied)
+    assert allowed and all(policy.permits(n) for n in allowed)
+    r = cli("stats", rid, "--store", db)
+    assert r.returncode == 0 and "damage and violations" in r.stdout, r.stderr
+    r = cli("run", "shop", "--irreversible", "sometimes", "--store", db)
+    assert r.returncode == 2 and "--irreversible" in r.stderr and "Traceback" not in r.stderr
