@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 
-from palaestra import Env, EnvSpec, Policy, RunConfig, Store, action, register, run, tool
+from palaestra import Env, EnvSpec, Policy, RunConfig, Store, action, make, register, run, tool
+from palaestra.errors import UsageError
 from palaestra.eval.metrics import run_metrics
 from palaestra.eval.taxonomy import classify
 from palaestra.loops import Loop, LoopWatch, exchange_key, find_loop, loop_at_end
+from palaestra.perturb import IRRELEVANT, PERTURB_KINDS, Perturbed, PerturbKind
 from palaestra.types import Observation, Task
 
 
@@ -131,3 +133,51 @@ def test_a_stored_loop_without_its_steps_is_still_a_loop_when_the_runner_stopped
     assert classify(row).category == "invalid_actions"  # most actions invalid comes first
     row["invalid_actions"] = 0
     assert classify(row).category == "loop"
+
+
+async def perturbed_run(kind: PerturbKind, seed: int, rate: float = 0.5) -> list[tuple[str, int]]:
+    """The tool results a perturbed guess env gives the same fixed actions, and how many were rewritten."""
+    env = Perturbed(make("guess"), kind, rate, seed=seed)  # type: ignore[arg-type]
+    task = env.tasks("test", 1, seed=1)[0]
+    await env.reset(task)
+    out = []
+    for g in (10, 40, 70, 90, 95, 99):
+        step = await env.step(action("guess", number=g))
+        out += [(m.content, step.info["perturbed"]) for m in step.observation.messages]
+    return out
+
+
+@pytest.mark.parametrize("kind", PERTURB_KINDS)
+async def test_perturbations_are_deterministic_from_their_seed(kind: PerturbKind) -> None:
+    a, b = await perturbed_run(kind, 3), await perturbed_run(kind, 3)
+    assert a == b
+    assert 0 < sum(n for _, n in a) < len(a)  # some results rewritten, not all
+    assert a != await perturbed_run(kind, 4)  # another seed, other draws
+
+
+async def test_each_perturbation_rewrites_as_documented() -> None:
+    clean = [c for c, _ in await perturbed_run("error", 0, rate=1e-9)]
+    for kind, check in [
+        (
+            "error",
+            lambda new, old: new == "Error: guess failed (a temporary error in the tool service). Try again.",
+        ),
+        ("repeat", lambda new, old: new.startswith(old) and "Call guess again" in new),
+        ("irrelevant", lambda new, old: new.startswith(old) and new[len(old) + 2 :] in IRRELEVANT),
+    ]:
+        got = [c for c, _ in await perturbed_run(kind, 0, rate=1.0)]  # type: ignore[arg-type]
+        assert all(check(new, old) for new, old in zip(got, clean, strict=True)), kind
+    with pytest.raises(UsageError):
+        Perturbed(make("guess"), "spill", 0.5)  # type: ignore[arg-type]
+    with pytest.raises(UsageError):
+        Perturbed(make("guess"), "error", 0)  # type: ignore[arg-type]
+
+
+async def test_a_run_with_perturbations_records_them(tmp_path: Path) -> None:
+    st = Store(tmp_path / "s.db")
+    cfg = RunConfig(envs=["stuck-door"], agent="expert", tasks=1, perturb="error", perturb_rate=1.0)
+    rid = await run(cfg, st)
+    ep = st.episode(rid, st.episodes(rid)[0]["id"])
+    assert all(s["info"]["perturbed"] == 1 for s in ep["steps"])
+    assert ep["steps"][1]["observation"][0]["content"].startswith("Error: push failed")
+    assert RunConfig.model_validate(st.run(rid)["config"]).perturb == "error"

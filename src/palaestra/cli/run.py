@@ -73,6 +73,17 @@ _DenyTools = Annotated[
     list[str] | None,
     typer.Option("--deny-tools", help="These tools may not be called (names or patterns, comma-separated)."),
 ]
+_Perturb = Annotated[
+    str | None,
+    typer.Option(
+        "--perturb",
+        help="Make tools malfunction (seeded): error (a result claims the call failed) | repeat (asks to "
+        "call again) | irrelevant (appends an unrelated instruction).",
+    ),
+]
+_PerturbRate = Annotated[
+    float, typer.Option("--perturb-rate", help="Share of tool results --perturb rewrites (0-1].")
+]
 _StopOnLoop = Annotated[
     bool,
     typer.Option(
@@ -116,6 +127,8 @@ def run(
     allow_tools: _AllowTools = None,
     deny_tools: _DenyTools = None,
     stop_on_loop: _StopOnLoop = False,
+    perturb: _Perturb = None,
+    perturb_rate: _PerturbRate = 0.3,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")] = False,
     fail_on_error: FailOnError = None,
     store: StoreOpt = DEFAULT_STORE,
@@ -155,6 +168,8 @@ def run(
             allow_tools=_patterns(allow_tools),
             deny_tools=_patterns(deny_tools),
             stop_on_loop=stop_on_loop,
+            perturb=perturb,
+            perturb_rate=perturb_rate,
         )
     check_rate(fail_on_error)
     run_id, summary = _execute(

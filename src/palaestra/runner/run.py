@@ -22,6 +22,7 @@ from palaestra.agents.base import agent_needs_model, make_agent
 from palaestra.env import Env, env_factory, make
 from palaestra.errors import ModelError, PalaestraError, StoreError, UsageError
 from palaestra.models.base import GenerateConfig, Model, ModelOutput, get_model
+from palaestra.perturb import Perturbed, PerturbKind
 from palaestra.records import EpisodeRecord, RunStore
 from palaestra.runner.episode import RecordingModel, rollout
 from palaestra.runner.settings import StoredConfig
@@ -57,6 +58,10 @@ class RunConfig(StoredConfig):
     deny_tools: list[str] = Field(default_factory=list)
     stop_on_loop: bool = False
     """End an episode as soon as the agent loops (``palaestra.loops``)."""
+    perturb: PerturbKind | None = None
+    """Make tools malfunction (``palaestra.perturb``): ``error``, ``repeat`` or ``irrelevant``."""
+    perturb_rate: float = Field(0.3, gt=0, le=1)
+    """The share of tool results that ``perturb`` rewrites."""
 
     def tool_policy(self) -> ToolPolicy | None:
         """The policy every episode's env applies, or ``None`` when the run sets none."""
@@ -255,6 +260,8 @@ async def _episodes(
                     return  # a fatal model error: the rest is left for --resume
                 env = make(spec.env, **config.env_kwargs.get(spec.env, {}))
                 assert isinstance(env, Env)
+                if config.perturb:
+                    env = Perturbed(env, config.perturb, config.perturb_rate, seed=config.seed)
                 rec = EpisodeRecord(
                     id=spec.id, task=spec.task, agent=config.agent, model=model_name, sample=spec.sample
                 )
