@@ -21,6 +21,7 @@ from palaestra.envs.tools import ToolsEnv
 from palaestra.envs.tools.snapshot import snapshot_world
 from palaestra.errors import UsageError
 from palaestra.eval.metrics import run_metrics
+from palaestra.report import build_report
 from palaestra.runner.run import validate
 from palaestra.types import Message, Step, Task, ToolCall
 
@@ -391,6 +392,11 @@ async def test_a_runs_policy_is_applied_stored_and_counted_in_its_metrics(tmp_pa
     stored = RunConfig.model_validate(st.run(blocked)["config"])  # what --resume runs with
     assert stored.tool_policy() == ToolPolicy(irreversible="block")
     assert RunConfig.model_validate(st.run(free)["config"]).tool_policy() is None
+    html, _ = build_report(st, [free, blocked])
+    assert "Damage and violations" in html
+    plain = await run(RunConfig(envs=["guess"], agent="expert", tasks=1), st)
+    assert "safety" not in run_metrics(st, plain)["overall"]  # no consequential tools, no policy
+    assert "Damage and violations" not in build_report(st, [plain])[0]
 
 
 def test_bad_policy_options_are_one_line() -> None:
