@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from palaestra import Env, EnvSpec, MultiAgentEnv, RunConfig, Store, ToolPolicy, record_undo, run, tool
+from palaestra import Env, EnvSpec, MultiAgentEnv, RunConfig, Store, ToolPolicy, make, record_undo, run, tool
+from palaestra.cli._common import seat_tool_patterns
 from palaestra.envs.crm.env import CrmEnv
 from palaestra.envs.shop import ShopEnv
 from palaestra.envs.tools import ToolsEnv
@@ -22,7 +23,9 @@ from palaestra.envs.tools.snapshot import snapshot_world
 from palaestra.errors import UsageError
 from palaestra.eval.metrics import run_metrics
 from palaestra.report import build_report
+from palaestra.runner.match import play_match
 from palaestra.runner.run import validate
+from palaestra.runner.tournament import MatchConfig
 from palaestra.types import Message, Step, Task, ToolCall
 
 
@@ -432,3 +435,31 @@ def test_cli_run_with_permissions_stores_them_and_stats_shows_violations(tmp_pat
     assert r.returncode == 0 and "damage and violations" in r.stdout, r.stderr
     r = cli("run", "shop", "--irreversible", "sometimes", "--store", db)
     assert r.returncode == 2 and "--irreversible" in r.stderr and "Traceback" not in r.stderr
+
+
+async def test_a_match_gives_each_seat_its_permissions() -> None:
+    config = MatchConfig(game="auction", deny_tools={"0": ["bid"]}, irreversible="confirm")
+    base, own = config.tool_policies()
+    assert base == ToolPolicy(irreversible="confirm") and own == {"0": ToolPolicy("confirm", (), ("bid",))}
+    game = make("auction")
+    assert isinstance(game, MultiAgentEnv)
+    task = game.tasks("test", 1)[0]
+    rec = await play_match(game, {}, task, tool_policy=base, seat_policies=own)
+    first, *others = list(rec.seats)
+    denied = [s.info.get("permission_denied") for s in rec.seats[first].steps]
+    assert ["bid"] in denied and rec.seats[first].steps[-1].info["violations"] >= 1
+    for seat in others:
+        assert not any(s.info.get("permission_denied") for s in rec.seats[seat].steps)
+    assert game.seat_policies is not None and game.seat_policies[first].deny == ("bid",)
+    with pytest.raises(UsageError, match="unknown seat"):
+        await play_match(make("auction"), {}, task, seat_policies={"nobody": ToolPolicy()})  # type: ignore[arg-type]
+
+
+def test_seat_patterns_from_the_command_line() -> None:
+    assert seat_tool_patterns(["0=bid,note", "bidder2=withdraw", "0=x"], "--deny-tools") == {
+        "0": ["bid", "note", "x"],
+        "bidder2": ["withdraw"],
+    }
+    for bad in ("bid", "0=", "=bid"):
+        with pytest.raises(UsageError, match="SEAT=PATTERN"):
+            seat_tool_patterns([bad], "--deny-tools")

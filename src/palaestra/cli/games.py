@@ -15,6 +15,7 @@ from palaestra.cli._common import (
     DifficultyOpt,
     ExtraOpt,
     FailOnError,
+    IrreversibleOpt,
     MaxContextOpt,
     MaxTokensOpt,
     RequestTimeoutOpt,
@@ -31,6 +32,7 @@ from palaestra.cli._common import (
     out,
     parse_model_options,
     parse_model_settings,
+    seat_tool_patterns,
     stored_config,
 )
 from palaestra.errors import UsageError
@@ -127,6 +129,18 @@ def match(
     tool_role: ToolRoleOpt = None,
     max_context_tokens: MaxContextOpt = None,
     resume: _Resume = None,
+    irreversible: IrreversibleOpt = "allow",
+    allow_tools: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-tools",
+            help="SEAT=PATTERN,...: the only tools (names or patterns) that seat may call; repeatable.",
+        ),
+    ] = None,
+    deny_tools: Annotated[
+        list[str] | None,
+        typer.Option("--deny-tools", help="SEAT=PATTERN,...: tools that seat may not call; repeatable."),
+    ] = None,
     as_json: _StandingsJson = False,
     fail_on_error: FailOnError = None,
     store: StoreOpt = DEFAULT_STORE,
@@ -160,7 +174,15 @@ def match(
             parse_model_settings(temperature, max_tokens, request_timeout, extra, stream, max_context_tokens),
             model_options,
         )
-        config = MatchConfig(seats=seats, default=default, tasks=tasks, **common)
+        config = MatchConfig(
+            seats=seats,
+            default=default,
+            tasks=tasks,
+            irreversible=irreversible,
+            allow_tools=seat_tool_patterns(allow_tools, "--allow-tools"),
+            deny_tools=seat_tool_patterns(deny_tools, "--deny-tools"),
+            **common,
+        )
     check_rate(fail_on_error)
     _execute(config, st, resume, as_json, model_options, store, fail_on_error)
 

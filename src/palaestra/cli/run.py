@@ -20,6 +20,7 @@ from palaestra.cli._common import (
     DifficultyOpt,
     ExtraOpt,
     FailOnError,
+    IrreversibleOpt,
     MaxContextOpt,
     MaxStepsOpt,
     MaxTokensOpt,
@@ -40,6 +41,7 @@ from palaestra.cli._common import (
     parse_model_options,
     parse_model_settings,
     stored_config,
+    tool_patterns,
 )
 from palaestra.cli.analyse import print_stats
 from palaestra.errors import PalaestraError, UsageError
@@ -52,14 +54,6 @@ _Concurrency = Annotated[
 _Timeout = Annotated[float | None, typer.Option("--timeout", help="Wall-clock limit per episode, seconds.")]
 _Resume = Annotated[
     str | None, typer.Option("--resume", help="Resume this run id: run only the missing episodes.")
-]
-_Irreversible = Annotated[
-    str,
-    typer.Option(
-        "--irreversible",
-        help="Calls of tools that cannot be undone (sending mail, paying): allow | confirm (the agent "
-        "must repeat the call in its next reply) | block (refused, counted as a violation).",
-    ),
 ]
 _AllowTools = Annotated[
     list[str] | None,
@@ -123,7 +117,7 @@ def run(
             "deduction.answerer=openai:gpt-4o-mini. Repeatable.",
         ),
     ] = None,
-    irreversible: _Irreversible = "allow",
+    irreversible: IrreversibleOpt = "allow",
     allow_tools: _AllowTools = None,
     deny_tools: _DenyTools = None,
     stop_on_loop: _StopOnLoop = False,
@@ -165,8 +159,8 @@ def run(
             model_options=model_options,
             env_kwargs=env_kwargs,
             irreversible=irreversible,
-            allow_tools=_patterns(allow_tools),
-            deny_tools=_patterns(deny_tools),
+            allow_tools=tool_patterns(allow_tools),
+            deny_tools=tool_patterns(deny_tools),
             stop_on_loop=stop_on_loop,
             perturb=perturb,
             perturb_rate=perturb_rate,
@@ -224,11 +218,6 @@ def _env_kwargs(envs: list[str], args: list[str]) -> dict[str, dict[str, Any]]:
         if "." not in key and not any(key in kw for kw in out.values()):
             raise UsageError(f"--env-arg {arg!r}: none of {', '.join(envs)} takes {key!r}")
     return out
-
-
-def _patterns(values: list[str] | None) -> list[str]:
-    """Tool patterns from repeated, comma-separated option values."""
-    return [p.strip() for v in values or [] for p in v.split(",") if p.strip()]
 
 
 def _agent_and_model(agent: str | None, model: str | None) -> dict[str, Any]:
