@@ -40,7 +40,7 @@ class CrmEnv(Env):
             "using SQL queries, record lookups and knowledge-base search."
         ),
         max_steps=30,
-        metrics=("queries", "sql_errors"),
+        metrics=("queries", "sql_errors", "damage_reversible", "damage_irreversible"),
         tags=("tool-use", "sql", "database", "professional"),
     )
 

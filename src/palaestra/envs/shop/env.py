@@ -48,7 +48,7 @@ class ShopEnv(Env):
         description="Find and buy the product an instruction describes in a 12,000-product web shop.",
         max_steps=30,
         difficulties=tuple(sorted(LEVELS)),
-        metrics=("searches", "products_viewed", "bought"),
+        metrics=("searches", "products_viewed", "bought", "damage_irreversible"),
         tags=("web", "shopping", "search"),
     )
 

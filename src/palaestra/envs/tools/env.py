@@ -41,7 +41,7 @@ class ToolsEnv(Env):
             "mail, weather, money, units, maths, SQL, files, ...); some requests need no tool at all."
         ),
         max_steps=24,
-        metrics=("tool_calls", "searches", "tools_loaded"),
+        metrics=("tool_calls", "searches", "tools_loaded", "damage_reversible", "damage_irreversible"),
         tags=("tool-use", "function-calling", "retrieval"),
     )
 
