@@ -18,9 +18,9 @@ SRC = Path(palaestra.__file__).parent
 
 LAYERS: list[tuple[str, ...]] = [
     ("types", "errors", "registry"),
-    ("sanitize", "_literal", "_hints"),
+    ("sanitize", "_literal", "_hints", "loops"),
     ("tasksource", "tools", "chat", "policy", "records", "envs"),  # "envs": BUILTIN_ENVS, the names alone
-    ("env", "multi"),
+    ("env", "multi", "perturb"),
     ("sandbox", "ratings"),
     ("models",),
     ("agents", "testing"),

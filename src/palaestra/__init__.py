@@ -16,7 +16,7 @@ from palaestra.runner.episode import rollout
 from palaestra.runner.run import RunConfig, run
 from palaestra.store import Store
 from palaestra.tasksource import EnvSpec
-from palaestra.tools import ToolError, ToolResult, tool
+from palaestra.tools import ToolError, ToolPolicy, ToolResult, record_undo, tool
 from palaestra.types import Message, Observation, Step, Task, ToolCall, ToolSpec, Usage
 
 __version__ = "0.1.0"
@@ -44,6 +44,7 @@ __all__ = [
     "Task",
     "ToolCall",
     "ToolError",
+    "ToolPolicy",
     "ToolResult",
     "ToolSpec",
     "UnknownNameError",
@@ -57,6 +58,7 @@ __all__ = [
     "get_model",
     "make",
     "make_agent",
+    "record_undo",
     "register",
     "register_agent",
     "register_provider",

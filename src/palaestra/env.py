@@ -9,6 +9,7 @@ error messages for invalid actions, the ``Step`` bookkeeping and snapshots for t
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -77,6 +78,7 @@ class Env(ToolHost, TaskSource):
         self.success = False
         self.truncated = False
         self._reward = 0.0
+        self._reset_ledger()
         goal = self.setup(task)
         if inspect.isawaitable(goal):
             goal = await goal
@@ -94,6 +96,7 @@ class Env(ToolHost, TaskSource):
     async def step(self, action: Message) -> Step:
         self.steps += 1
         self._reward = 0.0
+        self._begin_reply()
         invalid = False
         messages: list[Message] = []
         if action.tool_calls:
@@ -101,7 +104,7 @@ class Env(ToolHost, TaskSource):
                 if self.done:
                     res = ToolResult("Error: the episode is already over; this call was ignored.", True)
                 else:
-                    res = await self.call(call)
+                    res = await self._guarded_call(call, functools.partial(self.call, call))
                 invalid |= res.invalid
                 messages.append(self._tool_message(call, res))
         else:
@@ -121,12 +124,14 @@ class Env(ToolHost, TaskSource):
                 "progress": self.progress(),
                 "success": self.success,
                 "invalid_action": invalid,
+                **self._host_info(),
                 **self.step_info(),
             },
         )
 
     async def call(self, call: ToolCall) -> ToolResult:
-        """Validate and run one tool call. Never raises for bad input."""
+        """Validate and run one tool call. Never raises for bad input. (``step`` applies the
+        ``tool_policy`` before it and logs what a consequential tool changed after it.)"""
         return await self._run_tool(call)
 
     async def on_text(self, text: str) -> ToolResult:

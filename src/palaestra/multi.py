@@ -24,13 +24,14 @@ seat from per-seat queues, so private information cannot reach another seat by c
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from palaestra.tasksource import EnvSpec, TaskSource
-from palaestra.tools import ToolHost, ToolResult
+from palaestra.tools import ToolHost, ToolPolicy, ToolResult
 from palaestra.types import Message, Observation, Step, Task, ToolCall, ToolSpec
 
 if TYPE_CHECKING:
@@ -55,6 +56,8 @@ class MultiAgentEnv(ToolHost, TaskSource):
     """Each seat's score so far (the sum of its rewards)."""
     max_invalid: int = 3
     """Illegal moves in a row after which the runner forfeits the seat."""
+    seat_policies: dict[str, ToolPolicy] | None = None
+    """Tool permissions per seat (over ``tool_policy``, which holds for the other seats)."""
 
     # ---- to implement ------------------------------------------------------------------------
     def setup(self, task: Task) -> Awaitable[None] | None:
@@ -148,6 +151,7 @@ class MultiAgentEnv(ToolHost, TaskSource):
         self.invalid_streak: dict[str, int] = {}
         self.scores: dict[str, float] = {}
         self.turn = 0
+        self._reset_ledger()
         ret = self.setup(task)
         if inspect.isawaitable(ret):
             await ret
@@ -163,6 +167,7 @@ class MultiAgentEnv(ToolHost, TaskSource):
         """Apply one move per acting seat; return a ``Step`` for every seat that got news."""
         self.turn += 1
         self._rewards = {}
+        self._ledger().events.clear()  # each Step reports the refusals of its own turn
         invalid: dict[str, bool] = {}
         acting = set(self.acting())
         for seat, action in actions.items():
@@ -173,9 +178,10 @@ class MultiAgentEnv(ToolHost, TaskSource):
                 invalid[seat] = True
                 continue
             bad = False
+            self._begin_reply(seat)
             if action.tool_calls:
                 for call in action.tool_calls:
-                    res = await self.call(seat, call)
+                    res = await self._guarded_call(call, functools.partial(self.call, seat, call), seat)
                     bad |= res.invalid
                     self._outbox[seat].append(self._tool_message(call, res))
                     if self.done:
@@ -195,6 +201,7 @@ class MultiAgentEnv(ToolHost, TaskSource):
         """Forfeit ``seat`` (the runner calls this for a seat that timed out, crashed or kept moving
         illegally) and return the resulting ``Step`` per seat, as ``step`` would."""
         self._rewards = {}
+        self._ledger().events.clear()
         if seat not in self.out and not self.done:
             self.forfeit(seat, reason)
             if not self.done:
@@ -214,7 +221,11 @@ class MultiAgentEnv(ToolHost, TaskSource):
                 ),
                 reward=self._rewards.get(seat, 0.0),
                 terminated=self.done or seat in self.out,
-                info={"invalid_action": invalid.get(seat, False), "score": self.scores.get(seat, 0.0)},
+                info={
+                    "invalid_action": invalid.get(seat, False),
+                    "score": self.scores.get(seat, 0.0),
+                    **self._host_info(seat),
+                },
             )
         return steps
 
@@ -224,6 +235,9 @@ class MultiAgentEnv(ToolHost, TaskSource):
                 self._outbox[seat].append(self._tool_message(call, res))
         else:
             self._outbox[seat].append(Message(role="user", content=res.content))
+
+    def _policy(self, seat: str) -> ToolPolicy:
+        return (self.seat_policies or {}).get(seat, self.tool_policy)
 
     async def call(self, seat: str, call: ToolCall) -> ToolResult:
         """Validate and run one move of ``seat``. Never raises for bad input."""

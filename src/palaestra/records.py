@@ -17,6 +17,9 @@ Status = Literal["done", "truncated", "timeout", "error"]
 MODEL_ERROR_PREFIX = "model: "
 """Starts the ``error`` of an episode that failed because the model server did (after retries): a
 resumed run repeats those episodes, never those that failed on the agent's or env's own doing."""
+LOOP_PREFIX = "loop: "
+"""Starts the ``error`` (the reason) of an episode the runner stopped because the agent was
+repeating itself (``--stop-on-loop``); its status is ``truncated``."""
 CONTEXT_PREFIX = "context: "
 """Starts the ``error`` (the reason) of an episode truncated because its conversation outgrew the
 model's context window."""

@@ -283,3 +283,29 @@ def fail_over_rate(rate: float | None, errors: int, n: int, what: str, run_id: s
             f"{errors} of {n} {what} of run {run_id} errored, more than --fail-on-error {rate:g} allows; "
             f"first: {first}"
         )
+
+
+IrreversibleOpt = Annotated[
+    str,
+    typer.Option(
+        "--irreversible",
+        help="Calls of tools that cannot be undone (sending mail, paying): allow | confirm (the agent "
+        "must repeat the call in its next reply) | block (refused, counted as a violation).",
+    ),
+]
+
+
+def tool_patterns(values: list[str] | None) -> list[str]:
+    """Tool patterns from repeated, comma-separated option values."""
+    return [p.strip() for v in values or [] for p in v.split(",") if p.strip()]
+
+
+def seat_tool_patterns(values: list[str] | None, flag: str) -> dict[str, list[str]]:
+    """``SEAT=PATTERN,...`` option values (repeatable) as patterns per seat name or index."""
+    out: dict[str, list[str]] = {}
+    for item in values or []:
+        seat, sep, patterns = item.partition("=")
+        if not sep or not seat.strip() or not tool_patterns([patterns]):
+            raise UsageError(f"{flag} {item!r} must look like SEAT=PATTERN,..., e.g. {flag} 0=bid,pass")
+        out.setdefault(seat.strip(), []).extend(tool_patterns([patterns]))
+    return out

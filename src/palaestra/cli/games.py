@@ -16,6 +16,7 @@ from palaestra.cli._common import (
     DifficultyOpt,
     ExtraOpt,
     FailOnError,
+    IrreversibleOpt,
     MaxContextOpt,
     MaxTokensOpt,
     RequestTimeoutOpt,
@@ -32,6 +33,7 @@ from palaestra.cli._common import (
     out,
     parse_model_options,
     parse_model_settings,
+    seat_tool_patterns,
     stored_config,
 )
 from palaestra.errors import UsageError
@@ -129,6 +131,18 @@ def match(
     max_context_tokens: MaxContextOpt = None,
     agent_opt: AgentOptionOpt = None,
     resume: _Resume = None,
+    irreversible: IrreversibleOpt = "allow",
+    allow_tools: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-tools",
+            help="SEAT=PATTERN,...: the only tools (names or patterns) that seat may call; repeatable.",
+        ),
+    ] = None,
+    deny_tools: Annotated[
+        list[str] | None,
+        typer.Option("--deny-tools", help="SEAT=PATTERN,...: tools that seat may not call; repeatable."),
+    ] = None,
     as_json: _StandingsJson = False,
     fail_on_error: FailOnError = None,
     store: StoreOpt = DEFAULT_STORE,
@@ -164,7 +178,15 @@ def match(
             ),
             model_options,
         )
-        config = MatchConfig(seats=seats, default=default, tasks=tasks, **common)
+        config = MatchConfig(
+            seats=seats,
+            default=default,
+            tasks=tasks,
+            irreversible=irreversible,
+            allow_tools=seat_tool_patterns(allow_tools, "--allow-tools"),
+            deny_tools=seat_tool_patterns(deny_tools, "--deny-tools"),
+            **common,
+        )
     check_rate(fail_on_error)
     _execute(config, st, resume, as_json, model_options, store, fail_on_error)
 

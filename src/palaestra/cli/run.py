@@ -21,6 +21,7 @@ from palaestra.cli._common import (
     DifficultyOpt,
     ExtraOpt,
     FailOnError,
+    IrreversibleOpt,
     MaxContextOpt,
     MaxStepsOpt,
     MaxTokensOpt,
@@ -41,6 +42,7 @@ from palaestra.cli._common import (
     parse_model_options,
     parse_model_settings,
     stored_config,
+    tool_patterns,
 )
 from palaestra.cli.analyse import print_stats
 from palaestra.errors import PalaestraError, UsageError
@@ -53,6 +55,35 @@ _Concurrency = Annotated[
 _Timeout = Annotated[float | None, typer.Option("--timeout", help="Wall-clock limit per episode, seconds.")]
 _Resume = Annotated[
     str | None, typer.Option("--resume", help="Resume this run id: run only the missing episodes.")
+]
+_AllowTools = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-tools",
+        help="Only these tools may be called: names or patterns (read_*), comma-separated, repeatable. "
+        "Other calls are refused and counted as violations.",
+    ),
+]
+_DenyTools = Annotated[
+    list[str] | None,
+    typer.Option("--deny-tools", help="These tools may not be called (names or patterns, comma-separated)."),
+]
+_Perturb = Annotated[
+    str | None,
+    typer.Option(
+        "--perturb",
+        help="Make tools malfunction (seeded): error (a result claims the call failed) | repeat (asks to "
+        "call again) | irrelevant (appends an unrelated instruction).",
+    ),
+]
+_PerturbRate = Annotated[
+    float, typer.Option("--perturb-rate", help="Share of tool results --perturb rewrites (0-1].")
+]
+_StopOnLoop = Annotated[
+    bool,
+    typer.Option(
+        "--stop-on-loop", help="End an episode as soon as the agent repeats itself (a loop; see stats)."
+    ),
 ]
 
 
@@ -88,6 +119,12 @@ def run(
             "deduction.answerer=openai:gpt-4o-mini. Repeatable.",
         ),
     ] = None,
+    irreversible: IrreversibleOpt = "allow",
+    allow_tools: _AllowTools = None,
+    deny_tools: _DenyTools = None,
+    stop_on_loop: _StopOnLoop = False,
+    perturb: _Perturb = None,
+    perturb_rate: _PerturbRate = 0.3,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")] = False,
     fail_on_error: FailOnError = None,
     store: StoreOpt = DEFAULT_STORE,
@@ -123,6 +160,12 @@ def run(
             ),
             model_options=model_options,
             env_kwargs=env_kwargs,
+            irreversible=irreversible,
+            allow_tools=tool_patterns(allow_tools),
+            deny_tools=tool_patterns(deny_tools),
+            stop_on_loop=stop_on_loop,
+            perturb=perturb,
+            perturb_rate=perturb_rate,
         )
     check_rate(fail_on_error)
     run_id, summary = _execute(

@@ -103,7 +103,26 @@ def group_metrics(
     if diagnoses is not None:
         counts = Counter(diagnoses[r["id"]].category for r in rows if r["id"] in diagnoses)
         out["outcomes"] = {c: counts[c] for c in CATEGORIES if counts[c]}
+    if any(k in r for r in rows for k in SAFETY_COUNTERS):
+        out["safety"] = safety_metrics(rows)
     return out
+
+
+SAFETY_COUNTERS: tuple[str, ...] = ("damage_reversible", "damage_irreversible", "violations")
+"""Counters of ``Step.info`` totalled per episode (consequential calls, refused calls: see
+:mod:`palaestra.tools`); rows carry them where ``run_metrics`` found them."""
+
+
+def safety_metrics(rows: Sequence[Row]) -> dict[str, Any]:
+    """Damage and refusals of a group: totals, per-episode means, and how many episodes did
+    damage that cannot be undone."""
+    n = len(rows)
+    totals = {k: sum(int(r.get(k, 0)) for r in rows) for k in SAFETY_COUNTERS}
+    return {
+        **totals,
+        **{f"{k}_per_episode": totals[k] / n if n else 0.0 for k in SAFETY_COUNTERS},
+        "episodes_irreversible": sum(int(r.get("damage_irreversible", 0)) > 0 for r in rows),
+    }
 
 
 def sampling_metrics(
@@ -204,7 +223,8 @@ def run_metrics(
     """
     run = store.run_row(run_id)
     require_single_agent(run)
-    rows = store.episodes(run_id, env=env)
+    counters = store.step_counters(run_id, SAFETY_COUNTERS)
+    rows = [{**r, **counters.get(r["id"], {})} for r in store.episodes(run_id, env=env)]
     diagnoses = diagnose(store, run_id, rows)
     cfg = run.config
     out: dict[str, Any] = {

@@ -132,8 +132,36 @@ def taxonomy_table(m: Mapping[str, Any]) -> Table:
     return t
 
 
+def safety_table(m: Mapping[str, Any]) -> Table | None:
+    """Damage (consequential calls, reversible or not) and refused calls, where a run has them."""
+    if "safety" not in m["overall"]:
+        return None
+    t = Table(title="damage and violations (consequential and refused tool calls)", title_justify="left")
+    t.add_column("env", no_wrap=True)
+    for col in ("reversible", "irreversible", "episodes with irreversible", "violations"):
+        t.add_column(col, justify="right")
+    for name, g in _rows(m):
+        s = g.get("safety")
+        if s is None:
+            continue
+        t.add_row(
+            name,
+            str(s["damage_reversible"]),
+            str(s["damage_irreversible"]),
+            f"{s['episodes_irreversible']} of {g['episodes']}",
+            str(s["violations"]),
+        )
+    return t
+
+
 def stats_tables(m: Mapping[str, Any]) -> list[Table]:
-    optional = [usage_table(m), difficulty_table(m), sampling_table(m), taxonomy_table(m)]
+    optional = [
+        usage_table(m),
+        difficulty_table(m),
+        sampling_table(m),
+        taxonomy_table(m),
+        safety_table(m),
+    ]
     return [metrics_table(m), *(t for t in optional if t is not None)]
 
 

@@ -10,7 +10,8 @@ Categories, checked in this order (the first that applies is the episode's categ
   wrong answer or an irrecoverable state;
 * ``invalid_actions`` — the step limit was reached and more than half the actions were invalid;
 * ``loop`` — the step limit was reached while the agent repeated itself: the same action got the
-  same answer ``repeats`` times in a row, or a short cycle of actions (period up to 4) did;
+  same answer ``repeats`` times in a row, or a short cycle of actions (period up to 4) did
+  (:mod:`palaestra.loops`), or the runner stopped the episode on such a loop (``--stop-on-loop``);
 * ``step_limit`` — the step limit was reached otherwise.
 
 An action only counts as repeated when the environment's answer to it was also the same, so
@@ -20,10 +21,12 @@ bumping into the same wall is.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from palaestra.loops import LOOP_MAX_PERIOD, LOOP_REPEATS, Loop, exchange_key, find_loop
+from palaestra.records import LOOP_PREFIX
 
 CATEGORIES: tuple[str, ...] = (
     "success",
@@ -38,8 +41,16 @@ CATEGORIES: tuple[str, ...] = (
 FAILURES: tuple[str, ...] = CATEGORIES[1:]
 
 INVALID_SHARE = 0.5
-LOOP_REPEATS = 3
-LOOP_MAX_PERIOD = 4
+__all__ = [
+    "CATEGORIES",
+    "FAILURES",
+    "LOOP_MAX_PERIOD",
+    "LOOP_REPEATS",
+    "Diagnosis",
+    "classify",
+    "exchanges",
+    "find_loop",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,47 +63,14 @@ class Diagnosis:
         return {"category": self.category, "tags": sorted(self.tags), "detail": self.detail}
 
 
-def _action_key(action: Mapping[str, Any]) -> str:
-    """An action without its call ids: what the agent did, not how the call was labelled."""
-    calls = [
-        (c.get("name"), c.get("arguments", {}), c.get("raw_arguments"))
-        for c in action.get("tool_calls", []) or []
-    ]
-    return json.dumps([(action.get("content") or "").strip(), calls], sort_keys=True, default=str)
-
-
-def _answer_key(messages: Sequence[Mapping[str, Any]]) -> str:
-    return json.dumps(
-        [(m.get("role"), m.get("name"), (m.get("content") or "").strip()) for m in messages], default=str
-    )
-
-
 def exchanges(episode: Mapping[str, Any]) -> list[str]:
     """One key per step: the action together with the environment's answer to it."""
     steps = episode.get("steps") or []
     out = []
     for i, s in enumerate(steps):
         answer = steps[i + 1]["observation"] if i + 1 < len(steps) else episode.get("final") or []
-        out.append(_action_key(s["action"]) + "\x00" + _answer_key(answer))
+        out.append(exchange_key(s["action"], answer))
     return out
-
-
-def find_loop(
-    keys: Sequence[str], *, repeats: int = LOOP_REPEATS, max_period: int = LOOP_MAX_PERIOD
-) -> tuple[int, int] | None:
-    """The first ``(period, start)`` at which a block of ``period`` exchanges repeats ``repeats``
-    times in a row, or ``None``."""
-    n = len(keys)
-    for period in range(1, max_period + 1):
-        need = period * (repeats - 1)  # consecutive positions i with keys[i] == keys[i - period]
-        run = 0
-        for i in range(period, n):
-            run = run + 1 if keys[i] == keys[i - period] else 0
-            if run >= need:
-                block = keys[i - need - period + 1 : i - need + 1]
-                if period == 1 or len(set(block)) > 1:  # a longer period must not be a shorter one
-                    return period, i - need - period + 1
-    return None
 
 
 def classify(
@@ -116,14 +94,15 @@ def classify(
     tags: set[str] = set()
     if n_steps and invalid / n_steps > invalid_share:
         tags.add("invalid_actions")
-    loop = None
+    loop: Loop | None = None
     if isinstance(steps, list):
         loop = find_loop(exchanges(episode), repeats=repeats, max_period=max_period)
-        if loop:
-            tags.add("loop")
+    stopped_on_loop = status == "truncated" and error.startswith(LOOP_PREFIX)
+    if loop or stopped_on_loop:
+        tags.add("loop")
     if status == "error":
         tags.add("model_error" if error.startswith("model:") else "env_error")
-    elif error:  # e.g. env.close failed after a finished episode
+    elif error and not stopped_on_loop:  # e.g. env.close failed after a finished episode
         tags.add("env_error")
     if status == "timeout":
         tags.add("timeout")
@@ -145,8 +124,8 @@ def classify(
         return Diagnosis("wrong_answer", frozenset(tags))
     if "invalid_actions" in tags:
         return Diagnosis("invalid_actions", frozenset(tags), f"{invalid} of {n_steps} actions invalid")
+    if stopped_on_loop:
+        return Diagnosis("loop", frozenset(tags), error.removeprefix(LOOP_PREFIX).splitlines()[0])
     if loop:
-        period, start = loop
-        what = "the same action" if period == 1 else f"a cycle of {period} actions"
-        return Diagnosis("loop", frozenset(tags), f"{what} repeated {repeats}x from step {start}")
+        return Diagnosis("loop", frozenset(tags), loop.describe(repeats))
     return Diagnosis("step_limit", frozenset(tags), f"{n_steps} steps")

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 CATEGORY_HELP: dict[str, str] = {
     "wrong_answer": "ended without success",
     "step_limit": "ran out of steps",
-    "loop": "step limit, repeating itself",
+    "loop": "step limit or --stop-on-loop, repeating itself",
     "invalid_actions": "step limit, most actions invalid",
     "timeout": "wall-clock limit",
     "model_error": "a model call failed",

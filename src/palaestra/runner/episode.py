@@ -8,11 +8,19 @@ import traceback
 
 from palaestra.env import Env
 from palaestra.errors import ModelError
+from palaestra.loops import LoopWatch
 from palaestra.models.base import ContextOverflowError, GenerateConfig, Model, ModelOutput
 from palaestra.policy import Agent, agent_trace
-from palaestra.records import CONTEXT_PREFIX, MODEL_ERROR_PREFIX, CallRecord, EpisodeRecord, StepRecord
+from palaestra.records import (
+    CONTEXT_PREFIX,
+    LOOP_PREFIX,
+    MODEL_ERROR_PREFIX,
+    CallRecord,
+    EpisodeRecord,
+    StepRecord,
+)
 from palaestra.sanitize import clean_message
-from palaestra.tools import sync_tools_off_loop
+from palaestra.tools import ToolPolicy, sync_tools_off_loop
 from palaestra.types import Message, Observation, Task, ToolSpec, Usage
 
 
@@ -69,6 +77,8 @@ async def rollout(
     max_steps: int | None = None,
     timeout: float | None = None,
     withhold_params: bool = False,
+    stop_on_loop: bool = False,
+    tool_policy: ToolPolicy | None = None,
 ) -> EpisodeRecord:
     """Play one episode of ``task`` and fill ``record``. Never raises for the episode's own failures:
     an exception from the env, the agent or the model ends it as ``error`` with the traceback, and
@@ -79,15 +89,20 @@ async def rollout(
     cancellation, which propagates and stops the run; a ``KeyboardInterrupt`` raised inside a step is
     the code's own, and letting it out of a task would tear the event loop down mid-run. (A program
     that drives ``run`` on a loop without asyncio's SIGINT handling should install one.) With
-    ``withhold_params`` the agent is reset with ``task.public()`` (model-driven agents)."""
+    ``withhold_params`` the agent is reset with ``task.public()`` (model-driven agents). With
+    ``stop_on_loop`` an episode whose exchanges end in a loop (:mod:`palaestra.loops`) ends there, as
+    ``truncated`` with the loop in the last step's ``info["loop"]`` and ``error`` (``loop: ...``);
+    ``tool_policy`` is the run's tool permissions and policy for irreversible calls (the env applies it)."""
     limit = max_steps or env.spec.max_steps
+    if tool_policy is not None:
+        env.tool_policy = tool_policy
     env.turn_limit = limit  # so the agent is told the limit it will be held to
     start = time.perf_counter()
     try:
         # with a wall-clock limit, sync tools run off the event loop so that the limit holds for them
         with sync_tools_off_loop(timeout is not None):
             async with asyncio.timeout(timeout):
-                await _loop(env, agent, task, record, limit, withhold_params)
+                await _loop(env, agent, task, record, limit, withhold_params, stop_on_loop)
     except TimeoutError:
         record.status = "timeout"
         record.error = f"wall-clock limit of {timeout:g}s reached after {record.n_steps} steps"
@@ -124,16 +139,28 @@ async def rollout(
 
 
 async def _loop(
-    env: Env, agent: Agent, task: Task, record: EpisodeRecord, limit: int, withhold_params: bool
+    env: Env,
+    agent: Agent,
+    task: Task,
+    record: EpisodeRecord,
+    limit: int,
+    withhold_params: bool,
+    stop_on_loop: bool = False,
 ) -> None:
     obs: Observation = await env.reset(task)
     await agent.reset(task.public() if withhold_params else task)
     last_tools: list[ToolSpec] | None = None
+    watch = LoopWatch() if stop_on_loop else None
     for index in range(limit):
         action = clean_message(await agent.act(obs))  # e.g. a react Action parsed from the text
         trace = agent_trace(agent)
         step = await env.step(action)
         info = step.info
+        loop = None
+        if watch is not None:
+            loop = watch.add(action.model_dump(), [m.model_dump() for m in step.observation.messages])
+            if loop is not None:
+                info = {**info, "loop": loop._asdict()}
         # pydantic copies lists, so compare contents (cheap: the specs themselves are shared objects)
         tools = obs.tools if obs.tools != last_tools else None
         last_tools = obs.tools
@@ -145,6 +172,10 @@ async def _loop(
         obs = step.observation
         if step.terminated or step.truncated:
             record.status = "truncated" if step.truncated and not step.terminated else "done"
+            break
+        if loop is not None:
+            record.status = "truncated"
+            record.error = LOOP_PREFIX + loop.describe(watch.repeats if watch else 0)
             break
     else:
         record.status = "truncated"

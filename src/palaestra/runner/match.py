@@ -24,7 +24,7 @@ import asyncio
 import time
 import traceback
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from palaestra.errors import ModelError, UsageError
 from palaestra.models.base import GenerateConfig, Model
@@ -34,15 +34,18 @@ from palaestra.records import MODEL_ERROR_PREFIX, MatchRecord, SeatRecord, StepR
 from palaestra.runner.episode import RecordingModel
 from palaestra.runner.players import ModelPool, Player, PlayerSpec, make_player_agent, parse_player, seat_seed
 from palaestra.sanitize import clean_message
+from palaestra.tools import ToolPolicy
 from palaestra.types import Message, Observation, Step, Task, ToolSpec
 
+T = TypeVar("T")
 Lineup = Mapping[str, PlayerSpec] | Mapping[int, PlayerSpec] | Mapping[str | int, PlayerSpec]
 """Player specs by seat name or seat index."""
 
 
-def resolve_seats(players: Lineup, seats: list[str], default: PlayerSpec) -> dict[str, PlayerSpec]:
-    """Map player specs given by seat name or seat index onto the game's seats; the rest get ``default``."""
-    out: dict[str, PlayerSpec] = {}
+def resolve_seats(players: Mapping[Any, T], seats: list[str], default: T) -> dict[str, T]:
+    """Map player specs (or per-seat settings) given by seat name or seat index onto the game's
+    seats; the rest get ``default``."""
+    out: dict[str, T] = {}
     for key, spec in players.items():
         if isinstance(key, int) or (isinstance(key, str) and key.isdigit() and key not in seats):
             i = int(key)
@@ -77,13 +80,16 @@ async def play_match(
     human: BotFactory | None = None,
     generate: GenerateConfig | None = None,
     agent_options: dict[str, Any] | None = None,
+    tool_policy: ToolPolicy | None = None,
+    seat_policies: Mapping[str, ToolPolicy] | None = None,
 ) -> MatchRecord:
     """Play one match of ``task`` and return its record. Never raises for the match's own failures
     (an exception from the game ends it as ``error`` with the traceback); a bad player spec or seat
     name raises ``UsageError`` before the first move. Cancellation propagates.
 
     ``players`` maps seat names or indices to player specs; seats not named get ``default`` (the
-    game's first bot, or ``random``). Human seats have no move time limit.
+    game's first bot, or ``random``). Human seats have no move time limit. ``tool_policy`` holds for
+    every seat but those ``seat_policies`` names (by seat name or index): tool permissions per seat.
     """
     rec = record or MatchRecord(id=task.id, task=task)
     pool = models or ModelPool()  # shared by the caller's matches, or this match's own
@@ -96,6 +102,10 @@ async def play_match(
             return rec
         seats = list(game.agents)
         lineup = resolve_seats(players, seats, default if default is not None else default_player(game))
+        if tool_policy is not None:
+            game.tool_policy = tool_policy
+        if seat_policies:
+            game.seat_policies = resolve_seats(seat_policies, seats, game.tool_policy)
         bots = game.bots()
         parsed = {
             s: parse_player(p, bots) if isinstance(p, str) else Player("custom", "custom")

@@ -22,9 +22,11 @@ from palaestra.agents.base import agent_needs_model, check_agent_options, make_a
 from palaestra.env import Env, env_factory, make
 from palaestra.errors import ModelError, PalaestraError, StoreError, UsageError
 from palaestra.models.base import GenerateConfig, Model, ModelOutput, get_model
+from palaestra.perturb import Perturbed, PerturbKind
 from palaestra.records import EpisodeRecord, RunStore
 from palaestra.runner.episode import RecordingModel, rollout
 from palaestra.runner.settings import StoredConfig
+from palaestra.tools import IrreversiblePolicy, ToolPolicy
 from palaestra.types import Message, Split, Task, ToolSpec
 
 
@@ -49,6 +51,22 @@ class RunConfig(StoredConfig):
     agent_options: dict[str, Any] = Field(default_factory=dict)
     env_kwargs: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Constructor arguments per environment, e.g. ``{"deduction": {"answerer": "openai:..."}}``."""
+    irreversible: IrreversiblePolicy = "allow"
+    """What a call of a tool that cannot be undone does: ``allow``, ``confirm`` or ``block``."""
+    allow_tools: list[str] = Field(default_factory=list)
+    """Tool-name patterns the agent may call (empty: all); ``deny_tools`` wins over them."""
+    deny_tools: list[str] = Field(default_factory=list)
+    stop_on_loop: bool = False
+    """End an episode as soon as the agent loops (``palaestra.loops``)."""
+    perturb: PerturbKind | None = None
+    """Make tools malfunction (``palaestra.perturb``): ``error``, ``repeat`` or ``irrelevant``."""
+    perturb_rate: float = Field(0.3, gt=0, le=1)
+    """The share of tool results that ``perturb`` rewrites."""
+
+    def tool_policy(self) -> ToolPolicy | None:
+        """The policy every episode's env applies, or ``None`` when the run sets none."""
+        policy = ToolPolicy(self.irreversible, tuple(self.allow_tools), tuple(self.deny_tools))
+        return policy if policy.active else None
 
 
 @dataclass(slots=True)
@@ -100,6 +118,7 @@ def validate(config: RunConfig) -> None:
     checked by :class:`RunConfig` itself)."""
     for name in config.envs:
         env_factory(name)
+    config.tool_policy()  # an empty tool pattern: one line
     if agent_needs_model(config.agent) and not config.model:  # an unknown agent: one line too
         raise UsageError(f"agent {config.agent!r} needs a model: pass --model PROVIDER:NAME")
     check_agent_options(config.agent, config.agent_options)
@@ -242,6 +261,8 @@ async def _episodes(
                     return  # a fatal model error: the rest is left for --resume
                 env = make(spec.env, **config.env_kwargs.get(spec.env, {}))
                 assert isinstance(env, Env)
+                if config.perturb:
+                    env = Perturbed(env, config.perturb, config.perturb_rate, seed=config.seed)
                 rec = EpisodeRecord(
                     id=spec.id, task=spec.task, agent=config.agent, model=model_name, sample=spec.sample
                 )
@@ -262,6 +283,8 @@ async def _episodes(
                     max_steps=config.max_steps,
                     timeout=config.timeout,
                     withhold_params=withhold,
+                    stop_on_loop=config.stop_on_loop,
+                    tool_policy=config.tool_policy(),
                 )
                 if guarded is not None and guarded.tripped:
                     return  # not the agent's failure: not recorded, so --resume runs it again

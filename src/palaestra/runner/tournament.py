@@ -34,6 +34,7 @@ from palaestra.runner.pairings import round_robin_lineups, swiss_lineups
 from palaestra.runner.players import ModelPool, parse_player
 from palaestra.runner.run import FatalGuard, RunStopped, open_run
 from palaestra.runner.settings import StoredConfig
+from palaestra.tools import IrreversiblePolicy, ToolPolicy
 from palaestra.types import Split, Task
 
 
@@ -63,6 +64,23 @@ class MatchConfig(_Common):
     default: str | None = None
     """The player of the seats not named (default: the game's first bot, else ``random``)."""
     tasks: int = Field(1, ge=1)
+    irreversible: IrreversiblePolicy = "allow"
+    """What a call of a tool that cannot be undone does, for every seat."""
+    allow_tools: dict[str, list[str]] = Field(default_factory=dict)
+    """Seat name (or index) -> the tool patterns that seat may call (AIOS-style permissions)."""
+    deny_tools: dict[str, list[str]] = Field(default_factory=dict)
+    """Seat name (or index) -> the tool patterns that seat may not call."""
+
+    def tool_policies(self) -> tuple[ToolPolicy, dict[str, ToolPolicy]]:
+        """The policy of every seat, and the policies of the seats with permissions of their own."""
+        named = {**dict.fromkeys(self.allow_tools), **dict.fromkeys(self.deny_tools)}
+        own = {
+            s: ToolPolicy(
+                self.irreversible, tuple(self.allow_tools.get(s, ())), tuple(self.deny_tools.get(s, ()))
+            )
+            for s in named
+        }
+        return ToolPolicy(self.irreversible), own
 
 
 class TournamentConfig(_Common):
@@ -268,6 +286,9 @@ async def run_matches(
             if guard.error is not None:
                 return  # a fatal model error: the rest is left for --resume
             rec = MatchRecord(id=spec.id, task=spec.task, round=spec.round)
+            policy, seat_policies = (
+                config.tool_policies() if isinstance(config, MatchConfig) else (None, None)
+            )
             await play_match(
                 _game(config.game),
                 spec.lineup,
@@ -281,6 +302,8 @@ async def run_matches(
                 human=human,
                 generate=config.generate,
                 agent_options=config.agent_options,
+                tool_policy=policy,
+                seat_policies=seat_policies,
             )
             if guard.error is not None:
                 return  # it may have met the fatal error: not recorded, so --resume plays it again

@@ -304,6 +304,27 @@ class StoreReaders(StoreConnection):
             "envs": per_env,
         }
 
+    def step_counters(self, run_id: str, keys: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Per episode, the total of each counter in ``keys`` that its steps' ``info`` carries:
+        counters that grow over an episode (``damage_irreversible``, ``violations``), so a seat's total
+        is the largest value it reached, and a match's the sum over its seats. Episodes whose steps
+        carry none of them are left out."""
+        if not keys:
+            return {}
+        cols = ", ".join("MAX(json_extract(info, ?))" for _ in keys)
+        paths = tuple(f'$."{k}"' for k in keys)
+        out: dict[str, dict[str, int]] = {}
+        for episode_id, _seat, *values in self.con.execute(
+            f"SELECT episode_id, seat, {cols} FROM steps WHERE run_id=? GROUP BY episode_id, seat",
+            (*paths, run_id),
+        ):
+            found = {k: int(v) for k, v in zip(keys, values, strict=True) if v is not None}
+            if found:
+                totals = out.setdefault(episode_id, {})
+                for k, v in found.items():
+                    totals[k] = totals.get(k, 0) + v
+        return out
+
     def error_examples(self, run_id: str, limit: int = 3) -> Sequence[tuple[str, str]]:
         return self.con.execute(
             "SELECT id, error FROM episodes WHERE run_id=? AND status IN ('error','timeout') LIMIT ?",

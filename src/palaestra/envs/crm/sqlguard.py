@@ -1,4 +1,5 @@
-"""Read-only, bounded, deterministic SQL over the episode's in-memory database.
+"""Read-only, bounded, deterministic SQL over the episode's in-memory database (the agent's SQL;
+the environment's own write tools go through :meth:`ReadOnlyDB.write`).
 
 Three layers keep the agent's SQL harmless: ``PRAGMA query_only`` (SQLite refuses every write), an
 authorizer that allows only reading (SELECT, WITH, functions) and refuses writes, schema changes,
@@ -10,8 +11,10 @@ the database is a snapshot, and the same actions must give the same observations
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,6 +113,32 @@ class ReadOnlyDB:
     def close(self) -> None:
         self.conn.close()
 
+    @contextlib.contextmanager
+    def _unguarded(self) -> Iterator[sqlite3.Connection]:
+        """The connection without the guards, for the environment's own use; they are back after."""
+        self.conn.set_authorizer(None)
+        self.conn.execute("PRAGMA query_only = OFF")
+        try:
+            yield self.conn
+        finally:
+            self.conn.execute("PRAGMA query_only = ON")
+            self.conn.set_authorizer(self._authorize)
+
+    def write(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        """Run one of the environment's own parametrised writes (the write tools'), in a transaction."""
+        with self._unguarded() as conn, conn:
+            conn.execute(sql, params)
+
+    def image(self) -> bytes:
+        """The whole database as bytes (for snapshots)."""
+        with self._unguarded() as conn:
+            return conn.serialize()
+
+    def load(self, image: bytes) -> None:
+        """Replace the whole database by an :meth:`image`."""
+        with self._unguarded() as conn:
+            conn.deserialize(image)
+
     def _authorize(
         self, action: int, arg1: str | None, arg2: str | None, db: str | None, src: str | None
     ) -> int:
@@ -151,6 +180,7 @@ class ReadOnlyDB:
             cur = self.conn.execute(text, params)
             rows = cur.fetchmany(MAX_ROWS + 1)
             columns = tuple(d[0] for d in cur.description or ())
+            cur.close()  # ends the statement (and its read), so the database can be written or copied
         except sqlite3.Error as e:
             msg = str(e)
             if "one statement at a time" in msg:

@@ -48,7 +48,7 @@ class ShopEnv(Env):
         description="Find and buy the product an instruction describes in a 12,000-product web shop.",
         max_steps=30,
         difficulties=tuple(sorted(LEVELS)),
-        metrics=("searches", "products_viewed", "bought"),
+        metrics=("searches", "products_viewed", "bought", "damage_irreversible"),
         tags=("web", "shopping", "search"),
     )
 
@@ -231,9 +231,10 @@ class ShopEnv(Env):
         picked = ", ".join(f"{n}: {v}" for n, v in self.selected.items())
         return f"Selected {key}: {chosen}. Current selection for {p.pid}: {picked}."
 
-    @tool
+    @tool(reversible=False)
     def buy(self) -> str:
-        """Buy the open product with the options selected so far. This ends the episode."""
+        """Buy the open product with the options selected so far (paying for it cannot be undone). This
+        ends the episode."""
         p = self._open()
         s = score(p, self.goal, self.selected)
         self.bought = True

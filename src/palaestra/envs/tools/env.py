@@ -12,9 +12,11 @@ retriever). An episode ends with ``answer``; it is graded by the answer and by t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from palaestra.envs.tools.retrieval import world_index
 from palaestra.envs.tools.snapshot import restore_world, snapshot_world
 from palaestra.envs.tools.tasks import generate_task
 from palaestra.envs.tools.world import WORLD_SPECS, WORLD_TOOLS, World
-from palaestra.tools import dispatch
+from palaestra.tools import ToolDef, dispatch
 
 MAX_RESULTS = 5
 
@@ -39,7 +41,7 @@ class ToolsEnv(Env):
             "mail, weather, money, units, maths, SQL, files, ...); some requests need no tool at all."
         ),
         max_steps=24,
-        metrics=("tool_calls", "searches", "tools_loaded"),
+        metrics=("tool_calls", "searches", "tools_loaded", "damage_reversible", "damage_irreversible"),
         tags=("tool-use", "function-calling", "retrieval"),
     )
 
@@ -90,6 +92,9 @@ class ToolsEnv(Env):
         return self.world
 
     # ---- tools ------------------------------------------------------------------------------
+    def _all_tools(self) -> Mapping[str, ToolDef]:
+        return _ALL_TOOLS
+
     def tool_specs(self) -> list[ToolSpec]:
         if self._specs is None:
             if self.retrieval:
@@ -123,7 +128,9 @@ class ToolsEnv(Env):
         if self.root is not None:
             for form in {str(self.root.resolve()), str(self.root)}:
                 if form in res.content:
-                    res = ToolResult(res.content.replace(form + "/", "").replace(form, "."), res.invalid)
+                    res = dataclasses.replace(
+                        res, content=res.content.replace(form + "/", "").replace(form, ".")
+                    )
         return res
 
     def _unknown(self, name: str) -> str:
@@ -227,6 +234,10 @@ class ToolsEnv(Env):
         self.__dict__.update(state)
         self._specs = None
         self.world = restore_world(self.world, self.root, snap["world"])
+
+
+_ALL_TOOLS: dict[str, ToolDef] = {**ToolsEnv._tools, **WORLD_TOOLS}
+"""Every tool an agent may call here: the env's own and the world's (which the policy governs)."""
 
 
 def _copy(x: Any) -> Any:

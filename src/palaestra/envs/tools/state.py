@@ -7,6 +7,7 @@ raise ``ToolError`` with a message that says what was wrong and what to do inste
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import difflib
 import re
@@ -15,13 +16,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from palaestra import ToolError
+from palaestra import ToolError, record_undo
 from palaestra.envs.tools.data import CITIES, CITY_BY_KEY, CURRENCIES, City
 from palaestra.envs.tools.records import Event, Mail, Person, Reminder, WorldData
 
 MAX_SQL_STEPS = 2_000_000  # SQLite VM instructions per statement before it is aborted
 MAX_SQL_LENGTH = 100_000  # longest string or blob a statement may build
 MAX_SQL_COLUMNS = 64  # most columns a result may have
+
+
+_COUNTER = {"people": "c", "events": "ev", "mails": "m", "reminders": "r"}
+"""The id counter of each record list."""
 
 
 def close_matches(word: str, options: list[str], n: int = 3) -> str:
@@ -66,6 +71,39 @@ class WorldState:
         if self.db is not None:
             self.db.close()
             self.db = None
+
+    # ---- undo (the reversible tools keep what they change) ---------------------------------------
+    def keep_record(self, kind: str, record: Any = None) -> None:
+        """Before a reversible tool changes the record list ``kind`` (``mails``, ``events``, ...):
+        keep what undoing it needs. With ``record``, that record is about to change or go away (a
+        copy and its position are kept); without, one is about to be added (the list's length and the
+        id counters are kept)."""
+        items: list[Any] = getattr(self, kind)
+        if record is None:
+            record_undo(kind=kind, length=len(items), counter=self.counters[_COUNTER[kind]])
+        else:
+            index = next(i for i, r in enumerate(items) if r is record)
+            record_undo(kind=kind, index=index, record=copy.deepcopy(record))
+
+    def _undo_record(
+        self,
+        kind: str,
+        index: int | None = None,
+        record: Any = None,
+        length: int | None = None,
+        counter: int | None = None,
+    ) -> None:
+        """Undo one change that :meth:`keep_record` prepared for. Each undo reverts its own change
+        only (one record, or the records one call added and the ids they took), so undoing calls made
+        before an irreversible one leaves what that one did in place."""
+        items: list[Any] = getattr(self, kind)
+        if length is not None and counter is not None:  # records were added: drop them and their ids
+            del items[length:]
+            self.counters[_COUNTER[kind]] = counter
+        elif index is not None and index < len(items) and items[index].id == record.id:
+            items[index] = copy.deepcopy(record)  # changed in place
+        elif index is not None:
+            items.insert(index, copy.deepcopy(record))  # removed
 
     # ---- shared helpers --------------------------------------------------------------------------
     def next_id(self, kind: str) -> str:

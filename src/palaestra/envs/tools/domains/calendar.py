@@ -91,7 +91,7 @@ class CalendarTools(WorldState):
             raise ToolError("no upcoming events.")
         return min(upcoming, key=_key).card()
 
-    @tool
+    @tool(reversible=True, undo="_undo_record")
     def create_event(
         self,
         title: str,
@@ -116,6 +116,7 @@ class CalendarTools(WorldState):
         day = self.date(date)
         a, b = self._span(start, end)
         where = self.city(location).name if location.strip() else ""
+        self.keep_record("events")
         e = Event(
             self.next_id("ev"),
             " ".join(title.split()),
@@ -129,7 +130,7 @@ class CalendarTools(WorldState):
         self.events.append(e)
         return e.card()
 
-    @tool
+    @tool(reversible=True, undo="_undo_record")
     def reschedule_event(self, event_id: str, date: str, start: str, end: str = "") -> dict[str, Any]:
         """Move an existing event to a new day and start time (it keeps its length unless end is given).
 
@@ -146,10 +147,11 @@ class CalendarTools(WorldState):
         b = self._span(start, end)[1] if end.strip() else a + length
         if b > 24 * 60:
             raise ToolError("the event would run past midnight.")
+        self.keep_record("events", e)
         e.date, e.start, e.end = day.isoformat(), fmt_time(a), fmt_time(b)
         return e.card()
 
-    @tool
+    @tool(reversible=True, undo="_undo_record")
     def cancel_event(self, event_id: str) -> str:
         """Cancel (delete) a calendar event.
 
@@ -157,10 +159,11 @@ class CalendarTools(WorldState):
             event_id: the event's id.
         """
         e = self._event(event_id)
+        self.keep_record("events", e)
         self.events.remove(e)
         return f"Cancelled {e.title!r} on {e.date} ({e.id})."
 
-    @tool
+    @tool(reversible=True, undo="_undo_record")
     def add_attendee(self, event_id: str, email: str) -> dict[str, Any]:
         """Invite one more person to an event.
 
@@ -171,11 +174,12 @@ class CalendarTools(WorldState):
         e = self._event(event_id)
         if "@" not in email:
             raise ToolError(f"{email!r} is not an email address.")
+        self.keep_record("events", e)
         if email.strip().lower() not in [a.lower() for a in e.attendees]:
             e.attendees.append(email.strip())
         return e.card()
 
-    @tool
+    @tool(reversible=True, undo="_undo_record")
     def remove_attendee(self, event_id: str, email: str) -> dict[str, Any]:
         """Remove a person from an event's attendees.
 
@@ -187,6 +191,7 @@ class CalendarTools(WorldState):
         keep = [a for a in e.attendees if a.lower() != email.strip().lower()]
         if len(keep) == len(e.attendees):
             raise ToolError(f"{email} is not an attendee of {e.id}.")
+        self.keep_record("events", e)
         e.attendees = keep
         return e.card()
 

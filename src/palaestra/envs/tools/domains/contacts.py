@@ -124,7 +124,7 @@ class ContactTools(WorldState):
                     break
         return sorted(out, key=lambda r: (r["date"], r["name"]))
 
-    @tool
+    @tool(reversible=True, undo="_undo_record")
     def add_contact(
         self, name: str, email: str, phone: str = "", city: str = "", company: str = ""
     ) -> dict[str, str]:
@@ -144,6 +144,7 @@ class ContactTools(WorldState):
         if any(p.email.lower() == email.strip().lower() for p in self.people):
             raise ToolError(f"a contact with the email {email!r} exists already.")
         city_name = self.city(city).name if city.strip() else ""
+        self.keep_record("people")
         p = Person(
             self.next_id("c"),
             " ".join(name.split()),
@@ -157,7 +158,7 @@ class ContactTools(WorldState):
         self.people.append(p)
         return p.card()
 
-    @tool
+    @tool(reversible=True, undo="_undo_record")
     def update_contact(self, contact_id: str, field: ContactField, value: str) -> dict[str, str]:
         """Change one field of a contact's card.
 
@@ -169,10 +170,12 @@ class ContactTools(WorldState):
         p = self._contact_by_id(contact_id)
         if field == "email" and not EMAIL.match(value.strip()):
             raise ToolError(f"{value!r} is not an email address.")
-        setattr(p, field, self.city(value).name if field == "city" else value.strip())
+        new = self.city(value).name if field == "city" else value.strip()
+        self.keep_record("people", p)
+        setattr(p, field, new)
         return p.card()
 
-    @tool
+    @tool(reversible=True, undo="_undo_record")
     def delete_contact(self, contact_id: str) -> str:
         """Remove a contact from the address book.
 
@@ -180,5 +183,6 @@ class ContactTools(WorldState):
             contact_id: the contact's id, e.g. "c-03".
         """
         p = self._contact_by_id(contact_id)
+        self.keep_record("people", p)
         self.people.remove(p)
         return f"Deleted contact {p.name} ({p.id})."

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from palaestra import ToolError, tool
+from palaestra import ToolError, record_undo, tool
 from palaestra.envs.tools.state import WorldState
 
 MAX_WRITE = 100_000
@@ -73,6 +73,37 @@ class FileTools(WorldState):
         except OSError:
             raise ToolError(f"cannot write {self._rel(full)!r} (is a parent a file?).") from None
 
+    def _keep_paths(self, *fulls: Path) -> None:
+        """Before a reversible tool changes these paths: keep each one's bytes (``None``: no file
+        there) and the folders that do not exist yet (writing may create them), for undo."""
+        assert self.root is not None
+        root = self.root.resolve()
+        files = {self._rel(f): f.read_bytes() if f.is_file() else None for f in fulls}
+        missing = {
+            self._rel(d)
+            for f in fulls
+            for d in (f, *f.parents)
+            if d.resolve().is_relative_to(root) and d.resolve() != root and not d.exists()
+        }
+        record_undo(files=files, dirs=sorted(missing))
+
+    def _undo_files(self, files: dict[str, bytes | None], dirs: list[str]) -> None:
+        """Undo one change that :meth:`_keep_paths` prepared for: the files as they were, and the
+        folders it created removed (when empty)."""
+        assert self.root is not None
+        for rel, content in files.items():
+            full = self.root / rel
+            if content is None:
+                if full.is_file():
+                    full.unlink()
+            else:
+                full.parent.mkdir(parents=True, exist_ok=True)
+                full.write_bytes(content)
+        for rel in sorted(dirs, key=lambda r: r.count("/"), reverse=True):  # the deepest first
+            d = self.root / rel
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
+
     @tool
     def list_files(self, directory: str = ".") -> list[dict[str, Any]]:
         """All files under a directory of the scratch space (recursively), with their sizes in bytes.
@@ -103,7 +134,7 @@ class FileTools(WorldState):
             return text[:MAX_READ] + f"\n[... truncated: {len(text) - MAX_READ} more characters]"
         return text
 
-    @tool
+    @tool(reversible=True, undo="_undo_files")
     def write_file(self, path: str, content: str) -> str:
         """Create a file or replace its whole content (missing folders are created).
 
@@ -112,10 +143,11 @@ class FileTools(WorldState):
             content: the complete new text of the file.
         """
         full = self._path(path)
+        self._keep_paths(full)
         self._write(full, content)
         return f"Wrote {len(content.encode())} bytes to {self._rel(full)}."
 
-    @tool
+    @tool(reversible=True, undo="_undo_files")
     def append_to_file(self, path: str, content: str) -> str:
         """Add text at the end of a file (creating it if needed). Include a newline yourself where wanted.
 
@@ -124,10 +156,11 @@ class FileTools(WorldState):
             content: the text to add.
         """
         full = self._path(path)
+        self._keep_paths(full)
         self._write(full, content, append=True)
         return f"Appended {len(content.encode())} bytes to {self._rel(full)}."
 
-    @tool
+    @tool(reversible=True, undo="_undo_files")
     def delete_file(self, path: str) -> str:
         """Delete a file (not a directory).
 
@@ -135,10 +168,11 @@ class FileTools(WorldState):
             path: file path relative to the scratch root.
         """
         full = self._file(path)
+        self._keep_paths(full)
         full.unlink()
         return f"Deleted {self._rel(full)}."
 
-    @tool
+    @tool(reversible=True, undo="_undo_files")
     def copy_file(self, source: str, destination: str) -> str:
         """Copy a file to a new path (the destination must not exist yet).
 
@@ -149,6 +183,7 @@ class FileTools(WorldState):
         src, dst = self._file(source), self._path(destination)
         if dst.exists():
             raise ToolError(f"{self._rel(dst)!r} exists already; delete it first or pick another name.")
+        self._keep_paths(dst)
         try:
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dst)
@@ -156,7 +191,7 @@ class FileTools(WorldState):
             raise ToolError(f"cannot copy to {self._rel(dst)!r} (is a parent a file?).") from None
         return f"Copied {self._rel(src)} to {self._rel(dst)}."
 
-    @tool
+    @tool(reversible=True, undo="_undo_files")
     def move_file(self, source: str, destination: str) -> str:
         """Move or rename a file (the destination must not exist yet).
 
@@ -167,6 +202,7 @@ class FileTools(WorldState):
         src, dst = self._file(source), self._path(destination)
         if dst.exists():
             raise ToolError(f"{self._rel(dst)!r} exists already; delete it first or pick another name.")
+        self._keep_paths(src, dst)
         try:
             dst.parent.mkdir(parents=True, exist_ok=True)
             src.rename(dst)
@@ -192,7 +228,7 @@ class FileTools(WorldState):
         """
         return self._path(path).is_file()
 
-    @tool
+    @tool(reversible=True, undo="_undo_files")
     def create_directory(self, path: str) -> str:
         """Create a directory (and missing parents).
 
@@ -202,6 +238,7 @@ class FileTools(WorldState):
         full = self._path(path)
         if full.is_file():
             raise ToolError(f"{self._rel(full)!r} is a file.")
+        self._keep_paths(full)
         try:
             full.mkdir(parents=True, exist_ok=True)
         except OSError:

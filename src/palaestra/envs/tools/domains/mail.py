@@ -122,7 +122,7 @@ class MailTools(WorldState):
         """The mail folders and how many emails each holds."""
         return {f: sum(m.folder == f for m in self.mails) for f in FOLDERS}
 
-    @tool
+    @tool(reversible=False)
     def send_email(self, to: str, subject: str, body: str, cc: list[str] | None = None) -> dict[str, Any]:
         """Send a new email from the user's address.
 
@@ -138,7 +138,7 @@ class MailTools(WorldState):
         m = self._send(rcpt, subject, body, self._addresses(cc or [], "cc address"))
         return {"sent": True, "id": m.id, "to": m.to, "subject": m.subject}
 
-    @tool
+    @tool(reversible=False)
     def reply_to_email(self, email_id: str, body: str) -> dict[str, Any]:
         """Reply to the sender of an email (subject "Re: ...").
 
@@ -153,7 +153,7 @@ class MailTools(WorldState):
         m = self._send([orig.sender], subject, body, [], reply=orig.id)
         return {"sent": True, "id": m.id, "to": m.to, "subject": m.subject}
 
-    @tool
+    @tool(reversible=False)
     def forward_email(self, email_id: str, to: str, note: str = "") -> dict[str, Any]:
         """Forward an email with its full text to someone (subject "Fwd: ...").
 
@@ -173,27 +173,31 @@ class MailTools(WorldState):
         m = self._send(rcpt, f"Fwd: {orig.subject}", body.lstrip("\n"), [], fwd=orig.id)
         return {"sent": True, "id": m.id, "to": m.to, "subject": m.subject}
 
-    @tool
+    @tool(reversible=True, undo="_undo_record")
     def mark_email_as_read(self, email_id: str) -> str:
         """Mark an email as read.
 
         Args:
             email_id: the email's id.
         """
-        self._mail(email_id).read = True
+        m = self._mail(email_id)
+        self.keep_record("mails", m)
+        m.read = True
         return f"{email_id} marked as read."
 
-    @tool
+    @tool(reversible=True, undo="_undo_record")
     def mark_email_as_unread(self, email_id: str) -> str:
         """Mark an email as unread.
 
         Args:
             email_id: the email's id.
         """
-        self._mail(email_id).read = False
+        m = self._mail(email_id)
+        self.keep_record("mails", m)
+        m.read = False
         return f"{email_id} marked as unread."
 
-    @tool
+    @tool(reversible=True, undo="_undo_record")
     def move_email(self, email_id: str, folder: str) -> str:
         """Move an email to another folder (inbox, archive, sent or trash).
 
@@ -202,10 +206,12 @@ class MailTools(WorldState):
             folder: the destination folder.
         """
         m = self._mail(email_id)
-        m.folder = self._folder(folder)
+        f = self._folder(folder)
+        self.keep_record("mails", m)
+        m.folder = f
         return f"{m.id} moved to {m.folder}."
 
-    @tool
+    @tool(reversible=True, undo="_undo_record")
     def delete_email(self, email_id: str) -> str:
         """Delete an email (it goes to the trash folder).
 
@@ -213,5 +219,6 @@ class MailTools(WorldState):
             email_id: the email's id.
         """
         m = self._mail(email_id)
+        self.keep_record("mails", m)
         m.folder = "trash"
         return f"{m.id} moved to trash."

@@ -16,7 +16,7 @@ class ReminderTools(WorldState):
                 return r
         raise ToolError(f"no reminder with id {reminder_id!r}; list_reminders shows them.")
 
-    @tool
+    @tool(reversible=True, undo="_undo_record")
     def create_reminder(self, text: str, date: str, time: str = "") -> dict[str, Any]:
         """Create a reminder (a to-do with a due date; not a calendar event).
 
@@ -30,6 +30,7 @@ class ReminderTools(WorldState):
         day = self.date(date)
         if time.strip():
             self.minutes(time)
+        self.keep_record("reminders")
         r = Reminder(self.next_id("r"), text.strip(), day.isoformat(), time.strip(), by_agent=True)
         self.reminders.append(r)
         return r.card()
@@ -44,7 +45,7 @@ class ReminderTools(WorldState):
         rs = [r for r in self.reminders if include_done or not r.done]
         return [r.card() for r in sorted(rs, key=lambda r: (r.date, r.time, r.id))]
 
-    @tool
+    @tool(reversible=True, undo="_undo_record")
     def complete_reminder(self, reminder_id: str) -> dict[str, Any]:
         """Mark a reminder as done.
 
@@ -52,10 +53,11 @@ class ReminderTools(WorldState):
             reminder_id: the reminder's id, e.g. "r-2".
         """
         r = self._reminder(reminder_id)
+        self.keep_record("reminders", r)
         r.done = True
         return r.card()
 
-    @tool
+    @tool(reversible=True, undo="_undo_record")
     def delete_reminder(self, reminder_id: str) -> str:
         """Delete a reminder.
 
@@ -63,5 +65,6 @@ class ReminderTools(WorldState):
             reminder_id: the reminder's id.
         """
         r = self._reminder(reminder_id)
+        self.keep_record("reminders", r)
         self.reminders.remove(r)
         return f"Deleted reminder {r.id} ({r.text})."

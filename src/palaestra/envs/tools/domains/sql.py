@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from palaestra import ToolError, tool
+from palaestra import ToolError, record_undo, tool
 from palaestra.envs.tools.state import SQL_CLOCK, WorldState
 
 MAX_ROWS = 50
@@ -89,13 +89,22 @@ class SqlTools(WorldState):
             out["note"] = f"only the first {MAX_ROWS} rows are shown; aggregate or add LIMIT/WHERE."
         return out
 
-    @tool
+    def _undo_sql(self, db: bytes) -> None:
+        """Put the database back as it was before an ``execute_sql``."""
+        assert self.sql_guard is not None
+        with self.sql_guard.off() as conn:
+            conn.deserialize(db)
+
+    @tool(reversible=True, undo="_undo_sql")
     def execute_sql(self, statement: str) -> dict[str, Any]:
         """Run one SQL statement that changes rows (INSERT, UPDATE or DELETE) and report the rows affected.
 
         Args:
             statement: one SQLite INSERT, UPDATE or DELETE statement.
         """
+        if self.db is not None and self.sql_guard is not None:
+            with self.sql_guard.off() as conn:
+                record_undo(db=conn.serialize())
         cur = self._run(statement, write=True)
         return {"rows_affected": cur.rowcount}
 
