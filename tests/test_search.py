@@ -136,6 +136,8 @@ async def test_best_of_n_plays_the_best_trajectory_and_replays_it() -> None:
     first = await agent.act(obs)
     trace = agent.pop_trace()
     assert _by(first) == 1 and trace["values"] == [0.0, 0.75] and trace["chosen"] == 1
+    back, on = trace["tree"]["children"]  # each first action holds its trajectory's value
+    assert (back["value"], on["value"], on.get("chosen")) == (0.0, 0.75, True)
     assert env.pos == 1 and len(calls) == 4
     step = await env.step(first)
     second = await agent.act(step.observation)

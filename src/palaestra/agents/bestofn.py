@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from palaestra.agents.search import BudgetSpent, Node, SearchAgent, check_count, check_limit, make_strategy
+from palaestra.agents.search import (
+    BudgetSpent,
+    Node,
+    SearchAgent,
+    backup,
+    check_count,
+    check_limit,
+    make_strategy,
+)
 from palaestra.env import Env
 from palaestra.errors import UsageError
 from palaestra.models.base import GenerateConfig, Model
@@ -82,6 +90,7 @@ class BestOfNAgent(SearchAgent):
         finally:
             if cur is not root:
                 cur.value = await self.searcher.evaluate(cur)
+                backup(cur, cur.value)  # each first action's value: the mean of its trajectories
                 ends.append(cur)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from palaestra.agents.search import BudgetSpent, Node, SearchAgent, check_count, make_strategy, uct
+from palaestra.agents.search import BudgetSpent, Node, SearchAgent, backup, check_count, make_strategy, uct
 from palaestra.env import Env
 from palaestra.errors import UsageError
 from palaestra.models.base import GenerateConfig, Model
@@ -85,15 +85,6 @@ class MCTSAgent(SearchAgent):
                 break
             cur = await self.searcher.step(cur, *proposals[0])
         return cur.value
-
-
-def backup(node: Node, value: float) -> None:
-    """Add one visit and ``value`` to ``node`` and every ancestor."""
-    cur: Node | None = node
-    while cur is not None:
-        cur.visits += 1
-        cur.total += value
-        cur = cur.parent
 
 
 def mcts_agent(

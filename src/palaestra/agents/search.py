@@ -343,10 +343,11 @@ class Searcher:
             }
             if node is chosen:
                 d["chosen"] = True
-            if node.action is not None and node.action.tool_calls:
-                d["call"] = [{"name": c.name, "arguments": c.arguments} for c in node.action.tool_calls]
-            elif node.action is not None:
-                d["text"] = node.action.content
+            if node.action is not None:  # the whole action, for exports (sibling preference pairs)
+                if node.action.tool_calls:
+                    d["call"] = [{"name": c.name, "arguments": c.arguments} for c in node.action.tool_calls]
+                if node.action.content:
+                    d["text"] = node.action.content
             out[id(node)] = d
             if node.parent is not None and id(node.parent) in out:
                 out[id(node.parent)]["children"].append(d)
@@ -467,6 +468,15 @@ def make_strategy(
     )
     holder["s"] = searcher
     return cls(env, agent, searcher, max_model_calls=max_model_calls, max_env_steps=max_env_steps, **own)
+
+
+def backup(node: Node, value: float) -> None:
+    """Add one visit and ``value`` to ``node`` and every ancestor."""
+    cur: Node | None = node
+    while cur is not None:
+        cur.visits += 1
+        cur.total += value
+        cur = cur.parent
 
 
 def uct(parent: Node, child: Node, c: float) -> float:
