@@ -68,7 +68,7 @@ class BestOfNAgent(SearchAgent):
             "values": [round(e.value, 4) for e in ends],
             "chosen": ends.index(best),
             "stopped_by": stopped,
-            "tree": self.searcher.tree(root, best),
+            "tree": self.searcher.tree(root, first),
         }
         return first.action, trace
 
