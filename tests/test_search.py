@@ -12,6 +12,7 @@ import pytest
 from tests.clitools import PALAESTRA, stderr_lines
 
 from palaestra import Env, EnvSpec, Message, Observation, Task, ToolCall, make, make_agent, tool
+from palaestra.agents.base import check_agent_options
 from palaestra.agents.baselines import RandomAgent
 from palaestra.agents.search import parse_score
 from palaestra.errors import UsageError
@@ -197,6 +198,12 @@ def test_bad_search_options_are_usage_errors() -> None:
             make_agent("mcts", env=env, inner="noisy", **opts)
     with pytest.raises(UsageError, match="epsilon"):
         make_agent("noisy", env=env, epsilon=2)
+    # before a run starts, the options a strategy passes on are checked against its inner agent
+    check_agent_options("mcts", {"inner": "noisy", "epsilon": 0.5, "simulations": 4, "value": "progress"})
+    with pytest.raises(UsageError, match="agent 'noisy' takes no option 'bogus'"):
+        check_agent_options("mcts", {"inner": "noisy", "simulations": 4, "bogus": 1})
+    with pytest.raises(UsageError, match="'width'"):
+        check_agent_options("bestofn", {"inner": "expert", "width": 2})  # beam's, not bestofn's
 
 
 async def test_a_searched_episode_stores_its_trees_and_scores_the_real_trajectory(tmp_path: Path) -> None:

@@ -38,12 +38,18 @@ def _search_needs_model(options: dict[str, Any]) -> bool:
     return needs_model(options)
 
 
+def _search_inner_options(name: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    from palaestra.agents.search import inner_options
+
+    return inner_options(AGENTS.get(name), options)
+
+
 for _name, _ref in (
     ("bestofn", "palaestra.agents.bestofn:bestofn_agent"),
     ("beam", "palaestra.agents.beam:beam_agent"),
     ("mcts", "palaestra.agents.mcts:mcts_agent"),
 ):
-    AGENTS.register(_name, _ref, needs_model=_search_needs_model)
+    AGENTS.register(_name, _ref, needs_model=_search_needs_model, wraps=_search_inner_options)
 
 
 def register_agent(
@@ -66,8 +72,15 @@ def agent_needs_model(name: str, options: dict[str, Any] | None = None) -> bool:
 
 def check_agent_options(name: str, options: dict[str, Any]) -> None:
     """Refuse, before a run starts, options that agent ``name``'s factory cannot take (a factory
-    with ``**options`` passes them on, e.g. to the agent it wraps, and is checked when built)."""
+    with ``**options`` passes them on, e.g. to the agent it wraps, and is checked when built; one
+    registered with ``wraps=fn``, ``fn(factory, options) -> (inner name, inner options)``, has the
+    options it passes on checked against the agent it wraps)."""
     params = inspect.signature(AGENTS.get(name)).parameters.values()
+    wraps = AGENTS.meta(name).get("wraps")
+    if callable(wraps):
+        inner, rest = wraps(name, options)
+        check_agent_options(inner, rest)
+        return
     if any(p.kind is p.VAR_KEYWORD for p in params):
         return
     taken = {p.name for p in params} - {"env", "model", "seed", "config"}

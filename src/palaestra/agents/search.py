@@ -487,6 +487,18 @@ def uct(parent: Node, child: Node, c: float) -> float:
     return child.mean() + c * math.sqrt(math.log(max(parent.visits, 1)) / child.visits)
 
 
+SHARED_OPTIONS = ("inner", "value", "expand", "max_model_calls", "max_env_steps")
+"""Options every strategy takes (see :func:`make_strategy`), besides its factory's own."""
+
+
+def inner_options(factory: Callable[..., Any], options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The inner agent's name and the options a strategy built by ``factory`` passes on to it."""
+    import inspect
+
+    own = set(inspect.signature(factory).parameters) | set(SHARED_OPTIONS)
+    return str(options.get("inner", "tools")), {k: v for k, v in options.items() if k not in own}
+
+
 def needs_model(options: dict[str, Any]) -> bool:
     """Whether a strategy with these options needs the run's model: its inner agent does, or it
     values states by the model's self-evaluation."""
