@@ -279,3 +279,18 @@ def test_cli_runs_mcts_over_noisy_without_a_model_and_asks_for_one_over_tools(tm
     )
     lines = stderr_lines(bad.stderr)
     assert bad.returncode != 0 and len(lines) == 1 and "needs a model" in lines[0], bad.stderr
+
+
+async def test_astar_expands_the_cheapest_state_and_plays_the_path_to_the_goal() -> None:
+    # valid actions +1, -1 at every state; f = depth + 10 * (1 - progress): the +1 chain is always
+    # cheapest, so 3 expansions reach pos 4 (success) and the path is played without searching again
+    env, agent, obs, _ = await _start("astar", inner="random", expand="valid", expansions=10, k=2)
+    act = await agent.act(obs)
+    trace = agent.pop_trace()
+    assert _by(act) == 1 and trace["goal_found"] and trace["expansions"] == 3
+    assert trace["spent"]["env_steps"] == 5  # +1,-1 at pos 1 and 2; +1 at pos 3 is the goal
+    for _ in range(2):
+        step = await env.step(act)
+        act = await agent.act(step.observation)
+        assert _by(act) == 1 and "replay" in agent.pop_trace()
+    assert (await env.step(act)).info["success"]

@@ -48,6 +48,7 @@ for _name, _ref in (
     ("bestofn", "palaestra.agents.bestofn:bestofn_agent"),
     ("beam", "palaestra.agents.beam:beam_agent"),
     ("mcts", "palaestra.agents.mcts:mcts_agent"),
+    ("astar", "palaestra.agents.astar:astar_agent"),
 ):
     AGENTS.register(_name, _ref, needs_model=_search_needs_model, wraps=_search_inner_options)
 

@@ -25,7 +25,7 @@ from palaestra.env import Env
 from palaestra.errors import UsageError
 from palaestra.models.base import GenerateConfig, Model
 from palaestra.policy import Agent
-from palaestra.types import Message, Observation, Task
+from palaestra.types import Message, Observation
 
 
 class BestOfNAgent(SearchAgent):
@@ -35,19 +35,11 @@ class BestOfNAgent(SearchAgent):
         super().__init__(*args, **kwargs)
         self.n = check_count("n", n, minimum=1)
         self.depth = check_limit("depth", depth)
-        self.plan: list[Node] = []
-
-    async def reset(self, task: Task) -> None:
-        await super().reset(task)
-        self.plan = []
 
     async def decide(self, observation: Observation, real: Any) -> tuple[Message, dict[str, Any]]:
-        if self.plan and _same(self.plan[0], observation):
-            node = self.plan.pop(0)
-            assert node.action is not None
-            self.inner = node.agent
-            return node.action, {"replay": node.depth, "left": len(self.plan)}
-        self.plan = []
+        replayed = self.replay(observation)
+        if replayed is not None:
+            return replayed
         root = self.root(observation, real)
         ends: list[Node] = []
         stopped = "n"
@@ -60,17 +52,15 @@ class BestOfNAgent(SearchAgent):
         if best is None:
             return await self.fallback(root), {"trajectories": 0, "stopped_by": stopped}
         path = best.path()
-        first, self.plan = path[0], path[1:]
-        assert first.action is not None
-        self.inner = first.agent
+        action = self.follow(path)
         trace = {
             "trajectories": len(ends),
             "values": [round(e.value, 4) for e in ends],
             "chosen": ends.index(best),
             "stopped_by": stopped,
-            "tree": self.searcher.tree(root, first),
+            "tree": self.searcher.tree(root, path[0]),
         }
-        return first.action, trace
+        return action, trace
 
     async def trajectory(self, root: Node, ends: list[Node]) -> None:
         """Play one trajectory from ``root``; its end (valued) goes to ``ends``, also when the budget
@@ -92,12 +82,6 @@ class BestOfNAgent(SearchAgent):
                 cur.value = await self.searcher.evaluate(cur)
                 backup(cur, cur.value)  # each first action's value: the mean of its trajectories
                 ends.append(cur)
-
-
-def _same(node: Node, observation: Observation) -> bool:
-    """Whether the real env answered as the searched one did before ``node``'s action."""
-    expected = node.parent.obs if node.parent is not None else None
-    return expected is not None and expected.messages == observation.messages
 
 
 def bestofn_agent(

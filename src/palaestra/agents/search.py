@@ -380,12 +380,35 @@ class SearchAgent:
         self.max_env_steps = check_limit("max_env_steps", max_env_steps)
         self.totals = {"model_calls": 0, "env_steps": 0, "decisions": 0}
         self._trace: dict[str, Any] | None = None
+        self.plan: list[Node] = []
+        """Searched states still to play for real, one per ``act`` (strategies that plan ahead)."""
 
     async def reset(self, task: Task) -> None:
         await self.inner.reset(task)
         self.searcher.history = []
         self.totals = {"model_calls": 0, "env_steps": 0, "decisions": 0}
         self._trace = None
+        self.plan = []
+
+    def replay(self, observation: Observation) -> tuple[Message, dict[str, Any]] | None:
+        """The plan's next action, while the real env answers as the searched one did (else the
+        plan is dropped and None returned: search again)."""
+        node = self.plan[0] if self.plan else None
+        if node is None or node.action is None or node.parent is None:
+            return None
+        if node.parent.obs.messages != observation.messages:
+            self.plan = []
+            return None
+        self.plan.pop(0)
+        self.inner = node.agent
+        return node.action, {"replay": node.depth, "left": len(self.plan)}
+
+    def follow(self, path: list[Node]) -> Message:
+        """Play the first action of ``path`` now and keep the rest as the plan."""
+        first, self.plan = path[0], path[1:]
+        assert first.action is not None
+        self.inner = first.agent
+        return first.action
 
     async def act(self, observation: Observation) -> Message:
         self.searcher.history.extend(observation.messages)

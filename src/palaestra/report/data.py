@@ -173,7 +173,12 @@ def _add_examples(store: Store, run: RunData, n: int) -> None:
             run.category_links.setdefault(("", v.category), v.anchor)
 
 
-SEARCH_BUDGETS: dict[str, str] = {"mcts": "simulations", "bestofn": "n", "beam": "width"}
+SEARCH_BUDGETS: dict[str, str] = {
+    "mcts": "simulations",
+    "bestofn": "n",
+    "beam": "width",
+    "astar": "expansions",
+}
 """The option that sizes each search strategy's budget (the x axis of success vs budget)."""
 
 
