@@ -294,3 +294,16 @@ async def test_astar_expands_the_cheapest_state_and_plays_the_path_to_the_goal()
         act = await agent.act(step.observation)
         assert _by(act) == 1 and "replay" in agent.pop_trace()
     assert (await env.step(act)).info["success"]
+
+
+async def test_a_judge_model_values_states_and_is_charged_to_the_budget(tmp_path: Path) -> None:
+    script = tmp_path / "judge.json"
+    script.write_text('["3", "8"]')  # rates +1 (first valid action) 3/10 and -1 8/10
+    _env, agent, obs, calls = await _start(
+        "mcts", inner="random", expand="valid", value=f"judge:mock:{script}", simulations=2
+    )
+    act = await agent.act(obs)
+    trace = agent.pop_trace()
+    assert _by(act) == -1 and trace["spent"]["model_calls"] == 2 and calls == []
+    assert [c["eval"] for c in trace["tree"]["children"]] == [0.3, 0.8]
+    await agent.aclose()
