@@ -307,3 +307,13 @@ async def test_a_judge_model_values_states_and_is_charged_to_the_budget(tmp_path
     assert _by(act) == -1 and trace["spent"]["model_calls"] == 2 and calls == []
     assert [c["eval"] for c in trace["tree"]["children"]] == [0.3, 0.8]
     await agent.aclose()
+
+
+async def test_a_chat_agent_searched_over_valid_actions_keeps_a_consistent_history() -> None:
+    # the model is asked only for real decisions' fallbacks: here never; the chosen valid action
+    # is written into the inner chat agent's history with the observation it answered
+    _env, agent, obs, calls = await _start("mcts", ["unused"], expand="valid", simulations=2)
+    act = await agent.act(obs)
+    assert _by(act) == 1 and calls == []
+    history = agent.inner.history
+    assert history[-1] == act and history[:-1] == obs.messages

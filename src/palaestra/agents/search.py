@@ -16,6 +16,9 @@ trajectory is the real one).
 
 Copies of the inner agent are deep copies that share the env, the models and the config, so any
 agent whose state is plain data (the chat agents, the baselines, experts) can be searched with.
+Sampling ``k`` different actions from a model-driven inner agent needs a temperature above 0
+(``--temperature``); identical proposals count once. Budgets are per decision (per real action);
+the trace also carries what the episode has spent so far.
 """
 
 from __future__ import annotations
@@ -254,7 +257,7 @@ class Searcher:
         self.env.restore(node.state)  # the inner agent (an expert) may read the env's state
         if self.expand == "valid":
             valid = self.env.valid_actions() or []
-            return [(Message(role="assistant", tool_calls=[c]), self.clone(node.agent)) for c in valid[:k]]
+            return [self._adopt(node, Message(role="assistant", tool_calls=[c])) for c in valid[:k]]
         seen: set[str] = set()
         out: list[tuple[Message, Agent]] = []
         for _ in range(k):
@@ -272,6 +275,17 @@ class Searcher:
                 seen.add(key)
                 out.append((act, agent))
         return out
+
+    def _adopt(self, node: Node, action: Message) -> tuple[Message, Agent]:
+        """``action`` (not the inner agent's own) with a copy of the agent that took it: a chat agent
+        (one keeping a ``history`` list) gets the observation and the action written into its
+        history, as if it had chosen it; agents that read the env (the baselines) need nothing."""
+        agent = self.clone(node.agent)
+        history = getattr(agent, "history", None)
+        if isinstance(history, list):
+            history.extend(node.obs.messages)
+            history.append(action)
+        return action, agent
 
     async def step(self, node: Node, action: Message, agent: Agent, *, evaluate: bool = True) -> Node:
         """The child of ``node`` reached by ``action`` (charged one env step), valued unless
