@@ -275,6 +275,10 @@ def taxonomy(data: ReportData) -> str:
         return _svg(fig)
 
 
+BASELINE_COLORS = ("#333333", "#777777", "#aaaaaa")
+"""Dashed lines of the runs without search, in grey (the strategies have the run colours)."""
+
+
 def search_budget(data: ReportData) -> str | None:
     """Success rate against search budget (``simulations``, ``n``, ``width``) of the runs of each
     search strategy and setting, one panel per environment and over all; the runs of the same
@@ -289,6 +293,7 @@ def search_budget(data: ReportData) -> str | None:
         axes = fig.subplots(rows, cols, squeeze=False, sharey=True)
         for k, env in enumerate(envs):
             ax = axes[k // cols][k % cols]
+            drawn: set[str] = set()  # a baseline shared by several groups is drawn once
             for i, group in enumerate(groups):
                 color = RUN_COLORS[i % len(RUN_COLORS)]
                 pts = [(b, _estimate(_group_of(r, env))) for b, r in group.points]
@@ -307,15 +312,19 @@ def search_budget(data: ReportData) -> str | None:
                     color=color,
                     label=_text(group.label),
                 )
-                for j, base in enumerate(group.baselines):
+                for base in group.baselines:
                     m = _estimate(_group_of(base, env))[0]
-                    if not math.isnan(m):
-                        label = _text(f"{base.label} (no search)") if k == 0 else None
-                        ax.axhline(
-                            m, color=color, linestyle="--", linewidth=1, alpha=0.8 - 0.2 * j, label=label
-                        )
+                    if base.id in drawn or math.isnan(m):
+                        continue
+                    label = _text(f"{base.label} (no search)") if k == 0 else None
+                    shade = BASELINE_COLORS[len(drawn) % len(BASELINE_COLORS)]
+                    ax.axhline(m, color=shade, linestyle="--", linewidth=1.2, label=label)
+                    drawn.add(base.id)
             ax.set_title(_text(env), loc="left")
             ax.set_xscale("log", base=2)
+            budgets = sorted({b for g in groups for b, _ in g.points})
+            ax.set_xticks(budgets, [f"{b:g}" for b in budgets])
+            ax.minorticks_off()
             ax.set_ylim(-0.03, 1.05)
             ax.set_yticks([0, 0.5, 1.0])
             _pct_axis(ax)
