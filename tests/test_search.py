@@ -11,7 +11,19 @@ from typing import Any
 import pytest
 from tests.clitools import PALAESTRA, stderr_lines
 
-from palaestra import Env, EnvSpec, Message, Observation, Task, ToolCall, make, make_agent, tool
+from palaestra import (
+    Env,
+    EnvSpec,
+    Message,
+    Observation,
+    RunConfig,
+    Task,
+    ToolCall,
+    make,
+    make_agent,
+    run,
+    tool,
+)
 from palaestra.agents.base import check_agent_options
 from palaestra.agents.baselines import RandomAgent
 from palaestra.agents.search import parse_score
@@ -317,3 +329,16 @@ async def test_a_chat_agent_searched_over_valid_actions_keeps_a_consistent_histo
     assert _by(act) == 1 and calls == []
     history = agent.inner.history
     assert history[-1] == act and history[:-1] == obs.messages
+
+
+async def test_an_oracle_inside_a_strategy_still_reads_the_task_when_the_run_withholds_it(
+    tmp_path: Path,
+) -> None:
+    # value=self makes the run model-driven, so the runner resets the agent with task.public(); the
+    # shop expert inside reads the task's parameters, and must still get them
+    st = Store(tmp_path / "s.db")
+    opts = {"inner": "noisy", "epsilon": 0.0, "value": "self", "simulations": 1}
+    rid = await run(RunConfig(envs=["shop"], agent="mcts", agent_options=opts, model="mock", tasks=2), st)
+    summary = st.summary(rid)
+    assert summary["envs"]["shop"]["errors"] == 0, st.error_examples(rid)
+    assert summary["success_rate"] == 1.0

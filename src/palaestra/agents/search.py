@@ -397,8 +397,13 @@ class SearchAgent:
         self.plan: list[Node] = []
         """Searched states still to play for real, one per ``act`` (strategies that plan ahead)."""
 
+    oracle = False
+    """Whether the inner agent is an oracle (needs no model): it is reset with the env's own task,
+    parameters included, even where the run withholds them (the runner's rule for oracles)."""
+
     async def reset(self, task: Task) -> None:
-        await self.inner.reset(task)
+        own = getattr(self.env, "task", None) if self.oracle else None
+        await self.inner.reset(own if isinstance(own, Task) and own.id == task.id else task)
         self.searcher.history = []
         self.totals = {"model_calls": 0, "env_steps": 0, "decisions": 0}
         self._trace = None
@@ -493,7 +498,7 @@ def make_strategy(
     """A strategy of class ``cls`` with its ``own`` options: its inner agent built with the
     episode's model behind a budget counter and the options no strategy uses, its searcher (with a
     ``judge:MODEL`` model where asked) and its budget per decision."""
-    from palaestra.agents.base import make_agent
+    from palaestra.agents.base import agent_needs_model, make_agent
 
     check_value(value)
     holder: dict[str, Searcher] = {}
@@ -504,7 +509,9 @@ def make_strategy(
         env, value=value, expand=expand, model=counting, judge=judge, config=config, pinned=(model,)
     )
     holder["s"] = searcher
-    return cls(env, agent, searcher, max_model_calls=max_model_calls, max_env_steps=max_env_steps, **own)
+    strategy = cls(env, agent, searcher, max_model_calls=max_model_calls, max_env_steps=max_env_steps, **own)
+    strategy.oracle = not agent_needs_model(inner, options)
+    return strategy
 
 
 def backup(node: Node, value: float) -> None:
