@@ -424,3 +424,38 @@ def test_trl_trainers_take_the_exports(
     for trainer in trainers:
         result = trainer.train()
         assert result.global_step == 1 and math.isfinite(result.training_loss)
+
+
+@pytest.mark.parametrize("ext", ["jsonl", "parquet"])
+def test_search_exports_sibling_pairs_and_the_best_branch(tokenizer: Any, tmp_path: Path, ext: str) -> None:
+    """search-dpo: at each searched step the best valued root child against each lower valued one,
+    the prompt being the conversation up to that step; search-sft: the searched episodes' own
+    trajectories (the branch the search played). A run without search gives neither."""
+    trl = pytest.importorskip("trl.data_utils")
+    st = Store(tmp_path / "s.db")
+    opts = {"inner": "noisy", "epsilon": 0.5, "simulations": 6, "k": 3}
+    searched_run = asyncio.run(
+        run(RunConfig(envs=["maze", "crafting"], agent="mcts", agent_options=opts, tasks=2, max_steps=8), st)
+    )
+    plain = asyncio.run(run(RunConfig(envs=["maze"], agent="expert", tasks=1), st))
+    out = tmp_path / f"pairs.{ext}"
+    res = export(st, [searched_run], "search-dpo", out)
+    ds = _load(out)
+    assert res.rows == len(ds) > 0
+    for row in ds:
+        assert trl.is_conversational(row) and row["chosen_value"] > row["rejected_value"]
+        assert row["prompt"][0]["role"] == "system" and row["prompt"][-1]["role"] in ("user", "tool")
+        assert row["chosen"][0]["role"] == row["rejected"][0]["role"] == "assistant"
+        assert row["chosen"][0] != row["rejected"][0]
+        steps = st.episode(row["run_id"], row["episode_id"])["steps"]
+        kids = steps[row["step"]]["trace"]["tree"]["children"]
+        assert row["chosen_value"] == max(k["value"] for k in kids if k["visits"])
+        assert sum(m["role"] == "assistant" for m in row["prompt"]) == row["step"]
+        t = trl.maybe_apply_chat_template(row, tokenizer, tools=_tools(row))
+        assert t["prompt"].endswith("<|assistant|>") and t["chosen"] != t["rejected"]
+    sft = export(st, [searched_run, plain], "search-sft", tmp_path / f"sft.{ext}")
+    successes = [e for e in st.episodes(searched_run) if e["success"]]
+    assert sft.rows == len(successes) > 0
+    assert {r["run_id"] for r in _load(tmp_path / f"sft.{ext}")} == {searched_run}
+    none = export(st, [plain], "search-dpo", tmp_path / f"none.{ext}")
+    assert none.rows == 0 and "search strategy" in none.note

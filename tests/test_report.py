@@ -284,3 +284,35 @@ def test_missing_matplotlib_is_a_one_line_hint(
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     lines = stderr_lines(r.stderr)
     assert r.returncode == 2 and len(lines) == 1 and "pip install 'palaestra[report]'" in lines[0], r.stderr
+
+
+def test_runs_that_searched_get_success_against_budget(tmp_path: Path) -> None:
+    """mcts runs at two budgets make one group (same other options) with the noisy runs of the same
+    epsilon as its baseline; a report without search runs has no such section."""
+    from palaestra.report.data import collect, search_groups
+
+    st = Store(tmp_path / "s.db")
+
+    async def go() -> dict[str, str]:
+        base = {"envs": ["maze", "crafting"], "tasks": 2, "max_steps": 10}
+        noisy = {"inner": "noisy", "epsilon": 0.6}
+        return {
+            "noisy": await run(RunConfig(agent="noisy", agent_options={"epsilon": 0.6}, **base), st),
+            "other": await run(RunConfig(agent="noisy", agent_options={"epsilon": 0.1}, **base), st),
+            "m2": await run(RunConfig(agent="mcts", agent_options={**noisy, "simulations": 2}, **base), st),
+            "m4": await run(RunConfig(agent="mcts", agent_options={**noisy, "simulations": 4}, **base), st),
+        }
+
+    ids = asyncio.run(go())
+    data = collect(st, list(ids.values()), episodes_per_env=0)
+    (group,) = search_groups(data.runs)
+    assert group.budget == "simulations" and [b for b, _ in group.points] == [2.0, 4.0]
+    assert [r.id for _, r in group.points] == [ids["m2"], ids["m4"]]
+    assert [r.id for r in group.baselines] == [ids["noisy"]]
+    assert "epsilon=0.6" in group.label and "inner=noisy" in group.label
+    html, _ = build_report(st, list(ids.values()), episodes_per_env=0)
+    section = html[html.index('id="search-budget"') :]
+    assert "Success vs search budget" in section and "<svg" in section[:20000]
+    assert "noisy (" in section and "(no search)" in section
+    plain, _ = build_report(st, [ids["noisy"]], episodes_per_env=0)
+    assert 'id="search-budget"' not in plain and "#search-budget" not in plain

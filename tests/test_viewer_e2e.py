@@ -254,3 +254,44 @@ def test_long_episode_loads_more_steps(page: Page, base: str) -> None:
     expect(steps).to_have_count(LONG_STEPS)
     expect(steps.last).to_contain_text(f"reply {LONG_STEPS - 1}")
     expect(more).to_have_count(0)
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
+    """A viewer over a store holding one MCTS episode: (url, run id, episode id)."""
+    from palaestra import RunConfig, Store, run
+
+    path = tmp_path_factory.mktemp("viewer-search") / "palaestra.db"
+    ids: list[str] = []
+
+    def build() -> None:
+        st = Store(path)
+        opts = {"inner": "noisy", "simulations": 4, "k": 2}
+        ids.append(
+            asyncio.run(
+                run(RunConfig(envs=["maze"], agent="mcts", agent_options=opts, tasks=1, max_steps=3), st)
+            )
+        )
+        ids.append(st.episodes(ids[0])[0]["id"])
+        st.close()
+
+    worker = threading.Thread(target=build)
+    worker.start()
+    worker.join(120)
+    assert ids, "building the store failed"
+    server = Server(path).start()
+    yield server.url, ids[0], ids[1]
+    server.close()
+
+
+def test_a_search_step_shows_its_tree(page: Page, searched: tuple[str, str, str]) -> None:
+    url, run_id, episode_id = searched
+    page.goto(f"{url}#/episode/{quote(run_id, safe='')}/{quote(episode_id, safe='')}")
+    trace = page.locator(".step details.trace.search").first
+    expect(trace.locator("summary").first).to_contain_text("search tree · mcts")
+    trace.locator("summary").first.click()
+    root = trace.locator("ul.tree.root > li.tree-node")
+    expect(root).to_contain_text("root (real state)")
+    expect(root.locator(".badge.visits").first).to_have_text("visits 4")
+    expect(trace.locator("li.tree-node.chosen .badge.chosen")).to_have_count(1)
+    expect(trace.locator("li.tree-node .node-action").first).to_contain_text("move(")

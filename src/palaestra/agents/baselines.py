@@ -69,6 +69,10 @@ class RandomAgent:
             role="assistant", tool_calls=[ToolCall(id=f"call_{self.n}", name=spec.name, arguments=args)]
         )
 
+    def reseed(self, seed: int) -> None:
+        """Draw other random actions from here on (each branch a search samples gets its own)."""
+        self.rng = random.Random(f"{self.seed}/{seed}/{self.rng.random()}")
+
     def _word(self) -> str:
         return self.rng.choice(self.words) if self.words else "hello"
 

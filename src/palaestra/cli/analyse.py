@@ -103,13 +103,18 @@ def compare(
 @app.command()
 def export(
     runs: _Runs,
-    format: Annotated[str, typer.Option("--format", "-f", help="sft | dpo | rm | raw")] = "sft",
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="sft | dpo | rm | raw | search-dpo | search-sft")
+    ] = "sft",
     out_path: Annotated[
         Path | None, typer.Option("--out", "-o", help="Output file: FILE.jsonl or FILE.parquet.")
     ] = None,
     filter: Annotated[
         str | None,
-        typer.Option(help="Episodes for sft/raw: success | failed | all (default: sft success, raw all)."),
+        typer.Option(
+            help="Episodes for sft/raw/search-*: success | failed | all (default: sft and search-sft "
+            "success, raw and search-dpo all)."
+        ),
     ] = None,
     env: _Env = None,
     dpo_mode: Annotated[

@@ -16,7 +16,17 @@ from palaestra.chat import chat_message
 from palaestra.errors import UsageError
 from palaestra.eval.metrics import require_single_agent
 from palaestra.export.conversation import conversation, tools_of
-from palaestra.export.formats import COLUMNS, FORMATS, dpo_row, pairings, raw_row, rm_row, sft_row
+from palaestra.export.formats import (
+    COLUMNS,
+    FORMATS,
+    dpo_row,
+    pairings,
+    raw_row,
+    rm_row,
+    search_dpo_rows,
+    searched,
+    sft_row,
+)
 from palaestra.export.writer import check_overwrite, file_format, write_rows
 
 if TYPE_CHECKING:
@@ -100,15 +110,19 @@ def export(
         require_single_agent(store.run_row(rid))
     selected = {rid: store.episode_rows(rid, env=env) for rid in dict.fromkeys(runs)}
 
-    if format in ("sft", "raw"):
-        chosen_filter = filter or ("success" if format == "sft" else "all")
+    if format in ("sft", "raw", "search-sft", "search-dpo"):
+        chosen_filter = filter or ("all" if format in ("raw", "search-dpo") else "success")
         picked = {rid: [r for r in rows if _keep(r, chosen_filter)] for rid, rows in selected.items()}
         n_eps = sum(map(len, picked.values()))
 
         def rows_iter() -> Iterator[dict[str, Any]]:
             for rid, rows in picked.items():
                 for ep in _episodes(store, rid, rows):
-                    if format == "sft":
+                    if format.startswith("search-") and not searched(ep):
+                        continue
+                    if format == "search-dpo":
+                        yield from search_dpo_rows(ep)
+                    elif format in ("sft", "search-sft"):
                         row = sft_row(ep)
                         if row is not None:
                             yield row
@@ -117,6 +131,11 @@ def export(
 
         n = write_rows(rows_iter(), path, COLUMNS[format])
         note = "" if n else f"no {chosen_filter} episodes to export"
+        if not n and format.startswith("search-"):
+            note = (
+                f"no {format} rows: export runs of a search strategy (--agent bestofn, beam or mcts) "
+                "whose trees have siblings of different values"
+            )
         return ExportResult(path, format, n, n_eps, note)
 
     # Preference formats: successes and failures of the same task, across every run given.

@@ -12,6 +12,12 @@
 * ``rm`` — TRL's implicit-prompt preference format for RewardTrainer: ``chosen`` and ``rejected`` are
   whole trajectories of the same task (a success and a failure), ``task`` is the goal text (ARMAP's
   (task, positive, negative) triplets).
+* ``search-dpo`` — step-level preference pairs from searched episodes (``bestofn``, ``beam``,
+  ``mcts``; Agent Q's recipe): at each real step whose trace holds a search tree, the root's child
+  with the highest value is ``chosen`` and each sibling with a lower value is ``rejected``; ``prompt``
+  is the conversation up to that step. Explicit-prompt format, like ``dpo``.
+* ``search-sft`` — best-branch SFT: the trajectories the search chose and played (the ``sft`` rows
+  of episodes whose steps hold a search tree).
 * ``raw`` — every stored field of every episode: the episode row, task, steps, final observation and
   model calls with token ids and logprobs where the server returned them.
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
+from palaestra.chat import chat_message
 from palaestra.export.conversation import (
     common_prefix,
     conversation,
@@ -28,6 +35,7 @@ from palaestra.export.conversation import (
     tools_of,
     trim_to_last_assistant,
 )
+from palaestra.types import Message, ToolCall
 
 Kind = Literal["str", "int", "float", "bool", "json", "json_list"]
 Episode = Mapping[str, Any]
@@ -82,6 +90,24 @@ COLUMNS: dict[str, tuple[tuple[str, Kind], ...]] = {
         ("rejected_episode_id", "str"),
         ("rejected_reward", "float"),
     ),
+    "search-dpo": (
+        ("prompt", "json_list"),
+        ("chosen", "json_list"),
+        ("rejected", "json_list"),
+        ("tools", "json_list"),
+        ("run_id", "str"),
+        ("episode_id", "str"),
+        ("env", "str"),
+        ("task_id", "str"),
+        ("difficulty", "int"),
+        ("agent", "str"),
+        ("step", "int"),
+        ("chosen_value", "float"),
+        ("rejected_value", "float"),
+        ("chosen_visits", "int"),
+        ("rejected_visits", "int"),
+    ),
+    "search-sft": (("messages", "json_list"), ("tools", "json_list"), *META),
     "raw": (
         ("run_id", "str"),
         ("id", "str"),
@@ -210,3 +236,62 @@ def pairings(successes: Sequence[T], failures: Sequence[T]) -> Iterator[tuple[T,
         return
     for i in range(max(len(successes), len(failures))):
         yield successes[i % len(successes)], failures[i % len(failures)]
+
+
+def searched(ep: Episode) -> bool:
+    """Whether any step of the episode holds a search tree in its trace."""
+    return any(isinstance((st.get("trace") or {}).get("tree"), dict) for st in ep["steps"])
+
+
+def _node_action(node: Mapping[str, Any], call_id: str) -> Message:
+    calls = [
+        ToolCall(id=f"{call_id}_{j}" if j else call_id, name=c["name"], arguments=c.get("arguments") or {})
+        for j, c in enumerate(node.get("call") or [])
+    ]
+    return Message(role="assistant", content=node.get("text") or "", tool_calls=calls)
+
+
+def _siblings(tree: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The root's children that were valued, one per distinct action (its best), best first."""
+    best: dict[str, Mapping[str, Any]] = {}
+    for child in tree.get("children") or []:
+        if not child.get("visits") or (not child.get("call") and not child.get("text")):
+            continue
+        key = repr((child.get("call"), child.get("text")))
+        if key not in best or child["value"] > best[key]["value"]:
+            best[key] = child
+    return sorted(best.values(), key=lambda c: -float(c["value"]))
+
+
+def search_dpo_rows(ep: Episode) -> Iterator[dict[str, Any]]:
+    """Step-level pairs from the search trees of one episode: the best valued sibling against each
+    lower valued one, with the conversation up to that step as the prompt."""
+    prefix: list[Any] = []
+    tools = tools_of(ep)
+    for step in ep["steps"]:
+        prefix.extend(chat_message(m) for m in step["observation"])
+        tree = (step.get("trace") or {}).get("tree")
+        kids = _siblings(tree) if isinstance(tree, dict) else []
+        for worse in kids[1:]:
+            top = kids[0]
+            if float(worse["value"]) >= float(top["value"]):
+                continue
+            call_id = f"call_{step['index']}"
+            yield {
+                "prompt": list(prefix),
+                "chosen": [chat_message(_node_action(top, call_id))],
+                "rejected": [chat_message(_node_action(worse, call_id))],
+                "tools": tools,
+                "run_id": ep["run_id"],
+                "episode_id": ep["id"],
+                "env": ep["env"],
+                "task_id": ep["task_id"],
+                "difficulty": ep["difficulty"],
+                "agent": ep["agent"],
+                "step": step["index"],
+                "chosen_value": float(top["value"]),
+                "rejected_value": float(worse["value"]),
+                "chosen_visits": int(top["visits"]),
+                "rejected_visits": int(worse["visits"]),
+            }
+        prefix.append(chat_message(step["action"]))

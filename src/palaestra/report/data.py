@@ -173,6 +173,70 @@ def _add_examples(store: Store, run: RunData, n: int) -> None:
             run.category_links.setdefault(("", v.category), v.anchor)
 
 
+SEARCH_BUDGETS: dict[str, str] = {
+    "mcts": "simulations",
+    "bestofn": "n",
+    "beam": "width",
+    "astar": "expansions",
+}
+"""The option that sizes each search strategy's budget (the x axis of success vs budget)."""
+
+
+@dataclass(slots=True)
+class SearchGroup:
+    """Runs of one search strategy with the same settings but its budget option: success against
+    budget, and the runs of its inner agent alone (same options, no search) as the baseline."""
+
+    label: str
+    budget: str
+    points: list[tuple[float, RunData]]
+    """(budget, run), by budget."""
+    baselines: list[RunData]
+
+
+def _budget_default(agent: str, key: str) -> Any:
+    import inspect
+
+    from palaestra.agents.base import AGENTS
+
+    param = inspect.signature(AGENTS.get(agent)).parameters.get(key)
+    return None if param is None else param.default
+
+
+def search_groups(runs: Sequence[RunData]) -> list[SearchGroup]:
+    """The runs of search strategies grouped by agent, model and options other than the budget;
+    a run of the inner agent whose options are a subset of the group's is its baseline."""
+    groups: dict[str, SearchGroup] = {}
+    for run in runs:
+        key = SEARCH_BUDGETS.get(run.agent)
+        if key is None:
+            continue
+        options = dict(run.config.get("agent_options") or {})
+        budget = options.pop(key, None)
+        if budget is None:
+            budget = _budget_default(run.agent, key)
+        if not isinstance(budget, int | float):
+            continue
+        settings = " ".join(f"{k}={v}" for k, v in sorted(options.items()))
+        label = f"{run.agent}" + (f"/{run.model}" if run.model else "") + (f" {settings}" if settings else "")
+        group = groups.setdefault(label, SearchGroup(label, key, [], []))
+        group.points.append((float(budget), run))
+    for group in groups.values():
+        group.points.sort(key=lambda p: p[0])
+        first = group.points[0][1]
+        options = dict(first.config.get("agent_options") or {})
+        inner = str(options.get("inner", "tools"))
+        for run in runs:
+            own = run.config.get("agent_options") or {}
+            if (
+                run.agent == inner
+                and run.model == first.model
+                and all(options.get(k) == v for k, v in own.items())
+            ):
+                group.baselines.append(run)
+    return list(groups.values())
+
+
 def finite(x: float | None) -> float:
     """``x`` for plotting: ``nan`` for a missing value."""
     return math.nan if x is None else float(x)

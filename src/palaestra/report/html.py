@@ -147,6 +147,8 @@ def render(data: ReportData, *, title: str | None = None) -> str:
     }
     usage = plots.usage(data)
     figures["usage"] = markup(usage) if usage else None
+    budget = plots.search_budget(data)
+    figures["search_budget"] = markup(budget) if budget else None
     present = [
         c for c in CATEGORIES if any(r.metrics["overall"].get("outcomes", {}).get(c) for r in data.runs)
     ]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from palaestra.errors import UsageError
 from palaestra.eval.taxonomy import CATEGORIES
-from palaestra.report.data import ReportData, RunData, finite
+from palaestra.report.data import RUN_COLORS, ReportData, RunData, finite, search_groups
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -273,3 +273,70 @@ def taxonomy(data: ReportData) -> str:
         handles = [Patch(color=CATEGORY_COLORS[c], label=c.replace("_", " ")) for c in present]
         fig.legend(handles=handles, loc="outside upper left", ncols=min(len(handles), 8) or 1)
         return _svg(fig)
+
+
+BASELINE_COLORS = ("#333333", "#777777", "#aaaaaa")
+"""Dashed lines of the runs without search, in grey (the strategies have the run colours)."""
+
+
+def search_budget(data: ReportData) -> str | None:
+    """Success rate against search budget (``simulations``, ``n``, ``width``) of the runs of each
+    search strategy and setting, one panel per environment and over all; the runs of the same
+    policy without search are dashed lines. None when no run searched."""
+    groups = search_groups(data.runs)
+    if not groups:
+        return None
+    envs = [*data.envs, *(["all"] if len(data.envs) > 1 else [])]
+    cols = min(len(envs), 4)
+    rows = math.ceil(len(envs) / cols)
+    with _figure(max(6.5, 3.3 * cols), 0.8 + 2.4 * rows) as fig:
+        axes = fig.subplots(rows, cols, squeeze=False, sharey=True)
+        for k, env in enumerate(envs):
+            ax = axes[k // cols][k % cols]
+            drawn: set[str] = set()  # a baseline shared by several groups is drawn once
+            for i, group in enumerate(groups):
+                color = RUN_COLORS[i % len(RUN_COLORS)]
+                pts = [(b, _estimate(_group_of(r, env))) for b, r in group.points]
+                pts = [(b, e) for b, e in pts if not math.isnan(e[0])]
+                if not pts:
+                    continue
+                xs = [b for b, _ in pts]
+                ax.fill_between(
+                    xs, [e[1] for _, e in pts], [e[2] for _, e in pts], color=color, alpha=0.14, linewidth=0
+                )
+                ax.plot(
+                    xs,
+                    [e[0] for _, e in pts],
+                    marker="o",
+                    markersize=4,
+                    color=color,
+                    label=_text(group.label),
+                )
+                for base in group.baselines:
+                    m = _estimate(_group_of(base, env))[0]
+                    if base.id in drawn or math.isnan(m):
+                        continue
+                    label = _text(f"{base.label} (no search)") if k == 0 else None
+                    shade = BASELINE_COLORS[len(drawn) % len(BASELINE_COLORS)]
+                    ax.axhline(m, color=shade, linestyle="--", linewidth=1.2, label=label)
+                    drawn.add(base.id)
+            ax.set_title(_text(env), loc="left")
+            ax.set_xscale("log", base=2)
+            budgets = sorted({b for g in groups for b, _ in g.points})
+            ax.set_xticks(budgets, [f"{b:g}" for b in budgets])
+            ax.minorticks_off()
+            ax.set_ylim(-0.03, 1.05)
+            ax.set_yticks([0, 0.5, 1.0])
+            _pct_axis(ax)
+            ax.set_xlabel(" / ".join(sorted({g.budget for g in groups})))
+        for k in range(len(envs), rows * cols):
+            axes[k // cols][k % cols].set_visible(False)
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        if handles:
+            fig.legend(handles, labels, loc="outside upper left", ncols=min(len(handles), 3))
+        return _svg(fig)
+
+
+def _group_of(run: RunData, env: str) -> dict[str, Any] | None:
+    group: dict[str, Any] | None = run.metrics["overall"] if env == "all" else run.metrics["envs"].get(env)
+    return group

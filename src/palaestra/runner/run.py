@@ -119,7 +119,9 @@ def validate(config: RunConfig) -> None:
     for name in config.envs:
         env_factory(name)
     config.tool_policy()  # an empty tool pattern: one line
-    if agent_needs_model(config.agent) and not config.model:  # an unknown agent: one line too
+    if (
+        agent_needs_model(config.agent, config.agent_options) and not config.model
+    ):  # an unknown agent: one line too
         raise UsageError(f"agent {config.agent!r} needs a model: pass --model PROVIDER:NAME")
     check_agent_options(config.agent, config.agent_options)
 
@@ -203,7 +205,9 @@ async def run(
     await check_envs(config)
     if resume and run_id is None:
         raise UsageError("--resume needs a run id")
-    owns_model = model is None and bool(config.model) and agent_needs_model(config.agent)
+    owns_model = (
+        model is None and bool(config.model) and agent_needs_model(config.agent, config.agent_options)
+    )
     if owns_model:
         model = get_model(config.model or "", **config.model_options)
     try:
@@ -253,7 +257,9 @@ async def _episodes(
         if on_start:
             on_start(run_id, stats)
         model_name = config.model or ""
-        withhold = agent_needs_model(config.agent)  # oracles (expert, random) may read the task's params
+        withhold = agent_needs_model(
+            config.agent, config.agent_options
+        )  # oracles (expert, random) may read the task's params
 
         async def worker() -> None:
             for spec in queue:  # shared iterator: each spec goes to exactly one worker

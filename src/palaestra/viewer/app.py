@@ -36,6 +36,7 @@ STATIC_FILES: dict[str, str] = {
     "app.js": "text/javascript",
     "dom.js": "text/javascript",
     "episode.js": "text/javascript",
+    "trace.js": "text/javascript",
     "views.js": "text/javascript",
 }
 """The whole front end. A request for any other name is a 404."""

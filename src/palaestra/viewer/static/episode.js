@@ -1,6 +1,7 @@
 // One episode, turn by turn: what the agent saw, what it did, and what it earned at each step.
 
 import { add, api, badge, enc, h, json, link, longText, num, table, yesNo } from "./dom.js";
+import { renderTrace } from "./trace.js";
 
 const ROLES = new Set(["system", "user", "assistant", "tool"]);
 const STEP_PAGE = 100;
@@ -65,6 +66,7 @@ export function renderStep(step) {
     ),
     h("div", { class: "obs" }, (step.observation || []).map(renderMessage)),
     step.action ? h("div", { class: "act" }, renderMessage(step.action)) : null,
+    step.trace ? renderTrace(step.trace) : null,
     Object.keys(extra).length
       ? h("details", { class: "info" }, h("summary", null, "info"), h("pre", null, json(extra)))
       : null,
