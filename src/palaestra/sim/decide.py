@@ -1,0 +1,153 @@
+"""Turning situations into choices with a model: one call per (archetype, situation) a round
+(archetype mode, AgentTorch's per-situation cache) or one per agent (individual mode).
+
+A reply is a call of the decision's tool (``{"choice": ...}``) or a text that names one choice; any
+other reply, and a call that failed (after the provider's retries), gives the declared default and is
+counted. A fatal model error (bad key, unknown model) stops the simulation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from palaestra.errors import ModelError
+from palaestra.models.base import GenerateConfig, Model
+from palaestra.records import CallRecord
+from palaestra.sim.base import IDLE, Array, Decision, Simulation, State
+from palaestra.types import Message, ToolSpec
+
+Mode = Literal["archetype", "individual"]
+MODES: tuple[Mode, ...] = ("archetype", "individual")
+
+
+def decision_tool(decision: Decision) -> ToolSpec:
+    return ToolSpec(
+        name=decision.tool,
+        description=decision.description,
+        parameters={
+            "type": "object",
+            "properties": {"choice": {"type": "string", "enum": list(decision.choices)}},
+            "required": ["choice"],
+        },
+    )
+
+
+def parse_choice(message: Message, decision: Decision) -> int | None:
+    """The index of the choice a reply makes, or ``None`` when it makes none (or several)."""
+    for call in message.tool_calls:
+        value = call.arguments.get("choice") if call.parse_error is None else None
+        if isinstance(value, str) and value.strip().lower() in decision.choices:
+            return decision.choices.index(value.strip().lower())
+        return None
+    words = set(re.findall(r"[a-z_]+", message.content.lower()))
+    named = [i for i, c in enumerate(decision.choices) if c in words]
+    return named[0] if len(named) == 1 else None
+
+
+@dataclass(slots=True)
+class RoundCalls:
+    """What deciding one round cost."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    """Agents whose choice came from another agent's call in the same (archetype, situation)."""
+    invalid: int = 0
+    """Replies that named no valid choice (the default was taken)."""
+    errors: int = 0
+    """Calls that failed (the default was taken)."""
+    idle: int = 0
+    records: list[CallRecord] = field(default_factory=list)
+
+    def as_info(self) -> dict[str, int]:
+        return {
+            "model_calls": self.calls,
+            "cache_hits": self.cache_hits,
+            "invalid": self.invalid,
+            "model_errors": self.errors,
+            "idle": self.idle,
+        }
+
+
+class Decider:
+    """Asks ``model`` for choices, at most ``concurrency`` calls at a time."""
+
+    def __init__(
+        self, model: Model, sim: Simulation, mode: Mode, config: GenerateConfig, concurrency: int = 64
+    ) -> None:
+        self.model, self.sim, self.mode, self.config = model, sim, mode, config
+        self.tools = [decision_tool(sim.decision)]
+        self._limit = asyncio.Semaphore(max(1, min(concurrency, model.max_concurrency)))
+
+    async def decide(self, state: State, situations: Array) -> tuple[Array, RoundCalls]:
+        """A choice index (int8) per agent, and what it cost."""
+        stats = RoundCalls()
+        default = self.sim.decision.default_index
+        active = situations != IDLE
+        stats.idle = int(situations.size - np.count_nonzero(active))
+        if self.mode == "individual":
+            agents = np.flatnonzero(active)
+            picked = await self._ask_all(
+                [
+                    self.sim.prompt(
+                        int(state["archetype"][i]), int(situations[i]), self.sim.detail(state, int(i))
+                    )
+                    for i in agents
+                ],
+                stats,
+            )
+            choices = np.full(situations.size, default, dtype=np.int8)
+            choices[agents] = picked
+            return choices, stats
+        n_sit = len(self.sim.situations)
+        keys = state["archetype"].astype(np.int32) * n_sit + situations
+        keys[~active] = -1
+        counts = np.bincount(keys[active], minlength=len(self.sim.archetypes) * n_sit)
+        present = np.flatnonzero(counts)
+        answers = await self._ask_all(
+            [self.sim.prompt(int(k) // n_sit, int(k) % n_sit) for k in present], stats
+        )
+        stats.cache_hits = int(counts.sum()) - present.size
+        table = np.full(counts.size + 1, default, dtype=np.int8)  # the last entry: idle agents (key -1)
+        table[present] = answers
+        return table[keys], stats
+
+    async def _ask_all(self, prompts: list[str], stats: RoundCalls) -> Array:
+        replies = await asyncio.gather(*(self._ask(p, stats) for p in prompts))
+        return np.asarray(replies, dtype=np.int8).reshape(len(prompts))
+
+    async def _ask(self, prompt: str, stats: RoundCalls) -> int:
+        messages = [
+            Message(role="system", content=self.sim.system_prompt()),
+            Message(role="user", content=prompt),
+        ]
+        decision = self.sim.decision
+        async with self._limit:
+            stats.calls += 1
+            try:
+                out = await self.model.generate(messages, self.tools, self.config)
+            except ModelError as e:
+                if e.fatal:
+                    raise
+                stats.errors += 1
+                stats.records.append(CallRecord(0, 0, 0.0, e.retries, None, None, error=str(e)[:500]))
+                return decision.default_index
+        stats.records.append(
+            CallRecord(
+                out.usage.input_tokens,
+                out.usage.output_tokens,
+                out.latency,
+                out.retries,
+                out.cost,
+                out.finish_reason,
+            )
+        )
+        choice = parse_choice(out.message, decision)
+        if choice is None:
+            stats.invalid += 1
+            return decision.default_index
+        return choice
