@@ -220,7 +220,9 @@ def test_individual_mode_is_refused_for_a_large_population() -> None:
 def test_shards_give_the_same_run(name: str) -> None:
     one = run(name, MockModel(per_situation), n=1001, executor=LocalExecutor(1))
     three = run(name, MockModel(per_situation), n=1001, executor=LocalExecutor(3))
+    chunked = run(name, MockModel(per_situation), n=1001, executor=LocalExecutor(1, chunk=100))
     assert [r.metrics for r in one.rounds] == [r.metrics for r in three.rounds]
+    assert [r.metrics for r in one.rounds] == [r.metrics for r in chunked.rounds]
     assert split(10, 3) == [(0, 3), (3, 6), (6, 10)] and split(2, 5) == [(0, 1), (1, 2)]
 
 
@@ -308,3 +310,21 @@ def test_cli_sim_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     ):
         code, _, stderr = cli(capsys, *args)
         assert code == 2 and message in stderr and len(stderr.strip().splitlines()) == 1, stderr
+
+
+@pytest.mark.slow
+def test_ray_shards_give_the_same_run_as_local() -> None:
+    pytest.importorskip("ray")
+    from palaestra.sim.shards import RayExecutor
+
+    ray_executor = RayExecutor(shards=2, num_cpus=2)
+    try:
+        for name in SIMS:
+            local = run(name, MockModel(per_situation), n=5000, rounds=3)
+            on_ray = run(name, MockModel(per_situation), n=5000, rounds=3, executor=ray_executor)
+            assert [r.metrics for r in on_ray.rounds] == [r.metrics for r in local.rounds]
+    finally:
+        ray_executor.close()
+    import ray
+
+    assert not ray.is_initialized()  # the executor shut down the Ray it started

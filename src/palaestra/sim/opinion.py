@@ -24,13 +24,17 @@ STEP = np.array([1.0, 0.0, -1.0], dtype=np.float32)
 
 def small_world(n: int, degree: int, rng: np.random.Generator) -> Array:
     """``degree`` neighbours per agent (int32, shape n x degree): the nearest on a ring, half of them,
-    and random others for the rest; never the agent itself when n > degree."""
+    and random others for the rest; never the agent itself when n > degree. Built a column at a
+    time, so a million agents need no temporary array larger than one column."""
     ring = degree // 2
-    offsets = np.array([o for k in range(1, ring // 2 + 2) for o in (k, -k)][:ring], dtype=np.int64)
-    me = np.arange(n, dtype=np.int64)[:, None]
-    near = (me + offsets[None, :]) % n
-    far = rng.integers(1, max(n, 2), (n, degree - ring), dtype=np.int64)  # an offset, never 0
-    return np.concatenate([near, (me + far) % n], axis=1).astype(np.int32)
+    offsets = [o for k in range(1, ring // 2 + 2) for o in (k, -k)][:ring]
+    me = np.arange(n, dtype=np.int64)
+    out = np.empty((n, degree), dtype=np.int32)
+    for j, offset in enumerate(offsets):
+        out[:, j] = (me + offset) % n
+    for j in range(ring, degree):
+        out[:, j] = (me + rng.integers(1, max(n, 2), n)) % n  # an offset, never 0
+    return out
 
 
 @dataclass(slots=True)
