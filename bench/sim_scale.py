@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import os
 import resource
@@ -41,10 +42,8 @@ def _status_kib(field: str) -> int | None:
 
 def reset_peak() -> None:
     """Start measuring the peak RSS from now (Linux: writing 5 to clear_refs resets VmHWM)."""
-    try:
+    with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 def rss_bytes() -> int:
