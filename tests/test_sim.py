@@ -241,16 +241,22 @@ def test_params_are_cast_and_checked() -> None:
 # ---- the store, show and report ---------------------------------------------------------------------
 def test_a_run_is_stored_with_its_rounds(store_path: Path) -> None:
     st = Store(store_path)
-    spec = SimRun("donor", 100, 3, modes=("archetype", "individual"), seed=1)
+    spec = SimRun("donor", 150, 3, modes=("archetype", "individual"), seed=1)
     run_id, _, results = asyncio.run(run_sim(spec, MockModel(per_situation), st))
     assert run_id is not None
     run = st.run(run_id)
     assert run["config"]["kind"] == "sim" and run["status"] == "finished"
     assert run["summary"]["mean_divergence"]["cooperation_rate"] == 0.0
-    assert run["summary"]["modes"]["individual"]["model_calls_per_round"] == 100
+    assert run["summary"]["modes"]["individual"]["model_calls_per_round"] == 150
     ep = st.episode(run_id, "archetype")
     assert [s["info"]["cooperation_rate"] for s in ep["steps"]] == results[0].series("cooperation_rate")
     assert len(ep["calls"]) == sum(r.info["model_calls"] for r in results[0].rounds)
+    # each round's decisions in words: one line per (archetype, situation) asked, with the reply
+    lines = ep["steps"][0]["action"]["content"].splitlines()
+    assert len(lines) == 1 + results[0].rounds[0].info["model_calls"]
+    assert lines[1].startswith(DonorGame.archetypes) and "decide(" in lines[1]
+    individual = st.episode(run_id, "individual")["steps"][0]["action"]["content"].splitlines()
+    assert len(individual) == 1 + 100 and individual[1].startswith("agent 0: ")  # at most 100 kept
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -23,6 +23,8 @@ from palaestra.types import Message, ToolSpec
 
 Mode = Literal["archetype", "individual"]
 MODES: tuple[Mode, ...] = ("archetype", "individual")
+MAX_SAMPLES = 100
+"""Replies kept per round (with who they decided for), for ``palaestra show RUN --episode MODE``."""
 
 
 def decision_tool(decision: Decision) -> ToolSpec:
@@ -62,6 +64,8 @@ class RoundCalls:
     """Calls that failed (the default was taken)."""
     idle: int = 0
     records: list[CallRecord] = field(default_factory=list)
+    samples: list[str] = field(default_factory=list)
+    """The first :data:`MAX_SAMPLES` decisions of the round: whose, the choice and the reply."""
 
     def as_info(self) -> dict[str, int]:
         return {
@@ -90,37 +94,46 @@ class Decider:
         active = situations != IDLE
         stats.idle = int(situations.size - np.count_nonzero(active))
         if self.mode == "individual":
-            agents = np.flatnonzero(active)
-            picked = await self._ask_all(
-                [
-                    self.sim.prompt(
-                        int(state["archetype"][i]), int(situations[i]), self.sim.detail(state, int(i))
-                    )
-                    for i in agents
-                ],
-                stats,
-            )
-            choices = np.full(situations.size, default, dtype=np.int8)
-            choices[agents] = picked
-            return choices, stats
-        n_sit = len(self.sim.situations)
+            return await self._each_agent(state, situations, stats)
+        sim, n_sit = self.sim, len(self.sim.situations)
         keys = state["archetype"].astype(np.int32) * n_sit + situations
         keys[~active] = -1
-        counts = np.bincount(keys[active], minlength=len(self.sim.archetypes) * n_sit)
+        counts = np.bincount(keys[active], minlength=len(sim.archetypes) * n_sit)
         present = np.flatnonzero(counts)
-        answers = await self._ask_all(
-            [self.sim.prompt(int(k) // n_sit, int(k) % n_sit) for k in present], stats
-        )
+        prompts = [sim.prompt(int(k) // n_sit, int(k) % n_sit) for k in present]
+        labels = [f"{sim.archetypes[k // n_sit]} x{counts[k]}, {sim.situations[k % n_sit]}" for k in present]
+        answers = await self._ask_all(prompts, labels[:MAX_SAMPLES], stats)
         stats.cache_hits = int(counts.sum()) - present.size
         table = np.full(counts.size + 1, default, dtype=np.int8)  # the last entry: idle agents (key -1)
         table[present] = answers
         return table[keys], stats
 
-    async def _ask_all(self, prompts: list[str], stats: RoundCalls) -> Array:
-        replies = await asyncio.gather(*(self._ask(p, stats) for p in prompts))
-        return np.asarray(replies, dtype=np.int8).reshape(len(prompts))
+    async def _each_agent(
+        self, state: State, situations: Array, stats: RoundCalls
+    ) -> tuple[Array, RoundCalls]:
+        """Individual mode: a call per deciding agent, its exact state in the prompt."""
+        sim = self.sim
+        agents = np.flatnonzero(situations != IDLE)
+        prompts = [
+            sim.prompt(int(state["archetype"][i]), int(situations[i]), sim.detail(state, int(i)))
+            for i in agents
+        ]
+        picked = await self._ask_all(prompts, [f"agent {i}" for i in agents[:MAX_SAMPLES]], stats)
+        choices = np.full(situations.size, sim.decision.default_index, dtype=np.int8)
+        choices[agents] = picked
+        return choices, stats
 
-    async def _ask(self, prompt: str, stats: RoundCalls) -> int:
+    async def _ask_all(self, prompts: list[str], labels: list[str], stats: RoundCalls) -> Array:
+        """Ask every prompt; the first ``len(labels)`` decisions are kept as samples, in order."""
+        replies = await asyncio.gather(*(self._ask(p, stats) for p in prompts))
+        names = self.sim.decision.choices
+        stats.samples += [
+            f"{label}: {names[c]} <- {said}" for label, (c, said) in zip(labels, replies, strict=False)
+        ]
+        return np.asarray([c for c, _ in replies], dtype=np.int8).reshape(len(prompts))
+
+    async def _ask(self, prompt: str, stats: RoundCalls) -> tuple[int, str]:
+        """The choice index and, in words, the reply it came from."""
         messages = [
             Message(role="system", content=self.sim.system_prompt()),
             Message(role="user", content=prompt),
@@ -135,7 +148,7 @@ class Decider:
                     raise
                 stats.errors += 1
                 stats.records.append(CallRecord(0, 0, 0.0, e.retries, None, None, error=str(e)[:500]))
-                return decision.default_index
+                return decision.default_index, f"(failed: {str(e)[:100]}; default)"
         stats.records.append(
             CallRecord(
                 out.usage.input_tokens,
@@ -147,7 +160,18 @@ class Decider:
             )
         )
         choice = parse_choice(out.message, decision)
+        said = _said(out.message)
         if choice is None:
             stats.invalid += 1
-            return decision.default_index
-        return choice
+            return decision.default_index, f"{said} (invalid; default)"
+        return choice, said
+
+
+def _said(message: Message) -> str:
+    """A reply in one short line: its tool calls, or its text."""
+    if message.tool_calls:
+        text = "; ".join(f"{c.name}({c.raw_arguments or c.arguments})" for c in message.tool_calls)
+    else:
+        text = message.content
+    text = " ".join(text.split())
+    return repr(text[:120] + ("..." if len(text) > 120 else ""))

@@ -24,6 +24,8 @@ class RoundResult:
     """Model calls, cache hits, invalid replies, failed calls, idle agents."""
     seconds: float
     decide_seconds: float
+    samples: list[str] = field(default_factory=list)
+    """Some of the round's decisions: whose, the choice, the reply."""
 
 
 @dataclass(slots=True)
@@ -100,7 +102,8 @@ async def simulate(
         parts = executor.acts(sim, state, choices)
         metrics = sim.apply(state, parts, choices, rng, r)
         metrics.update(choice_shares(sim, choices, situations))
-        result.rounds.append(RoundResult(r, metrics, calls.as_info(), time.perf_counter() - t0, t2 - t1))
+        seconds = time.perf_counter() - t0
+        result.rounds.append(RoundResult(r, metrics, calls.as_info(), seconds, t2 - t1, calls.samples))
         result.calls.extend(calls.records)
     result.wall = time.perf_counter() - start
     result.state_bytes = state_bytes(state)

@@ -12,7 +12,7 @@ from typing import Any
 
 from palaestra.records import EpisodeRecord, RunStore, StepRecord
 from palaestra.sim.base import Simulation
-from palaestra.sim.engine import SimResult
+from palaestra.sim.engine import RoundResult, SimResult
 from palaestra.types import Message, Task, Usage
 
 KIND = "sim"
@@ -25,13 +25,8 @@ def episode_record(sim: Simulation, result: SimResult, model: str) -> EpisodeRec
     steps = [
         StepRecord(
             index=r.round,
-            observation=[Message(role="user", content=f"round {r.round}")],
-            action=Message(
-                role="assistant",
-                content=", ".join(
-                    f"{k[7:]} {v:.1%}" for k, v in r.metrics.items() if k.startswith("choice_")
-                ),
-            ),
+            observation=[Message(role="user", content=_situations(r))],
+            action=Message(role="assistant", content=_decisions(r)),
             reward=r.metrics[headline],
             info={
                 **r.metrics,
@@ -68,6 +63,20 @@ def episode_record(sim: Simulation, result: SimResult, model: str) -> EpisodeRec
         steps=steps,
         calls=calls,
     )
+
+
+def _situations(r: RoundResult) -> str:
+    i = r.info
+    return (
+        f"round {r.round}: {i['model_calls']} model calls decided "
+        f"({i['cache_hits']} agents from the per-situation cache, {i['idle']} idle)"
+    )
+
+
+def _decisions(r: RoundResult) -> str:
+    """The choice shares, then the sampled decisions one a line."""
+    shares = ", ".join(f"{k[7:]} {v:.1%}" for k, v in r.metrics.items() if k.startswith("choice_"))
+    return "\n".join([shares, *r.samples])
 
 
 def divergence(archetype: SimResult, individual: SimResult) -> dict[str, list[float]]:
