@@ -145,7 +145,8 @@ def test_parse_choice() -> None:
     bad = ToolCall(id="c", name="decide", arguments={"choice": "maybe"})
     assert parse_choice(Message(role="assistant", tool_calls=[bad]), d) is None
     assert parse_choice(Message(role="assistant", content="I would keep."), d) == 1
-    assert parse_choice(Message(role="assistant", content="give or keep?"), d) is None
+    assert parse_choice(Message(role="assistant", content="Keep. Giving half is too much."), d) == 1
+    assert parse_choice(Message(role="assistant", content="I'd say: give or keep?"), d) is None
     assert parse_choice(Message(role="assistant", content="no idea"), d) is None
 
 

@@ -40,13 +40,16 @@ def decision_tool(decision: Decision) -> ToolSpec:
 
 
 def parse_choice(message: Message, decision: Decision) -> int | None:
-    """The index of the choice a reply makes, or ``None`` when it makes none (or several)."""
+    """The index of the choice a reply makes: its tool call's ``choice``; or the choice its text
+    starts with; or the one choice its text names. ``None`` for anything else (several named, none)."""
     for call in message.tool_calls:
         value = call.arguments.get("choice") if call.parse_error is None else None
         if isinstance(value, str) and value.strip().lower() in decision.choices:
             return decision.choices.index(value.strip().lower())
         return None
-    words = set(re.findall(r"[a-z_]+", message.content.lower()))
+    words = re.findall(r"[a-z_]+", message.content.lower())
+    if words and words[0] in decision.choices:
+        return decision.choices.index(words[0])
     named = [i for i, c in enumerate(decision.choices) if c in words]
     return named[0] if len(named) == 1 else None
 
