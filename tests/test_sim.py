@@ -275,7 +275,7 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return int(e.value.code or 0), out.out, out.err
 
 
-def test_cli_sim_then_show_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_sim_then_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = str(tmp_path / "s.db")
     code, stdout, stderr = cli(
         capsys, "sim", "recommender", "-n", "3000", "-r", "3", "--fake-server", "--store", db, "--json"
@@ -335,3 +335,18 @@ def test_ray_shards_give_the_same_run_as_local() -> None:
     import ray
 
     assert not ray.is_initialized()  # the executor shut down the Ray it started
+
+
+def test_a_report_of_mixed_runs_leaves_the_simulation_out_with_a_note(
+    store_path: Path, tmp_path: Path
+) -> None:
+    from palaestra import RunConfig
+    from palaestra import run as run_episodes
+    from palaestra.report import write_report
+
+    st = Store(store_path)
+    sim_id, _, _ = asyncio.run(run_sim(SimRun("donor", 50, 2), MockModel(per_situation), st))
+    episodes_id = asyncio.run(run_episodes(RunConfig(envs=["counter"], agent="expert", tasks=2), st))
+    res = write_report(st, [episodes_id, sim_id], tmp_path / "r.html")
+    assert res.runs == [episodes_id]
+    assert len(res.skipped) == 1 and f"run {sim_id} is a simulation" in res.skipped[0]
