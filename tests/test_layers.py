@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("models",),
     ("agents", "testing"),
     ("envs.*",),  # the environments themselves: experts may use agents, envs may call models
-    ("runner", "checker"),
+    ("runner", "checker", "sim"),  # "sim": populations evolving over rounds, a model deciding
     ("store",),
     (
         "eval",

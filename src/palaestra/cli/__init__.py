@@ -2,7 +2,7 @@
 
 ``_common`` holds the app, the consoles, the entry point (:func:`main`) and what several commands
 share; each group module adds its commands to the app when it is imported here: ``envs``, ``run``
-(run, eval), ``runs`` (runs, rm, show), ``analyse`` (stats, compare, export, report, view),
+(run, eval), ``sim`` (sim), ``runs`` (runs, rm, show), ``analyse`` (stats, compare, export, report, view),
 ``games`` (play, match, tournament), ``train`` (train sft|dpo, evolve) and ``bridges`` (serve,
 mcp: environments for other frameworks' clients).
 """
@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typer.models import CommandInfo
 
-from palaestra.cli import analyse, bridges, envs, games, run, runs, train
+from palaestra.cli import analyse, bridges, envs, games, run, runs, sim, train
 from palaestra.cli._common import app, main
 
 __all__ = ["app", "main"]
 
-COMMAND_MODULES = (envs, run, runs, analyse, games, train, bridges)
+COMMAND_MODULES = (envs, run, sim, runs, analyse, games, train, bridges)
 """The modules whose commands make up ``palaestra`` (each registers them on import)."""
 
 _ORDER = (
@@ -27,6 +27,7 @@ _ORDER = (
     "show",
     "play",
     "eval",
+    "sim",
     "stats",
     "compare",
     "export",

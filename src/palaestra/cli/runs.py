@@ -124,6 +124,11 @@ def show(
         if ep["error"]:
             out.print(Text.assemble(("error:", "red"), " ", literal(ep["error"])), highlight=False)
         return
+    if info["config"].get("kind") == "sim":
+        from palaestra.cli.sim import show_sim
+
+        show_sim(st, run_id, as_json)
+        return
     if info["config"].get("kind") in ("match", "tournament"):
         from palaestra._match_display import standings_tables
 

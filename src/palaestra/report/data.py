@@ -105,7 +105,7 @@ def collect(
     """Metrics and example episodes of the runs, in the order given (duplicates dropped).
 
     A run id that is not in the store raises the store's error; multi-agent runs (matches and
-    tournaments) are left out with a note, and if nothing is left that is an error.
+    tournaments) and simulations are left out with a note, and if nothing is left that is an error.
     """
     if episodes_per_env < 0:
         raise UsageError(f"--episodes-per-env must be 0 or more, got {episodes_per_env}")
@@ -117,7 +117,12 @@ def collect(
     skipped: list[str] = []
     for rid, info in infos:
         kind = info["config"].get("kind")
-        if kind in ("match", "tournament"):
+        if kind == "sim":
+            skipped.append(
+                f"run {rid} is a simulation; its time series are in a report of simulation runs alone "
+                f"(`{command_line('report', rid, store=store.path)}`)"
+            )
+        elif kind in ("match", "tournament"):
             game = info["config"].get("game", "?")
             skipped.append(
                 f"run {rid} is a {kind} of the multi-agent game {game}; it is not in this report "

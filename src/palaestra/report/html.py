@@ -21,7 +21,7 @@ from palaestra.errors import UsageError
 from palaestra.eval.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
 from palaestra.eval.taxonomy import CATEGORIES
 from palaestra.export.writer import check_overwrite
-from palaestra.report import plots
+from palaestra.report import plots, simulation
 from palaestra.report.data import ReportData, RunData, collect
 from palaestra.report.episodes import MAX_CHARS, MAX_TURNS
 
@@ -219,7 +219,8 @@ def write_report(
     overwrite: bool = True,
 ) -> ReportResult:
     """Write the report of ``run_ids`` to ``out`` (atomically: a reader never sees half a file).
-    With ``overwrite=False`` an existing ``out`` is refused (the CLI's default) before any work."""
+    With ``overwrite=False`` an existing ``out`` is refused (the CLI's default) before any work.
+    Simulation runs (``palaestra sim``) alone get their time series (:mod:`.simulation`)."""
     started = time.perf_counter()
     path = Path(out)
     if path.is_dir():
@@ -227,6 +228,11 @@ def write_report(
     if not path.parent.exists():
         raise UsageError(f"the directory of --out {path} does not exist")
     check_overwrite(path, overwrite)
+    if run_ids and all(simulation.is_sim(store.run(r)["config"]) for r in run_ids):
+        sims = simulation.collect_sims(store, run_ids)
+        raw = _write_atomic(path, simulation.render_sims(sims, str(store.path), title))
+        episodes = sum(len(r.rounds) for r in sims)
+        return ReportResult(path, [r.id for r in sims], [], episodes, 0, raw, time.perf_counter() - started)
     text, data = build_report(
         store,
         run_ids,
@@ -236,6 +242,19 @@ def write_report(
         confidence=confidence,
         seed=seed,
     )
+    return ReportResult(
+        path=path,
+        runs=[r.id for r in data.runs],
+        skipped=data.skipped,
+        episodes=data.episodes,
+        examples=data.examples,
+        bytes=_write_atomic(path, text),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _write_atomic(path: Path, text: str) -> int:
+    """Write ``text`` to ``path`` so that a reader never sees half a file; return the bytes written."""
     raw = text.encode("utf-8")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -244,12 +263,4 @@ def write_report(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return ReportResult(
-        path=path,
-        runs=[r.id for r in data.runs],
-        skipped=data.skipped,
-        episodes=data.episodes,
-        examples=data.examples,
-        bytes=len(raw),
-        seconds=time.perf_counter() - started,
-    )
+    return len(raw)
