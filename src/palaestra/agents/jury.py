@@ -1,0 +1,139 @@
+"""``jury``: several members propose an action, the majority wins (Wisdom of the Silicon Crowd,
+Sibyl's jury, Diversity of Thought).
+
+Each member is an inner agent (option ``inner``, any action format) with its own model: option
+``members`` is a list of model specs (``["openai:A", "openai:B", "local:C"]``, or ``"A|B|C"``) or a
+number of members that all use the run's ``--model`` (distinct samples with ``--temperature``).
+Every member proposes an action for the same observation (one after the other: a member may step
+the env while it decides, as a search strategy does); proposals are compared in canonical form
+(tool names and arguments, :func:`~palaestra.agents.strategy.canonical`), and the action most
+members proposed is taken. A tie goes to the tied proposal of the earliest member
+(``tie_break="first"``), or to one drawn with the episode's seed (``tie_break="seeded"``): either
+way the same episode breaks it the same way. Every member then has the chosen action as its own
+last reply (:func:`~palaestra.agents.strategy.adopt`), so the env's answer follows it.
+
+Each step's trace lists what every member proposed, the votes per distinct action, whether there
+was a tie and which proposal was taken.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any, Literal
+
+from palaestra.agents.strategy import (
+    adopt,
+    build_inner,
+    canonical,
+    clip,
+    close_agent,
+    member_model,
+    render_action,
+)
+from palaestra.env import Env
+from palaestra.errors import UsageError
+from palaestra.models.base import GenerateConfig, Model
+from palaestra.policy import Agent, agent_trace
+from palaestra.types import Message, Observation, Task
+
+TieBreak = Literal["first", "seeded"]
+
+
+def tally(proposals: list[Message]) -> tuple[list[str], list[int]]:
+    """Each proposal's canonical form, and the members (the earliest of each action) whose action
+    got the most votes."""
+    keys = [canonical(p) for p in proposals]
+    counts = Counter(keys)
+    best = max(counts.values())
+    return keys, [i for i, k in enumerate(keys) if counts[k] == best and keys.index(k) == i]
+
+
+def vote(proposals: list[Message], tie_break: TieBreak = "first", rng: random.Random | None = None) -> int:
+    """The index of the proposal taken: one of the most proposed actions; a tie goes to the earliest
+    member's, or with ``"seeded"`` to one drawn by ``rng``."""
+    _, tied = tally(proposals)
+    if len(tied) > 1 and tie_break == "seeded":
+        return (rng or random.Random(0)).choice(tied)
+    return tied[0]
+
+
+class Jury:
+    def __init__(self, members: list[tuple[str, Agent]], *, tie_break: TieBreak, seed: int) -> None:
+        self.members = members
+        self.tie_break: TieBreak = tie_break
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.trace: dict[str, Any] | None = None
+
+    async def reset(self, task: Task) -> None:
+        self.rng = random.Random(f"{self.seed}/{task.id}")
+        self.trace = None
+        for _, member in self.members:
+            await member.reset(task)
+
+    async def act(self, observation: Observation) -> Message:
+        proposals: list[Message] = []
+        said: list[dict[str, Any]] = []
+        for name, member in self.members:
+            proposal = await member.act(observation)
+            inner = agent_trace(member)
+            proposals.append(proposal)
+            said.append(
+                {"member": name, "said": clip(render_action(proposal))} | ({"inner": inner} if inner else {})
+            )
+        chosen = vote(proposals, self.tie_break, self.rng)
+        keys, tied = tally(proposals)
+        for (_, member), key in zip(self.members, keys, strict=True):
+            if key != keys[chosen]:
+                adopt(member, proposals[chosen])
+        self.trace = {
+            "members": said,
+            "votes": [keys.count(k) for k in keys],
+            "tie": len(tied) > 1,
+            "chosen": chosen,
+        }
+        return proposals[chosen]
+
+    def pop_trace(self) -> dict[str, Any] | None:
+        trace, self.trace = self.trace, None
+        return trace
+
+    async def aclose(self) -> None:
+        for _, member in self.members:
+            await close_agent(member)
+
+
+def _member_specs(members: Any, model: Model | None) -> list[str | None]:
+    if isinstance(members, str):
+        members = [m.strip() for m in members.split("|") if m.strip()]
+    if isinstance(members, int) and not isinstance(members, bool) and members >= 1:
+        return [None] * members
+    if isinstance(members, list) and members and all(isinstance(m, str) and m for m in members):
+        return list(members)
+    raise UsageError(f"jury: members must be a number or a list of model specs, got {members!r}")
+
+
+def jury_agent(
+    *,
+    env: Env,
+    model: Model | None = None,
+    seed: int = 0,
+    config: GenerateConfig | None = None,
+    inner: str = "tools",
+    members: Any = 3,
+    tie_break: str = "first",
+    **options: Any,
+) -> Agent:
+    """``members``: model specs (a list, or ``"A|B|C"``) or a number of members on the run's model;
+    ``tie_break``: ``first`` (the earliest member's proposal) or ``seeded``."""
+    if tie_break not in ("first", "seeded"):
+        raise UsageError(f"jury: tie_break must be 'first' or 'seeded', got {tie_break!r}")
+    built: list[tuple[str, Agent]] = []
+    for i, spec in enumerate(_member_specs(members, model)):
+        member = member_model(spec, model, f"jury member {i}")
+        name = f"{i}:{spec or member.name}"
+        built.append(
+            (name, build_inner(inner, env=env, model=member, seed=seed + i, config=config, options=options))
+        )
+    return Jury(built, tie_break=tie_break, seed=seed)  # type: ignore[arg-type]
