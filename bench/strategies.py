@@ -1,0 +1,111 @@
+"""Each strategy family against the plain ``tools`` agent, on the same test tasks, with the paired
+test of ``palaestra compare``.
+
+    python bench/strategies.py [--tasks 40] [--max-steps 5] [--store strategies.db]
+
+The model is scripted (no language model runs here): :class:`FeasibleGuesser` plays ``guess`` by
+reading the range and the higher/lower feedback in its context and guessing a number the feedback
+still allows, drawn at random (one seeded generator for the whole process, episodes one at a
+time, so a run is reproducible). Asked without tools (a reflection, a plan, a summary) it answers a
+fixed sentence. It does not read notes, reflections or memories, so what differs between the runs
+is the strategies' mechanics alone: reflexion's extra trials judged by the env's success signal,
+a jury's vote among samples, a team's extra calls. The memory strategy is first filled by a train
+run (same model) in the same store. Every run and its episodes stay in the store: rerun the
+comparison with ``palaestra compare PLAIN RUN --store STORE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+from palaestra import RunConfig, Store, run
+from palaestra.eval.compare import compare_runs
+from palaestra.models.mock import MockModel
+from palaestra.types import Message, ToolSpec
+
+RANGE = re.compile(r"between (\d+) and (\d+)")
+FEEDBACK = re.compile(r"(\d+) is too (low|high)")
+
+
+class FeasibleGuesser:
+    """Guesses uniformly among the numbers the feedback in its context still allows."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = random.Random(seed)
+
+    def __call__(self, messages: list[Message], tools: list[ToolSpec] | None) -> Any:
+        if tools is None:
+            return "Use the feedback to narrow the range before guessing."
+        text = "\n".join(m.content for m in messages)
+        found = RANGE.search(text)
+        if found is None:
+            return "I do not know the range."
+        lo, hi = int(found.group(1)), int(found.group(2))
+        for n, side in FEEDBACK.findall(text):
+            if side == "low":
+                lo = max(lo, int(n) + 1)
+            else:
+                hi = min(hi, int(n) - 1)
+        return {"tool": "guess", "arguments": {"number": self.rng.randint(lo, max(lo, hi))}}
+
+
+AGENTS: list[tuple[str, dict[str, Any]]] = [
+    ("tools", {}),
+    ("reflexion", {"trials": 3}),
+    ("memory", {"k": 2}),
+    ("team", {"summarise_every": 3}),
+    ("jury", {"members": 3}),
+]
+
+
+async def main(tasks: int, max_steps: int, store_path: Path) -> None:
+    store = Store(store_path)
+    model = MockModel(FeasibleGuesser(0), name="scripted:feasible-guesser")
+
+    def config(agent: str, split: str, options: dict[str, Any]) -> RunConfig:
+        return RunConfig(
+            envs=["guess"],
+            agent=agent,
+            model=model.name,
+            split=split,
+            tasks=tasks,
+            difficulty=1,
+            max_steps=max_steps,
+            concurrency=1,
+            agent_options=options,
+        )
+
+    await run(config("memory", "train", {"k": 2}), store, model=model)  # fill the memory
+    runs = {agent: await run(config(agent, "test", opts), store, model=model) for agent, opts in AGENTS}
+    plain = runs["tools"]
+    print(
+        f"guess d1, {tasks} test tasks, {max_steps} steps per episode (per trial for reflexion), store {store_path}"
+    )
+    print(
+        f"{'agent':<10} {'success':>8} {'calls/ep':>9} {'B-A':>6} {'p':>7}  verdict  (A = tools, run {plain})"
+    )
+    for agent, run_id in runs.items():
+        s = store.summary(run_id)
+        calls = sum(e["model_calls"] for e in store.episodes(run_id)) / max(1, s["episodes"])
+        if run_id == plain:
+            print(f"{agent:<10} {s['success_rate']:>8.2f} {calls:>9.1f}")
+            continue
+        c = compare_runs(store, plain, run_id)["overall"]["success_rate"]
+        print(
+            f"{agent:<10} {s['success_rate']:>8.2f} {calls:>9.1f} {c['diff']:>+6.2f} {c['p_value']:>7.3f}  "
+            f"{c['verdict']}  (palaestra compare {plain} {run_id} --store {store_path})"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=40)
+    parser.add_argument("--max-steps", type=int, default=5)
+    parser.add_argument("--store", type=Path, default=Path("strategies.db"))
+    args = parser.parse_args()
+    asyncio.run(main(args.tasks, args.max_steps, args.store))
