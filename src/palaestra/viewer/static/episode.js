@@ -65,6 +65,9 @@ export function renderStep(step) {
     ),
     h("div", { class: "obs" }, (step.observation || []).map(renderMessage)),
     step.action ? h("div", { class: "act" }, renderMessage(step.action)) : null,
+    step.trace // a strategy's inner structure: reflections, memories retrieved, who said what, votes
+      ? h("details", { class: "trace" }, h("summary", null, `strategy trace (${Object.keys(step.trace).join(", ")})`), h("pre", null, json(step.trace)))
+      : null,
     Object.keys(extra).length
       ? h("details", { class: "info" }, h("summary", null, "info"), h("pre", null, json(extra)))
       : null,
