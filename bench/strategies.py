@@ -9,7 +9,8 @@ still allows, drawn at random (one seeded generator for the whole process, episo
 time, so a run is reproducible). Asked without tools (a reflection, a plan, a summary) it answers a
 fixed sentence. It does not read notes, reflections or memories, so what differs between the runs
 is the strategies' mechanics alone: reflexion's extra trials judged by the env's success signal,
-a jury's vote among samples, a team's extra calls. The memory strategy is first filled by a train
+a jury's vote among samples, a team's extra calls; ``escalate``'s slow model is a scripted
+bisector (the middle of the feasible range), asked when three samples of the guesser disagree. The memory strategy is first filled by a train
 run (same model) in the same store. Every run and its episodes stay in the store: rerun the
 comparison with ``palaestra compare PLAIN RUN --store STORE``.
 """
@@ -23,7 +24,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from palaestra import RunConfig, Store, run
+from palaestra import RunConfig, Store, register_provider, run
 from palaestra.eval.compare import compare_runs
 from palaestra.models.mock import MockModel
 from palaestra.types import Message, ToolSpec
@@ -41,17 +42,20 @@ class FeasibleGuesser:
     def __call__(self, messages: list[Message], tools: list[ToolSpec] | None) -> Any:
         if tools is None:
             return "Use the feedback to narrow the range before guessing."
-        text = "\n".join(m.content for m in messages)
-        found = RANGE.search(text)
-        if found is None:
-            return "I do not know the range."
-        lo, hi = int(found.group(1)), int(found.group(2))
-        for n, side in FEEDBACK.findall(text):
-            if side == "low":
-                lo = max(lo, int(n) + 1)
-            else:
-                hi = min(hi, int(n) - 1)
+        lo, hi = _feasible("\n".join(m.content for m in messages))
         return {"tool": "guess", "arguments": {"number": self.rng.randint(lo, max(lo, hi))}}
+
+
+def _feasible(text: str) -> tuple[int, int]:
+    """The range the goal announced, narrowed by every higher/lower answer in ``text``."""
+    found = RANGE.search(text)
+    lo, hi = (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+    for n, side in FEEDBACK.findall(text):
+        if side == "low":
+            lo = max(lo, int(n) + 1)
+        else:
+            hi = min(hi, int(n) - 1)
+    return lo, hi
 
 
 AGENTS: list[tuple[str, dict[str, Any]]] = [
@@ -60,10 +64,23 @@ AGENTS: list[tuple[str, dict[str, Any]]] = [
     ("memory", {"k": 2}),
     ("team", {"summarise_every": 3}),
     ("jury", {"members": 3}),
+    ("escalate", {"slow": "scripted:bisect", "k": 3}),
 ]
 
 
+class Bisector(FeasibleGuesser):
+    """The "slow, careful" model of ``escalate``: guesses the middle of what the feedback allows."""
+
+    def __call__(self, messages: list[Message], tools: list[ToolSpec] | None) -> Any:
+        reply = super().__call__(messages, tools)
+        if isinstance(reply, dict):
+            lo, hi = _feasible("\n".join(m.content for m in messages))
+            reply["arguments"]["number"] = (lo + hi) // 2
+        return reply
+
+
 async def main(tasks: int, max_steps: int, store_path: Path) -> None:
+    register_provider("scripted", lambda spec, **_: MockModel(Bisector(1), name=f"scripted:{spec}"))
     store = Store(store_path)
     model = MockModel(FeasibleGuesser(0), name="scripted:feasible-guesser")
 

@@ -275,3 +275,41 @@ async def test_agents_outside_a_run_have_no_memory_and_inside_see_the_bank(tmp_p
     store = Store(tmp_path / "s.db")
     with use_memory(store):
         assert make_agent("memory", env=env, model=MockModel(), inner="expert").bank is store  # type: ignore[attr-defined]
+
+
+async def test_escalate_takes_the_fast_reply_when_its_samples_agree_and_the_slow_one_otherwise(
+    tmp_path: Path,
+) -> None:
+    env, tasks = _tasks("test", 1)
+    low = tasks[0].params["low"]
+    a, b = _guess(low), _guess(low + 1)
+    fast = _script(tmp_path, "fast", [a, a, a, a, b, a])
+    slow = _script(tmp_path, "slow", [_guess(low + 2)])
+    rec = EpisodeRecord(id="e", task=tasks[0], agent="escalate", model="mock")
+    agent = make_agent(
+        "escalate", env=env, model=RecordingModel(MockModel(), rec.calls), fast=fast, slow=slow
+    )
+    await rollout(env, agent, tasks[0], record=rec, max_steps=2, withhold_params=True)
+    first, second = (s.trace for s in rec.steps)
+    assert first is not None and second is not None
+    assert first["escalated"] is False and first["fast"]["model"] == fast
+    assert second["escalated"] is True and second["slow"] == {
+        "model": slow,
+        "said": f'guess({{"number": {low + 2}}})',
+    }
+    assert [s.action.tool_calls[0].arguments["number"] for s in rec.steps] == [low, low + 2]
+    assert len(rec.calls) == 7  # 3 + 3 fast samples, 1 slow answer
+
+
+def test_react_replies_that_differ_only_in_thought_are_the_same_action() -> None:
+    from palaestra.agents.jury import parsed
+
+    one = Message(role="assistant", content='Thought: low.\nAction: guess({"number": 5})')
+    two = Message(role="assistant", content='Thought: try five\nAction: guess({"number": 5})')
+    other = Message(role="assistant", content='Thought: low.\nAction: guess({"number": 6})')
+    assert canonical(parsed(one)) == canonical(parsed(two)) != canonical(parsed(other))
+
+
+def test_escalate_needs_a_slow_model() -> None:
+    with pytest.raises(UsageError, match="slow"):
+        make_agent("escalate", env=make("guess"), model=MockModel())

@@ -14,6 +14,12 @@ last reply (:func:`~palaestra.agents.strategy.adopt`), so the env's answer follo
 
 Each step's trace lists what every member proposed, the votes per distinct action, whether there
 was a tie and which proposal was taken.
+
+``escalate`` (HLA, HDFlow: a fast policy, and a slow deliberate one when it is unsure) samples the
+``fast`` model ``k`` times for each reply of the inner agent; when the samples agree (canonically:
+the same tool calls, or for ``react`` the same ``Action:``) the fast reply is taken, otherwise the
+``slow`` model's. It sits between the inner agent and its models, so the inner agent keeps one
+conversation whichever answered. Its trace says what the samples said and whether it escalated.
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ import random
 from collections import Counter
 from typing import Any, Literal
 
+from palaestra.agents.react import parse_action
 from palaestra.agents.strategy import (
+    Wrapper,
     adopt,
     build_inner,
     canonical,
@@ -33,9 +41,9 @@ from palaestra.agents.strategy import (
 )
 from palaestra.env import Env
 from palaestra.errors import UsageError
-from palaestra.models.base import GenerateConfig, Model
+from palaestra.models.base import GenerateConfig, Model, ModelOutput
 from palaestra.policy import Agent, agent_trace
-from palaestra.types import Message, Observation, Task
+from palaestra.types import Message, Observation, Task, ToolSpec
 
 TieBreak = Literal["first", "seeded"]
 
@@ -137,3 +145,83 @@ def jury_agent(
             (name, build_inner(inner, env=env, model=member, seed=seed + i, config=config, options=options))
         )
     return Jury(built, tie_break=tie_break, seed=seed)  # type: ignore[arg-type]
+
+
+class Escalation:
+    """A model that answers with a fast model when ``k`` of its samples agree, and with a slow one
+    when they do not. Used as an inner agent's model, so any action format works; ``last`` is
+    what happened at the latest call, for the trace."""
+
+    def __init__(self, fast: Model, slow: Model, k: int, names: tuple[str, str]) -> None:
+        self.fast, self.slow, self.k, self.names = fast, slow, k, names
+        self.name = f"escalate({names[0]}->{names[1]})"
+        self.max_concurrency = min(fast.max_concurrency, slow.max_concurrency)
+        self.last: dict[str, Any] | None = None
+
+    async def generate(
+        self, messages: list[Message], tools: list[ToolSpec] | None, config: GenerateConfig
+    ) -> ModelOutput:
+        samples = [await self.fast.generate(messages, tools, config) for _ in range(self.k)]
+        keys = [canonical(parsed(s.message)) for s in samples]
+        said = [clip(render_action(parsed(s.message))) for s in samples]
+        if len(set(keys)) == 1:
+            self.last = {"fast": {"model": self.names[0], "said": said}, "escalated": False}
+            return samples[0]
+        out = await self.slow.generate(messages, tools, config)
+        self.last = {
+            "fast": {"model": self.names[0], "said": said},
+            "escalated": True,
+            "slow": {"model": self.names[1], "said": clip(render_action(parsed(out.message)))},
+        }
+        return out
+
+    async def close(self) -> None:
+        return None
+
+
+def parsed(message: Message) -> Message:
+    """A reply with a ReAct ``Action:`` line in its text read as the tool call it names, so that
+    two replies that differ only in their thoughts count as the same action."""
+    if message.tool_calls or "Action" not in message.content:
+        return message
+    call = parse_action(message.content, "call")
+    return message.model_copy(update={"content": "", "tool_calls": [call]}) if call else message
+
+
+class Escalate(Wrapper):
+    def __init__(self, inner: Agent, model: Escalation) -> None:
+        super().__init__(inner)
+        self.model = model
+
+    async def act(self, observation: Observation) -> Message:
+        self.model.last = None
+        self.trace = None
+        message = await self.act_inner(observation)
+        if self.model.last is not None:
+            self.trace = {**self.model.last, **(self.trace or {})}
+        return message
+
+
+def escalate_agent(
+    *,
+    env: Env,
+    model: Model | None = None,
+    seed: int = 0,
+    config: GenerateConfig | None = None,
+    inner: str = "tools",
+    fast: str | None = None,
+    slow: str | None = None,
+    k: int = 3,
+    **options: Any,
+) -> Agent:
+    """``fast``: the model sampled ``k`` times (default: the run's model); ``slow``: the model
+    asked when the samples disagree (required)."""
+    if not slow:
+        raise UsageError("escalate needs a slow model: --agent-opt slow=PROVIDER:NAME")
+    if not isinstance(k, int) or k < 2:
+        raise UsageError(f"escalate: k must be at least 2 (samples that can disagree), got {k!r}")
+    quick, careful = member_model(fast, model, "fast"), member_model(slow, model, "slow")
+    names = (fast or (model.name if model else ""), slow)
+    switch = Escalation(quick, careful, k, names)
+    agent = build_inner(inner, env=env, model=switch, seed=seed, config=config, options=options)
+    return Escalate(agent, switch)
