@@ -65,6 +65,7 @@ AGENTS: list[tuple[str, dict[str, Any]]] = [
     ("team", {"summarise_every": 3}),
     ("jury", {"members": 3}),
     ("escalate", {"slow": "scripted:bisect", "k": 3}),
+    ("state", {}),
 ]
 
 

@@ -313,3 +313,26 @@ def test_react_replies_that_differ_only_in_thought_are_the_same_action() -> None
 def test_escalate_needs_a_slow_model() -> None:
     with pytest.raises(UsageError, match="slow"):
         make_agent("escalate", env=make("guess"), model=MockModel())
+
+
+async def test_state_rewrites_the_world_state_after_each_step_and_the_agent_reads_it(tmp_path: Path) -> None:
+    env, tasks = _tasks("test", 1)
+    low = tasks[0].params["low"]
+    writer = _script(tmp_path, "writer", ["The number is above LOW.", "The number is above LOW+1."])
+    seen: list[list[Message]] = []
+
+    def caller(messages: list[Message], tools: Any) -> Any:
+        seen.append(list(messages))
+        return _guess(low + len(seen) - 1)
+
+    rec = EpisodeRecord(id="e", task=tasks[0], agent="state", model="mock")
+    agent = make_agent("state", env=env, model=RecordingModel(MockModel(caller), rec.calls), writer=writer)
+    await rollout(env, agent, tasks[0], record=rec, max_steps=3, withhold_params=True)
+    assert [s.trace for s in rec.steps] == [
+        {"state": "", "updated": False},
+        {"state": "The number is above LOW.", "updated": True},
+        {"state": "The number is above LOW+1.", "updated": True},
+    ]
+    assert "World state" not in seen[0][-1].content
+    assert seen[1][-1].content.endswith("The number is above LOW.")
+    assert len(rec.calls) == 3 + 2  # the caller's and the writer's calls, both recorded

@@ -47,6 +47,7 @@ for _name, _ref, _needs in (
     ("team", "palaestra.agents.team:team_agent", True),
     ("jury", "palaestra.agents.jury:jury_agent", True),
     ("escalate", "palaestra.agents.jury:escalate_agent", True),
+    ("state", "palaestra.agents.state:state_agent", True),
 ):
     AGENTS.register(_name, _ref, needs_model=_needs)
 
