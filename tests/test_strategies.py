@@ -336,3 +336,63 @@ async def test_state_rewrites_the_world_state_after_each_step_and_the_agent_read
     assert "World state" not in seen[0][-1].content
     assert seen[1][-1].content.endswith("The number is above LOW.")
     assert len(rec.calls) == 3 + 2  # the caller's and the writer's calls, both recorded
+
+
+def test_the_cli_runs_a_team_named_with_its_options_and_stores_who_said_what(tmp_path: Path) -> None:
+    import sqlite3
+    import subprocess
+
+    from tests.clitools import PALAESTRA
+
+    planner = _script(tmp_path, "planner", ["Guess 5."] * 3)
+    caller = _script(tmp_path, "caller", [_guess(5)] * 3)
+    store = tmp_path / "s.db"
+    proc = subprocess.run(
+        [
+            *PALAESTRA,
+            "run",
+            "guess",
+            "--agent",
+            f"team:planner={planner}",
+            "--model",
+            caller,
+            "-n",
+            "1",
+            "--max-steps",
+            "2",
+            "--agent-opt",
+            "summarise_every=9",
+            "--store",
+            str(store),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    con = sqlite3.connect(store)
+    traces = [json.loads(t) for (t,) in con.execute("SELECT trace FROM steps ORDER BY idx")]
+    assert [t["planner"] for t in traces] == [{"model": planner, "said": "Guess 5."}] * 2
+    assert [t["caller"]["model"] for t in traces] == [caller] * 2
+    assert con.execute("SELECT agent, model_calls FROM episodes").fetchone() == (f"team:planner={planner}", 4)
+    bad = subprocess.run(
+        [
+            *PALAESTRA,
+            "run",
+            "guess",
+            "--agent",
+            "team",
+            "--model",
+            caller,
+            "--agent-opt",
+            "planer=mock",
+            "-n",
+            "1",
+            "--store",
+            str(store),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode != 0 and "planer" in bad.stderr and "Traceback" not in bad.stderr
