@@ -58,14 +58,15 @@ def _feasible(text: str) -> tuple[int, int]:
     return lo, hi
 
 
-AGENTS: list[tuple[str, dict[str, Any]]] = [
-    ("tools", {}),
-    ("reflexion", {"trials": 3}),
-    ("memory", {"k": 2}),
-    ("team", {"summarise_every": 3}),
-    ("jury", {"members": 3}),
-    ("escalate", {"slow": "scripted:bisect", "k": 3}),
-    ("state", {}),
+AGENTS: list[tuple[str, str, dict[str, Any]]] = [  # (label, agent, options)
+    ("tools", "tools", {}),
+    ("reflexion", "reflexion", {"trials": 3}),
+    ("memory", "memory", {"k": 2}),
+    ("team", "team", {"summarise_every": 3}),
+    ("jury", "jury", {"members": 3}),
+    ("debate", "jury", {"members": 3, "rounds": 1}),
+    ("escalate", "escalate", {"slow": "scripted:bisect", "k": 3}),
+    ("state", "state", {}),
 ]
 
 
@@ -99,7 +100,9 @@ async def main(tasks: int, max_steps: int, store_path: Path) -> None:
         )
 
     await run(config("memory", "train", {"k": 2}), store, model=model)  # fill the memory
-    runs = {agent: await run(config(agent, "test", opts), store, model=model) for agent, opts in AGENTS}
+    runs = {
+        label: await run(config(agent, "test", opts), store, model=model) for label, agent, opts in AGENTS
+    }
     plain = runs["tools"]
     print(
         f"guess d1, {tasks} test tasks, {max_steps} steps per episode (per trial for reflexion), store {store_path}"

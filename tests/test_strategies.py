@@ -396,3 +396,28 @@ def test_the_cli_runs_a_team_named_with_its_options_and_stores_who_said_what(tmp
         timeout=120,
     )
     assert bad.returncode != 0 and "planer" in bad.stderr and "Traceback" not in bad.stderr
+
+
+async def test_a_debating_jury_shows_each_member_the_others_proposals_before_the_vote() -> None:
+    env, tasks = _tasks("test", 1)
+    low = tasks[0].params["low"]
+    replies = [_guess(low), _guess(low + 1), _guess(low + 2)] + [_guess(low + 1)] * 3
+    prompts: list[list[Message]] = []
+
+    def members(messages: list[Message], tools: Any) -> Any:
+        prompts.append(list(messages))
+        return replies[len(prompts) - 1]
+
+    rec = EpisodeRecord(id="e", task=tasks[0], agent="jury", model="mock")
+    model = RecordingModel(MockModel(members), rec.calls)
+    agent = make_agent("jury", env=env, model=model, members=3, rounds=1)
+    await rollout(env, agent, tasks[0], record=rec, max_steps=1, withhold_params=True)
+    trace = rec.steps[0].trace
+    assert trace is not None and trace["votes"] == [3, 3, 3] and trace["chosen"] == 0
+    assert [m["said"] for m in trace["members"]] == [f'guess({{"number": {low + i}}})' for i in range(3)]
+    assert len(trace["rounds"]) == 1
+    second_round_of_member_0 = prompts[3]
+    note = second_round_of_member_0[-1].content
+    assert f'member 1: guess({{"number": {low + 1}}})' in note and "member 0" not in note
+    assert all(m.role != "assistant" for m in second_round_of_member_0)  # its first proposal taken back
+    assert rec.steps[0].action.tool_calls[0].arguments == {"number": low + 1}

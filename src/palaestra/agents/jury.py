@@ -12,8 +12,11 @@ members proposed is taken. A tie goes to the tied proposal of the earliest membe
 way the same episode breaks it the same way. Every member then has the chosen action as its own
 last reply (:func:`~palaestra.agents.strategy.adopt`), so the env's answer follows it.
 
-Each step's trace lists what every member proposed, the votes per distinct action, whether there
-was a tie and which proposal was taken.
+With ``rounds=R`` the jury debates first (Du et al., multi-agent debate): R times, each member takes
+back its proposal, reads the others' and proposes again; the last round's proposals are voted on.
+
+Each step's trace lists what every member proposed (per debate round too), the votes per distinct
+action, whether there was a tie and which proposal was taken.
 
 ``escalate`` (HLA, HDFlow: a fast policy, and a slow deliberate one when it is unsure) samples the
 ``fast`` model ``k`` times for each reply of the inner agent; when the samples agree (canonically:
@@ -38,6 +41,7 @@ from palaestra.agents.strategy import (
     close_agent,
     member_model,
     render_action,
+    retract,
 )
 from palaestra.env import Env
 from palaestra.errors import UsageError
@@ -67,10 +71,13 @@ def vote(proposals: list[Message], tie_break: TieBreak = "first", rng: random.Ra
 
 
 class Jury:
-    def __init__(self, members: list[tuple[str, Agent]], *, tie_break: TieBreak, seed: int) -> None:
+    def __init__(
+        self, members: list[tuple[str, Agent]], *, tie_break: TieBreak, seed: int, rounds: int = 0
+    ) -> None:
         self.members = members
         self.tie_break: TieBreak = tie_break
         self.seed = seed
+        self.rounds = rounds
         self.rng = random.Random(seed)
         self.trace: dict[str, Any] | None = None
 
@@ -80,16 +87,41 @@ class Jury:
         for _, member in self.members:
             await member.reset(task)
 
-    async def act(self, observation: Observation) -> Message:
+    async def _propose(self, observations: list[Observation]) -> tuple[list[Message], list[dict[str, Any]]]:
+        """Each member's proposal for its observation, and what it said, for the trace."""
         proposals: list[Message] = []
         said: list[dict[str, Any]] = []
-        for name, member in self.members:
+        for (name, member), observation in zip(self.members, observations, strict=True):
             proposal = await member.act(observation)
             inner = agent_trace(member)
             proposals.append(proposal)
             said.append(
                 {"member": name, "said": clip(render_action(proposal))} | ({"inner": inner} if inner else {})
             )
+        return proposals, said
+
+    def _debate_notes(self, observation: Observation, proposals: list[Message]) -> list[Observation]:
+        """For each member: the others' proposals, and a request to reconsider its own, in place of
+        its proposal (taken back from its history)."""
+        out: list[Observation] = []
+        for i, (_, member) in enumerate(self.members):
+            retract(member)
+            others = "\n".join(
+                f"- member {j}: {clip(render_action(p))}" for j, p in enumerate(proposals) if j != i
+            )
+            note = (
+                f"Other members of your team proposed:\n{others}\n"
+                "Weigh their proposals against yours, then give the action you now think best."
+            )
+            out.append(observation.model_copy(update={"messages": [Message(role="user", content=note)]}))
+        return out
+
+    async def act(self, observation: Observation) -> Message:
+        proposals, said = await self._propose([observation] * len(self.members))
+        rounds = []
+        for _ in range(self.rounds):
+            proposals, again = await self._propose(self._debate_notes(observation, proposals))
+            rounds.append(again)
         chosen = vote(proposals, self.tie_break, self.rng)
         keys, tied = tally(proposals)
         for (_, member), key in zip(self.members, keys, strict=True):
@@ -97,6 +129,7 @@ class Jury:
                 adopt(member, proposals[chosen])
         self.trace = {
             "members": said,
+            **({"rounds": rounds} if rounds else {}),
             "votes": [keys.count(k) for k in keys],
             "tie": len(tied) > 1,
             "chosen": chosen,
@@ -131,12 +164,16 @@ def jury_agent(
     inner: str = "tools",
     members: Any = 3,
     tie_break: str = "first",
+    rounds: int = 0,
     **options: Any,
 ) -> Agent:
     """``members``: model specs (a list, or ``"A|B|C"``) or a number of members on the run's model;
-    ``tie_break``: ``first`` (the earliest member's proposal) or ``seeded``."""
+    ``tie_break``: ``first`` (the earliest member's proposal) or ``seeded``; ``rounds``: rounds of
+    debate before the vote (0: none)."""
     if tie_break not in ("first", "seeded"):
         raise UsageError(f"jury: tie_break must be 'first' or 'seeded', got {tie_break!r}")
+    if not isinstance(rounds, int) or rounds < 0:
+        raise UsageError(f"jury: rounds must be 0 or more, got {rounds!r}")
     built: list[tuple[str, Agent]] = []
     for i, spec in enumerate(_member_specs(members, model)):
         member = member_model(spec, model, f"jury member {i}")
@@ -144,7 +181,11 @@ def jury_agent(
         built.append(
             (name, build_inner(inner, env=env, model=member, seed=seed + i, config=config, options=options))
         )
-    return Jury(built, tie_break=tie_break, seed=seed)  # type: ignore[arg-type]
+    if rounds and not all(isinstance(getattr(a, "history", None), list) for _, a in built):
+        raise UsageError(
+            f"jury: debate (rounds) needs members that keep a history, as tools and react do; {inner!r} does not"
+        )
+    return Jury(built, tie_break=tie_break, seed=seed, rounds=rounds)  # type: ignore[arg-type]
 
 
 class Escalation:

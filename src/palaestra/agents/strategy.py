@@ -133,6 +133,13 @@ def adopt(agent: Agent, chosen: Message) -> None:
             history[-1] = Message(role="assistant", content=chosen.content)
 
 
+def retract(agent: Agent) -> None:
+    """Take ``agent``'s last reply out of its history (a debate member about to reconsider it)."""
+    history = getattr(agent, "history", None)
+    if isinstance(history, list) and history and getattr(history[-1], "role", None) == "assistant":
+        history.pop()
+
+
 async def close_agent(agent: Agent) -> None:
     """Release what ``agent`` holds (CodeAct's sandbox), as the runner does for the outer agent."""
     aclose = getattr(agent, "aclose", None)
