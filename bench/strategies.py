@@ -4,15 +4,19 @@ test of ``palaestra compare``.
     python bench/strategies.py [--tasks 40] [--max-steps 5] [--store strategies.db]
 
 The model is scripted (no language model runs here): :class:`FeasibleGuesser` plays ``guess`` by
-reading the range and the higher/lower feedback in its context and guessing a number the feedback
-still allows, drawn at random (one seeded generator for the whole process, episodes one at a
-time, so a run is reproducible). Asked without tools (a reflection, a plan, a summary) it answers a
-fixed sentence. It does not read notes, reflections or memories, so what differs between the runs
-is the strategies' mechanics alone: reflexion's extra trials judged by the env's success signal,
-a jury's vote among samples, a team's extra calls; ``escalate``'s slow model is a scripted
-bisector (the middle of the feasible range), asked when three samples of the guesser disagree. The memory strategy is first filled by a train
-run (same model) in the same store. Every run and its episodes stay in the store: rerun the
-comparison with ``palaestra compare PLAIN RUN --store STORE``.
+reading the range and every "N is too low/high" line in its context and guessing a number those
+still allow, drawn at random (one seeded generator for the whole process, episodes one at a
+time, so a run is reproducible). Asked without tools (a reflection, a plan, a summary, a world
+state) it answers a fixed sentence, so reflections, plans and states carry no information: what
+differs between the runs is the strategies' mechanics (reflexion's extra trials judged by the
+env's success signal, a jury's vote among samples, a debate's second round, a team's extra
+calls). ``escalate``'s slow model is a scripted bisector (the middle of the feasible range), asked
+when three samples of the guesser disagree. Memory is the one strategy whose notes this model does
+read: the retrieved steps of *other* tasks hold their own "too low/high" lines, which it takes
+for this task's feedback (irrelevant retrieved steps mislead a reader that trusts its context).
+The memory strategy is first filled by a train run (same model) in the same store. Every run and
+its episodes stay in the store: rerun the comparison with ``palaestra compare PLAIN RUN --store
+STORE``.
 """
 
 from __future__ import annotations
