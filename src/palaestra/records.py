@@ -6,7 +6,7 @@ keeps or reads the result (the store, exports, the viewer), so they live below a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -186,3 +186,42 @@ class RunStore(Protocol):
     def matches(self, run_id: str) -> list[dict[str, Any]]: ...
 
     def summary(self, run_id: str) -> dict[str, Any]: ...
+
+
+@dataclass(slots=True)
+class MemoryEntry:
+    """One thing a cross-episode strategy remembers: a step-level demonstration, a reflection, ...
+
+    ``env``, ``split`` and ``task_id`` scope it: it is written with the split of the task that
+    produced it, and a :class:`MemoryBank` hands back train-split entries only, so nothing learnt
+    while running dev or test tasks ever reaches an agent.
+    """
+
+    env: str
+    split: str
+    task_id: str
+    kind: str
+    """What it is, e.g. ``"step"`` (an observation and the action that followed) or ``"reflection"``."""
+    key: str
+    """The text it is found by (an observation, a goal)."""
+    value: str
+    """What is recalled (an action, a reflection)."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    """Anything else, JSON (who wrote it, the episode's reward)."""
+
+
+@runtime_checkable
+class MemoryBank(Protocol):
+    """Where cross-episode strategies keep what they remember (:class:`palaestra.store.Store`
+    implements it in its ``memories`` table; the runner hands the run's store to agents, see
+    :func:`palaestra.agents.base.memory_bank`).
+
+    ``recall`` returns only entries written on train-split tasks, newest first: whatever was written
+    while running dev or test tasks is kept (for inspection) but never read back.
+    """
+
+    def remember(self, entries: Sequence[MemoryEntry]) -> None: ...
+
+    def recall(
+        self, env: str, kind: str, *, task_id: str | None = None, limit: int = 1000
+    ) -> list[MemoryEntry]: ...

@@ -136,6 +136,8 @@ def parse_model_settings(
 def parse_agent_options(pairs: list[str]) -> dict[str, Any]:
     """``--agent-opt KEY=VALUE`` pairs as a dict: VALUE as JSON when it parses (32, 0.5, true,
     ["a"]), else as text (react, openai:gpt-4o)."""
+    from palaestra.agents.base import option_value
+
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -144,10 +146,7 @@ def parse_agent_options(pairs: list[str]) -> dict[str, Any]:
             raise UsageError(
                 f"--agent-opt takes KEY=VALUE with KEY a name, e.g. simulations=32; got {pair!r}"
             )
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
+        options[key] = option_value(value)
     return options
 
 

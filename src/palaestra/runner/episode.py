@@ -64,6 +64,10 @@ class RecordingModel:
         )
         return out
 
+    def record_calls_of(self, other: Model) -> RecordingModel:
+        """``other`` (a team member's own model) with its calls recorded in this episode too."""
+        return RecordingModel(other, self.calls, self.keep_tokens)
+
     async def close(self) -> None:  # the shared model outlives the episode
         return None
 

@@ -18,12 +18,12 @@ from typing import Any
 
 from pydantic import Field
 
-from palaestra.agents.base import agent_needs_model, check_agent_options, make_agent
+from palaestra.agents.base import agent_needs_model, check_agent_options, make_agent, use_memory
 from palaestra.env import Env, env_factory, make
 from palaestra.errors import ModelError, PalaestraError, StoreError, UsageError
 from palaestra.models.base import GenerateConfig, Model, ModelOutput, get_model
 from palaestra.perturb import Perturbed, PerturbKind
-from palaestra.records import EpisodeRecord, RunStore
+from palaestra.records import EpisodeRecord, MemoryBank, RunStore
 from palaestra.runner.episode import RecordingModel, rollout
 from palaestra.runner.settings import StoredConfig
 from palaestra.tools import IrreversiblePolicy, ToolPolicy
@@ -303,9 +303,11 @@ async def _episodes(
                 if on_episode:
                     on_episode(rec, stats)
 
-        async with asyncio.TaskGroup() as tg:
-            for _ in range(min(concurrency, max(1, todo))):
-                tg.create_task(worker())
+        # cross-episode strategies remember in the run's store (when it keeps memories)
+        with use_memory(store if isinstance(store, MemoryBank) else None):
+            async with asyncio.TaskGroup() as tg:
+                for _ in range(min(concurrency, max(1, todo))):
+                    tg.create_task(worker())
         status = "finished" if guard.error is None else "failed"
     except asyncio.CancelledError:
         status = "interrupted"

@@ -114,6 +114,22 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE steps ADD COLUMN trace TEXT
     """,
+    # 4 -> 5: what cross-episode strategies remember (reflections, step demonstrations), scoped by
+    # env, split and task: only train-split entries are ever read back (palaestra.store.memory).
+    """
+    CREATE TABLE IF NOT EXISTS memories (
+        id INTEGER PRIMARY KEY,
+        created REAL NOT NULL,
+        env TEXT NOT NULL,
+        split TEXT NOT NULL,             -- the split of the task it was written on
+        task_id TEXT NOT NULL,
+        kind TEXT NOT NULL,              -- step | reflection | ...
+        key TEXT NOT NULL,               -- the text it is found by
+        value TEXT NOT NULL,             -- what is recalled
+        meta TEXT NOT NULL               -- JSON
+    );
+    CREATE INDEX IF NOT EXISTS memories_scope ON memories(env, kind, split, task_id)
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -5,11 +5,13 @@ that were in flight, and ``--resume`` finds exactly the ones that are missing.
 
 The store's jobs live in their own modules: :mod:`~palaestra.store.open` (refusing what is not a
 store, migrating, read-only connections), :mod:`~palaestra.store.writer` (runs, episodes, matches,
-deleting) and :mod:`~palaestra.store.readers` (every query that reads); ``Store`` is all of them.
+deleting), :mod:`~palaestra.store.readers` (every query that reads) and :mod:`~palaestra.store.memory`
+(what cross-episode strategies remember); ``Store`` is all of them.
 """
 
 from __future__ import annotations
 
+from palaestra.store.memory import StoreMemory
 from palaestra.store.open import check_file, connect_read_only
 from palaestra.store.readers import StoreReaders
 from palaestra.store.writer import StoreWriter
@@ -17,5 +19,5 @@ from palaestra.store.writer import StoreWriter
 __all__ = ["Store", "check_file", "connect_read_only"]
 
 
-class Store(StoreWriter, StoreReaders):
+class Store(StoreWriter, StoreReaders, StoreMemory):
     """The SQLite store. Use one ``Store`` per process; it is the only writer of its file."""

@@ -42,7 +42,7 @@ function spentText(spent) {
 export function renderTrace(trace) {
   if (!trace || typeof trace !== "object") return null;
   if (!trace.tree || typeof trace.tree !== "object") {
-    return h("details", { class: "trace" }, h("summary", null, "trace"), h("pre", null, json(trace)));
+    return h("details", { class: "trace" }, h("summary", null, `strategy trace (${Object.keys(trace).join(", ")})`), h("pre", null, json(trace)));
   }
   const tree = trace.tree;
   const rest = Object.fromEntries(Object.entries(trace).filter(([k]) => !["tree", "strategy", "spent", "episode_spent"].includes(k)));
