@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("types", "errors", "registry"),
     ("sanitize", "_literal", "_hints"),
     ("tasksource", "tools", "chat", "policy", "records", "envs"),  # "envs": BUILTIN_ENVS, the names alone
-    ("env", "multi"),
+    ("env", "multi", "safety"),
     ("sandbox", "ratings"),
     ("models",),
     ("agents", "testing"),
