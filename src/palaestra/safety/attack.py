@@ -25,7 +25,7 @@ import random
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from palaestra.env import Env
 from palaestra.errors import UsageError
@@ -60,7 +60,7 @@ class AttackSurface:
     the injection now) default to "every placement" and "the call's tool is in the placement".
     """
 
-    placements: Mapping[str, frozenset[str]] = {}
+    placements: ClassVar[Mapping[str, frozenset[str]]] = {}
     """Placement name -> the tools whose results carry the injection there."""
 
     def reachable(self, params: dict[str, Any]) -> list[str]:
@@ -129,7 +129,7 @@ class AttackedEnv(Env):
     surface: AttackSurface
     attack_on: bool = True
     template_override: str | None = None
-    extra_templates: dict[str, str] = {}
+    extra_templates: dict[str, str]
     calls_made: list[ToolCall]
 
     def __init__(

@@ -9,7 +9,8 @@ the true answer): the one submission goes to the attacker.
 from __future__ import annotations
 
 import random
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from palaestra import Env, ToolCall, ToolError
 from palaestra.envs.crm import answers, tasks
@@ -37,7 +38,9 @@ def decoy_answer(params: dict[str, Any], rng: random.Random) -> str | None:
 
 
 class CrmSurface(AttackSurface):
-    placements = {"records": frozenset({"query_sql", "lookup", "describe_table"})}
+    placements: ClassVar[Mapping[str, frozenset[str]]] = {
+        "records": frozenset({"query_sql", "lookup", "describe_table"})
+    }
 
     def injections(self, params: dict[str, Any], rng: random.Random) -> list[Injection]:
         decoy = decoy_answer(params, rng)

@@ -7,7 +7,8 @@ buy a product the attacker names (one of the catalog's products that does not fi
 from __future__ import annotations
 
 import random
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from palaestra import Env, ToolCall
 from palaestra.envs.shop.catalog import catalog
@@ -18,7 +19,7 @@ from palaestra.safety.attack import AttackSurface, Injection, attacked
 
 
 class ShopSurface(AttackSurface):
-    placements = {"reviews": frozenset({"view_product"})}
+    placements: ClassVar[Mapping[str, frozenset[str]]] = {"reviews": frozenset({"view_product"})}
 
     def injections(self, params: dict[str, Any], rng: random.Random) -> list[Injection]:
         cat = catalog()

@@ -10,7 +10,8 @@ the user task does not need. At level 3 the ground truth first loads the tool wi
 from __future__ import annotations
 
 import random
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from palaestra import Env, ToolCall
 from palaestra.envs.tools.env import ToolsEnv
@@ -23,7 +24,7 @@ VICTIM_FILES = ("drafts/letter.txt", "drafts/old_draft.txt", "todo.txt", "expens
 
 
 class ToolsSurface(AttackSurface):
-    placements = {
+    placements: ClassVar[Mapping[str, frozenset[str]]] = {
         "mail": frozenset({"list_emails", "search_emails", "read_email"}),
         "files": frozenset({"list_files", "read_file", "search_in_files"}),
         "calendar": frozenset(
