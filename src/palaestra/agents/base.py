@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from palaestra.errors import UsageError
@@ -20,18 +20,26 @@ AgentFactory = Callable[..., Agent]
 
 AGENTS: Registry[AgentFactory] = Registry("agent", "palaestra.agents")
 """Every agent kind by name (``--agent NAME``). Metadata ``needs_model`` (default True)."""
+_needs: bool | str
 for _name, _ref, _needs in (
     ("expert", "palaestra.agents.baselines:expert_agent", False),
     ("random", "palaestra.agents.baselines:random_agent", False),
     ("tools", "palaestra.agents.tools:tools_agent", True),
     ("react", "palaestra.agents.react:react_agent", True),
     ("code", "palaestra.agents.code:code_agent", True),
+    ("gullible", "palaestra.agents.victims:gullible_agent", False),
+    ("careful", "palaestra.agents.victims:careful_agent", False),
+    ("spotlight", "palaestra.agents.defences:spotlight_agent", "inner"),
+    ("sandwich", "palaestra.agents.defences:sandwich_agent", "inner"),
+    ("tool_filter", "palaestra.agents.defences:tool_filter_agent", "inner"),
+    ("detector", "palaestra.agents.defences:detector_agent", "inner"),
 ):
     AGENTS.register(_name, _ref, needs_model=_needs)
 
 
-def register_agent(name: str, factory: AgentFactory, *, needs_model: bool = True) -> None:
-    """Make ``--agent name`` build agents with ``factory``."""
+def register_agent(name: str, factory: AgentFactory, *, needs_model: bool | str = True) -> None:
+    """Make ``--agent name`` build agents with ``factory``. ``needs_model="inner"``: a wrapper that
+    needs a model exactly when the agent it wraps (option ``inner``, default ``tools``) does."""
     AGENTS.register(name, factory, needs_model=needs_model)
 
 
@@ -39,8 +47,14 @@ def agent_names() -> list[str]:
     return AGENTS.names()
 
 
-def agent_needs_model(name: str) -> bool:
-    return bool(AGENTS.meta(name).get("needs_model", True))
+def agent_needs_model(name: str, options: Mapping[str, Any] | None = None) -> bool:
+    """Whether agent ``name`` (built with ``options``) calls a model; a wrapper registered with
+    ``needs_model="inner"`` answers for the agent it wraps."""
+    needs = AGENTS.meta(name).get("needs_model", True)
+    if needs == "inner":
+        inner = (options or {}).get("inner", "tools")
+        return agent_needs_model(str(inner)) if inner != name else True
+    return bool(needs)
 
 
 def check_agent_options(name: str, options: dict[str, Any]) -> None:

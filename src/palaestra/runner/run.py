@@ -100,7 +100,9 @@ def validate(config: RunConfig) -> None:
     checked by :class:`RunConfig` itself)."""
     for name in config.envs:
         env_factory(name)
-    if agent_needs_model(config.agent) and not config.model:  # an unknown agent: one line too
+    if (
+        agent_needs_model(config.agent, config.agent_options) and not config.model
+    ):  # an unknown agent: one line too
         raise UsageError(f"agent {config.agent!r} needs a model: pass --model PROVIDER:NAME")
 
 
@@ -183,7 +185,9 @@ async def run(
     await check_envs(config)
     if resume and run_id is None:
         raise UsageError("--resume needs a run id")
-    owns_model = model is None and bool(config.model) and agent_needs_model(config.agent)
+    owns_model = (
+        model is None and bool(config.model) and agent_needs_model(config.agent, config.agent_options)
+    )
     if owns_model:
         model = get_model(config.model or "", **config.model_options)
     try:
@@ -233,7 +237,9 @@ async def _episodes(
         if on_start:
             on_start(run_id, stats)
         model_name = config.model or ""
-        withhold = agent_needs_model(config.agent)  # oracles (expert, random) may read the task's params
+        withhold = agent_needs_model(
+            config.agent, config.agent_options
+        )  # oracles (expert, random) may read the task's params
 
         async def worker() -> None:
             for spec in queue:  # shared iterator: each spec goes to exactly one worker
