@@ -98,28 +98,6 @@ def run(
 
     st = open_store(store)
     model_options = parse_model_options(base_url, api_key, tool_role, model)
-    if suite == "safety" and not resume:
-        settings = parse_model_settings(
-            temperature, max_tokens, request_timeout, extra, stream, max_context_tokens, agent_opt
-        )
-        _eval_safety(
-            st,
-            store,
-            agent,
-            model,
-            as_json=as_json,
-            envs=env,
-            tasks=tasks,
-            samples=samples,
-            seed=seed,
-            concurrency=concurrency,
-            max_steps=max_steps,
-            timeout=timeout,
-            generate=settings["generate"],
-            agent_options=settings["agent_options"],
-            model_options=model_options,
-        )
-        return
     if resume:
         if env:
             raise UsageError("--resume takes the run's own settings; do not pass environments with it")
