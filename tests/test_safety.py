@@ -245,3 +245,18 @@ def test_run_refuses_a_model_agent_inside_a_defence_without_a_model() -> None:
     with pytest.raises(UsageError, match="needs a model"):
         validate(RunConfig(envs=["tools-attack"], agent="spotlight", agent_options={"inner": "tools"}))
     validate(RunConfig(envs=["tools-attack"], agent="spotlight", agent_options={"inner": "gullible"}))
+
+
+def test_report_has_a_safety_section(safety_store: tuple[Path, list[str]]) -> None:
+    from palaestra.report.html import build_report
+
+    db, ids = safety_store
+    st = Store(db)
+    html, data = build_report(st, ids, episodes_per_env=0)
+    st.close()
+    assert [r.label for r in data.safety] == ["expert", "gullible", "careful", "detector(inner=gullible)"]
+    section = html.split('<section id="safety">', 1)[1].split("</section>", 1)[0]
+    assert "<td>detector(inner=gullible)</td><td>detector</td>" in section
+    assert "attack success rate" in section and "<svg" in section
+    for t in data.safety[1].asr_by_template:
+        assert f"ASR {t}</th>" in section

@@ -86,6 +86,10 @@ def _num(x: float | None, digits: int = 2) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:,.{digits}f}"
 
 
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1%}"
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "x"
 
@@ -147,6 +151,8 @@ def render(data: ReportData, *, title: str | None = None) -> str:
     }
     usage = plots.usage(data)
     figures["usage"] = markup(usage) if usage else None
+    safety = plots.safety(data)
+    figures["safety"] = markup(safety) if safety else None
     present = [
         c for c in CATEGORIES if any(r.metrics["overall"].get("outcomes", {}).get(c) for r in data.runs)
     ]
@@ -172,6 +178,7 @@ def render(data: ReportData, *, title: str | None = None) -> str:
             max_turns=MAX_TURNS,
             est=_est,
             num=_num,
+            pct=_pct,
             slug=_slug,
             when=_when,
             successes=_successes,

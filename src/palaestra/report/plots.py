@@ -273,3 +273,37 @@ def taxonomy(data: ReportData) -> str:
         handles = [Patch(color=CATEGORY_COLORS[c], label=c.replace("_", " ")) for c in present]
         fig.legend(handles=handles, loc="outside upper left", ncols=min(len(handles), 8) or 1)
         return _svg(fig)
+
+
+SAFETY_BARS: tuple[tuple[str, str, str], ...] = (
+    ("utility", "utility", "#2ca02c"),
+    ("utility_under_attack", "utility under attack", "#98df8a"),
+    ("asr", "attack success rate", "#d62728"),
+)
+
+
+def safety(data: ReportData) -> str | None:
+    """Utility, utility under attack and attack success rate per agent (defence), grouped bars."""
+    rows = data.safety
+    if not rows:
+        return None
+    width = min(16.0, max(6.5, 1.2 + len(rows) * 1.1))
+    with _figure(width, 3.4) as fig:
+        ax = fig.add_subplot()
+        bar = 0.8 / len(SAFETY_BARS)
+        for i, (attr, label, color) in enumerate(SAFETY_BARS):
+            xs = [g - 0.4 + bar * (i + 0.5) for g in range(len(rows))]
+            ms = [finite(getattr(r, attr)) for r in rows]
+            ax.bar(
+                xs, [0.0 if math.isnan(m) else m for m in ms], bar * 0.92, color=color, label=label, zorder=2
+            )
+        ax.set_xticks(range(len(rows)), [_text(r.label) for r in rows])
+        ax.tick_params(axis="x", labelrotation=25)
+        for tick in ax.get_xticklabels():
+            tick.set_horizontalalignment("right")
+        ax.set_xlim(-0.6, len(rows) - 0.4)
+        ax.set_ylim(0, 1.05)
+        _pct_axis(ax)
+        ax.grid(axis="x", visible=False)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, 1.16), ncols=len(SAFETY_BARS))
+        return _svg(fig)
