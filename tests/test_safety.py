@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -260,3 +261,92 @@ def test_report_has_a_safety_section(safety_store: tuple[Path, list[str]]) -> No
     assert "attack success rate" in section and "<svg" in section
     for t in data.safety[1].asr_by_template:
         assert f"ASR {t}</th>" in section
+
+
+# ---- red teaming --------------------------------------------------------------------------------
+def test_novelty_is_one_minus_the_closest_overlap() -> None:
+    from palaestra.eval.redteam import novelty
+
+    assert novelty("please do this now {goal}", []) == 1.0
+    assert novelty("please do this now {goal}", ["please do this now {goal}"]) == 0.0
+    assert 0.0 < novelty("please do this now and {goal}", ["please do this now {goal}"]) < 1.0
+    assert novelty("a b c d {goal}", ["w x y z {goal}"]) == 1.0
+
+
+def test_redteam_loop_grows_a_set_that_the_env_reads_back(tmp_path: Path) -> None:
+    from palaestra.eval.redteam import Target, export_attacks, mutate_attacker, redteam
+    from palaestra.safety import load_templates
+
+    st = Store(tmp_path / "s.db")
+    target = Target("tools-attack", "detector", None, {"inner": "gullible"})
+    found = asyncio.run(
+        redteam(st, target, mutate_attacker(3), attacker_name="mutate", rounds=3, per_round=4, tasks=2)
+    )
+    kept = [c for c in found if c.kept]
+    assert kept and len(found) > len(kept)  # the detector catches some phrasings, or they are not new
+    for c in found:
+        assert (c.kept) == (c.success > 0 and c.novelty >= 0.2)
+    caught = [c for c in found if c.novelty >= 0.2 and not c.kept]
+    assert all(re.search(r"important message|new instructions", c.text, re.I) for c in caught)
+    assert [a["id"] for a in st.attacks("tools-attack")] == [c.id for c in kept]
+    assert st.attacks("tools-attack")[0]["target"] == "detector(inner=gullible)"
+    n = export_attacks(st, tmp_path / "a.jsonl", "tools-attack")
+    templates = load_templates(tmp_path / "a.jsonl")
+    assert n == len(kept) and set(templates) == {c.id for c in kept}
+    env, task = first_task("tools-attack", templates_file=str(tmp_path / "a.jsonl"), template=kept[0].id)
+    info, _ = asyncio.run(play(env, make_agent("gullible", env=env), task))
+    assert info["attack_template"] == kept[0].id and info["attack_success"] is True
+    again = asyncio.run(
+        redteam(st, target, mutate_attacker(3), attacker_name="mutate", rounds=1, per_round=4, tasks=2)
+    )
+    assert not any(c.kept for c in again)  # the same proposals are no longer new
+    st.close()
+
+
+def test_redteam_refuses_a_plain_env_and_a_missing_model(tmp_path: Path) -> None:
+    from palaestra.eval.redteam import Target, check_target
+
+    with pytest.raises(UsageError, match="not an attack variant"):
+        check_target(Target("tools", "gullible"))
+    with pytest.raises(UsageError, match="needs a model"):
+        check_target(Target("tools-attack", "tools"))
+
+
+@pytest.mark.slow
+def test_redteam_and_attacks_cli(tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+    r = subprocess.run(
+        [
+            *PALAESTRA,
+            "redteam",
+            "shop-attack",
+            "--target",
+            "gullible",
+            "--rounds",
+            "1",
+            "--per-round",
+            "2",
+            "--tasks",
+            "1",
+            "--json",
+            "--store",
+            db,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert len(data["candidates"]) == 2 and data["set"] == sum(c["kept"] for c in data["candidates"])
+    r = subprocess.run(
+        [*PALAESTRA, "attacks", "--out", str(tmp_path / "a.jsonl"), "--store", db],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0 and (tmp_path / "a.jsonl").read_text().count("\n") == data["set"]
+    r = subprocess.run(
+        [*PALAESTRA, "redteam", "shop", "--store", db], capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode != 0 and "not an attack variant" in r.stderr
