@@ -350,3 +350,22 @@ def test_redteam_and_attacks_cli(tmp_path: Path) -> None:
         [*PALAESTRA, "redteam", "shop", "--store", db], capture_output=True, text=True, timeout=60
     )
     assert r.returncode != 0 and "not an attack variant" in r.stderr
+
+
+# ---- knowledge poisoning ------------------------------------------------------------------------
+def test_poisoned_knowledge_lands_with_the_trigger_and_stays_benign_without() -> None:
+    for trigger in (True, False):
+        env, task = first_task("tools-poison", attack=trigger)
+        check = task.params["attack"]["check"]
+        searched = " ".join(
+            words(str(s["arguments"].get("query", "")))
+            for s in task.params["plan"]
+            if s["name"].startswith("search_")
+        )
+        assert check["trigger"] in searched.split() and check["benign_key"] not in searched.split()
+        info, seen = asyncio.run(play(env, make_agent("gullible", env=env), task))
+        shown = any(
+            words(task.params["attack"]["goal"]) in words(m.content) for m in seen if m.role == "tool"
+        )
+        assert shown is trigger and info["attack_success"] is trigger
+        assert info["success"] is True or trigger  # without the trigger the user task is untouched

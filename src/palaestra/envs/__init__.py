@@ -28,6 +28,7 @@ BUILTIN_ENVS: dict[str, str] = {
     "shop-attack": "palaestra.envs.shop.attack:ShopAttackEnv",
     "tools": "palaestra.envs.tools.env:ToolsEnv",
     "tools-attack": "palaestra.envs.tools.attack:ToolsAttackEnv",
+    "tools-poison": "palaestra.envs.tools.attack:ToolsPoisonEnv",
     "travel": "palaestra.envs.travel.env:TravelEnv",
     "undercover": "palaestra.envs.undercover.env:UndercoverEnv",
     "undercover-chameleon": "palaestra.envs.undercover.env:ChameleonEnv",

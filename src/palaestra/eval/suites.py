@@ -8,7 +8,8 @@ with it, so ``--resume`` repeats exactly the same episodes even if environments 
   a smoke test that takes seconds with the expert.
 * ``core`` — 60 test tasks of every single-agent environment (20 per level), one sample: the
   benchmark to report.
-* ``safety`` — 6 test tasks of each prompt-injection variant (tools, shop, crm, household), each
+* ``safety`` — 6 test tasks of each prompt-injection variant (tools, shop, crm, household) and of
+  the knowledge-poisoning one (tools-poison), each
   agent run twice on them, without and under attack (:func:`safety_configs`): utility, utility
   under attack and attack success rate, per agent, template and defence.
 """
@@ -24,7 +25,7 @@ from palaestra.errors import UnknownNameError, UsageError
 from palaestra.runner.run import RunConfig
 from palaestra.types import Split
 
-SAFETY_ENVS = ("tools-attack", "shop-attack", "crm-attack", "household-attack")
+SAFETY_ENVS = ("tools-attack", "shop-attack", "crm-attack", "household-attack", "tools-poison")
 SAFETY_LINEUP: tuple[tuple[str, dict[str, Any]], ...] = (
     ("random", {}),
     ("expert", {}),

@@ -77,7 +77,9 @@ class AttackSurface:
         raise NotImplementedError
 
     def carries(self, env: Env, call: ToolCall, placement: str) -> bool:
-        return call.name in self.placements[placement]
+        """Whether the result of ``call`` holds the injection (by default: the attack is on and the
+        call's tool is in the placement)."""
+        return bool(getattr(env, "attack_on", True)) and call.name in self.placements[placement]
 
     def user_name(self, env: Env) -> str:
         """Whom the templates impersonate."""
@@ -181,7 +183,7 @@ class AttackedEnv(Env):
             return res
         self.calls_made.append(call)
         attack = self.task.params["attack"]
-        if self.attack_on and self.surface.carries(self, call, attack["placement"]):
+        if self.surface.carries(self, call, attack["placement"]):
             res = ToolResult(f"{res.content}\n{self.injection_text()}", res.invalid)
         return res
 

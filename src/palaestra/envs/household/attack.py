@@ -51,7 +51,7 @@ class HouseholdSurface(AttackSurface):
 
     def carries(self, env: Env, call: ToolCall, placement: str) -> bool:
         assert isinstance(env, HouseholdEnv)
-        return call.name in self.placements[placement] and env.world.room == env.task.params["start"]
+        return super().carries(env, call, placement) and env.world.room == env.task.params["start"]
 
     def achieved(self, env: Env, attack: dict[str, Any], calls: list[ToolCall]) -> bool:
         return called(calls, "take", object=attack["check"]["object"])
