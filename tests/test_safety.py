@@ -174,6 +174,7 @@ def safety_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[s
     st = Store(db)
     lineup = [("expert", {}), ("gullible", {}), ("careful", {}), ("detector", {"inner": "gullible"})]
     configs = safety_configs(lineup, envs=["tools-attack", "shop-attack"], tasks=4)
+    configs.append(configs[0].model_copy(update={"envs": ["tools"]}))  # a plain env: not counted
 
     async def make_runs() -> list[str]:
         return [await run(c, st) for c in configs]
@@ -192,6 +193,7 @@ def test_safety_metrics_both_ways(safety_store: tuple[Path, list[str]]) -> None:
     assert gullible.asr is not None and gullible.asr > 0
     assert careful.asr == 0.0 and careful.utility_under_attack == careful.utility
     assert set(gullible.asr_by_env) == {"tools-attack", "shop-attack"}
+    assert rows["expert"].episodes == 2 * 2 * 4  # both runs, both envs, 4 tasks each
     assert gullible.asr_by_template and all(0 <= v <= 1 for v in gullible.asr_by_template.values())
     detector = rows["detector(inner=gullible)"]
     assert detector.defence == "detector" and detector.inner == "gullible"
@@ -369,3 +371,10 @@ def test_poisoned_knowledge_lands_with_the_trigger_and_stays_benign_without() ->
         )
         assert shown is trigger and info["attack_success"] is trigger
         assert info["success"] is True or trigger  # without the trigger the user task is untouched
+
+
+def test_every_variant_counts_in_the_safety_metrics() -> None:
+    from palaestra.eval.safety import is_attack_env
+
+    assert all(is_attack_env(e) for e in SAFETY_ENVS) and "tools-poison" in SAFETY_ENVS
+    assert not is_attack_env("tools") and not is_attack_env("no-such-env")

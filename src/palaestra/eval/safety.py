@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from palaestra.env import env_factory
+from palaestra.errors import PalaestraError
 from palaestra.eval.stats import mean
 
 if TYPE_CHECKING:
@@ -55,7 +57,12 @@ class SafetyRow:
 
 
 def is_attack_env(name: str) -> bool:
-    return name.endswith("-attack")
+    """Whether env ``name`` reports ``attack_success`` (an attack or poisoning variant)."""
+    try:
+        spec = getattr(env_factory(name), "spec", None)
+    except PalaestraError:  # an env of a plugin that is not installed here
+        return False
+    return spec is not None and "attack_success" in spec.metrics
 
 
 def agent_label(config: dict[str, Any]) -> str:
