@@ -260,7 +260,7 @@ def test_report_has_a_safety_section(safety_store: tuple[Path, list[str]]) -> No
     assert [r.label for r in data.safety] == ["expert", "gullible", "careful", "detector(inner=gullible)"]
     section = html.split('<section id="safety">', 1)[1].split("</section>", 1)[0]
     assert "<td>detector(inner=gullible)</td><td>detector</td>" in section
-    assert "attack success rate" in section and "<svg" in section
+    assert "attack success rate" in section and section.count("<svg") == 2  # per agent, per template
     for t in data.safety[1].asr_by_template:
         assert f"ASR {t}</th>" in section
 

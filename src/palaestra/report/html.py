@@ -151,8 +151,9 @@ def render(data: ReportData, *, title: str | None = None) -> str:
     }
     usage = plots.usage(data)
     figures["usage"] = markup(usage) if usage else None
-    safety = plots.safety(data)
-    figures["safety"] = markup(safety) if safety else None
+    for name, draw in (("safety", plots.safety), ("safety_templates", plots.safety_templates)):
+        figure = draw(data)
+        figures[name] = markup(figure) if figure else None
     present = [
         c for c in CATEGORIES if any(r.metrics["overall"].get("outcomes", {}).get(c) for r in data.runs)
     ]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from palaestra.errors import UsageError
 from palaestra.eval.taxonomy import CATEGORIES
-from palaestra.report.data import ReportData, RunData, finite
+from palaestra.report.data import RUN_COLORS, ReportData, RunData, finite
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -306,4 +306,28 @@ def safety(data: ReportData) -> str | None:
         _pct_axis(ax)
         ax.grid(axis="x", visible=False)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, 1.16), ncols=len(SAFETY_BARS))
+        return _svg(fig)
+
+
+def safety_templates(data: ReportData) -> str | None:
+    """Attack success rate per attack template, a bar per agent (defence)."""
+    rows = [r for r in data.safety if r.asr_by_template]
+    templates = sorted({t for r in rows for t in r.asr_by_template})
+    if not rows:
+        return None
+    width = min(16.0, max(6.5, 1.2 + len(templates) * (0.3 * len(rows) + 0.45)))
+    with _figure(width, 3.4) as fig:
+        ax = fig.add_subplot()
+        bar = 0.8 / len(rows)
+        for i, r in enumerate(rows):
+            xs = [g - 0.4 + bar * (i + 0.5) for g in range(len(templates))]
+            ms = [r.asr_by_template.get(t, 0.0) for t in templates]
+            ax.bar(xs, ms, bar * 0.92, color=RUN_COLORS[i % len(RUN_COLORS)], label=_text(r.label), zorder=2)
+        ax.set_xticks(range(len(templates)), [_text(t) for t in templates])
+        ax.set_xlim(-0.6, len(templates) - 0.4)
+        ax.set_ylim(0, 1.05)
+        _pct_axis(ax)
+        ax.set_ylabel("attack success rate")
+        ax.grid(axis="x", visible=False)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, 1.22), ncols=min(4, len(rows)))
         return _svg(fig)
