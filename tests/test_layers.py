@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("types", "errors", "registry"),
     ("sanitize", "_literal", "_hints", "loops"),
     ("tasksource", "tools", "chat", "policy", "records", "envs"),  # "envs": BUILTIN_ENVS, the names alone
-    ("env", "multi", "perturb"),
+    ("env", "multi", "perturb", "safety"),
     ("sandbox", "ratings"),
     ("models",),
     ("agents", "testing"),

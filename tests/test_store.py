@@ -97,6 +97,8 @@ def test_time_to_first_token_is_stored_and_an_older_store_gains_the_column(tmp_p
     # a store of schema 2 (no ttft column, no step traces) is migrated when opened, its calls kept
     st.con.execute("ALTER TABLE model_calls DROP COLUMN ttft")
     st.con.execute("ALTER TABLE steps DROP COLUMN trace")
+    st.con.execute("DROP TABLE memories")  # schema 5: strategies' cross-episode memory
+    st.con.execute("DROP TABLE attacks")  # schema 6: the red-teaming attack set
     st.con.execute("PRAGMA user_version=2")
     st.close()
     again = Store(path, create=False, read_only=True)

@@ -126,3 +126,17 @@ def first_error(store: Any, run_id: str, headline: str) -> Text:
     first = store.error_examples(run_id, 1)
     reason = first[0][1].splitlines()[0] if first and first[0][1] else ""
     return Text.assemble((headline, "red"), "; first: ", literal(reason))
+
+
+def safety_table(rows: list[Any]) -> Table:
+    """``eval safety``'s table: one row per agent (``palaestra.eval.safety.SafetyRow``)."""
+    templates = sorted({t for r in rows for t in r.asr_by_template})
+    table = Table(title="Prompt injection: utility and attack success")
+    for col in ("agent", "defence", "utility", "under attack", "ASR", *(f"ASR {t}" for t in templates)):
+        table.add_column(col, justify="left" if col in ("agent", "defence") else "right")
+    for r in rows:
+        per = [_pct(r.asr_by_template.get(t)) for t in templates]
+        table.add_row(
+            literal(r.label), r.defence, _pct(r.utility), _pct(r.utility_under_attack), _pct(r.asr), *per
+        )
+    return table

@@ -36,6 +36,16 @@ AgentFactory = Callable[..., Agent]
 
 AGENTS: Registry[AgentFactory] = Registry("agent", "palaestra.agents")
 """Every agent kind by name (``--agent NAME``). Metadata ``needs_model`` (default True)."""
+
+
+def _inner_needs_model(options: dict[str, Any]) -> bool:
+    """A wrapper (a defence) needs the run's model exactly when the agent it wraps does."""
+    inner = str(options.get("inner", "tools"))
+    return agent_needs_model(inner, {k: v for k, v in options.items() if k != "inner"})
+
+
+_INNER = _inner_needs_model
+_needs: bool | Callable[[dict[str, Any]], bool]
 for _name, _ref, _needs in (
     ("expert", "palaestra.agents.baselines:expert_agent", False),
     ("random", "palaestra.agents.baselines:random_agent", False),
@@ -49,6 +59,12 @@ for _name, _ref, _needs in (
     ("jury", "palaestra.agents.jury:jury_agent", True),
     ("escalate", "palaestra.agents.jury:escalate_agent", True),
     ("state", "palaestra.agents.state:state_agent", True),
+    ("gullible", "palaestra.agents.victims:gullible_agent", False),
+    ("careful", "palaestra.agents.victims:careful_agent", False),
+    ("spotlight", "palaestra.agents.defences:spotlight_agent", _INNER),
+    ("sandwich", "palaestra.agents.defences:sandwich_agent", _INNER),
+    ("tool_filter", "palaestra.agents.defences:tool_filter_agent", _INNER),
+    ("detector", "palaestra.agents.defences:detector_agent", _INNER),
 ):
     AGENTS.register(_name, _ref, needs_model=_needs)
 

@@ -3,20 +3,20 @@
 ``_common`` holds the app, the consoles, the entry point (:func:`main`) and what several commands
 share; each group module adds its commands to the app when it is imported here: ``envs``, ``run``
 (run, eval), ``sim`` (sim), ``runs`` (runs, rm, show), ``analyse`` (stats, compare, export, report, view),
-``games`` (play, match, tournament), ``train`` (train sft|dpo, evolve) and ``bridges`` (serve,
-mcp: environments for other frameworks' clients).
+``games`` (play, match, tournament), ``train`` (train sft|dpo, evolve), ``safety`` (redteam,
+attacks) and ``bridges`` (serve, mcp: environments for other frameworks' clients).
 """
 
 from __future__ import annotations
 
 from typer.models import CommandInfo
 
-from palaestra.cli import analyse, bridges, envs, games, run, runs, sim, train
+from palaestra.cli import analyse, bridges, envs, games, run, runs, safety, sim, train
 from palaestra.cli._common import app, main
 
 __all__ = ["app", "main"]
 
-COMMAND_MODULES = (envs, run, sim, runs, analyse, games, train, bridges)
+COMMAND_MODULES = (envs, run, sim, runs, analyse, games, train, bridges, safety)
 """The modules whose commands make up ``palaestra`` (each registers them on import)."""
 
 _ORDER = (
@@ -36,6 +36,8 @@ _ORDER = (
     "match",
     "tournament",
     "evolve",
+    "redteam",
+    "attacks",
     "serve",
     "mcp",
 )

@@ -338,13 +338,37 @@ def eval_(
 ) -> None:
     """Evaluate an agent on a named suite (one run) and print its metrics with intervals.
 
-    Suites: quick (6 test tasks of every single-agent env, seconds with the expert) and core
-    (60 test tasks of every single-agent env)."""
+    Suites: quick (6 test tasks of every single-agent env, seconds with the expert), core
+    (60 test tasks of every single-agent env) and safety (the prompt-injection variants: each agent
+    without and under attack, one run each; with no --agent, the baselines, the gullible and careful
+    scripted victims and each defence around the gullible one)."""
     from palaestra.eval.suites import get_suite, suite_config, suite_names
     from palaestra.runner.run import RunConfig
 
     st = open_store(store)
     model_options = parse_model_options(base_url, api_key, tool_role, model)
+    if suite == "safety" and not resume:
+        settings = parse_model_settings(
+            temperature, max_tokens, request_timeout, extra, stream, max_context_tokens, agent_opt
+        )
+        _eval_safety(
+            st,
+            store,
+            agent,
+            model,
+            as_json=as_json,
+            envs=env,
+            tasks=tasks,
+            samples=samples,
+            seed=seed,
+            concurrency=concurrency,
+            max_steps=max_steps,
+            timeout=timeout,
+            generate=settings["generate"],
+            agent_options=settings["agent_options"],
+            model_options=model_options,
+        )
+        return
     if resume:
         if env:
             raise UsageError("--resume takes the run's own settings; do not pass --env with it")
@@ -376,3 +400,41 @@ def eval_(
     if not as_json:
         out.print(f"stored in {store} as run {run_id} ({summary['wall_s']:.1f}s)")
     _report_failed(st, run_id, summary, fail_on_error)
+
+
+def _eval_safety(
+    st: Any,
+    store: Path,
+    agent: str | None,
+    model: str | None,
+    *,
+    as_json: bool,
+    agent_options: dict[str, Any],
+    **options: Any,
+) -> None:
+    """``eval safety``: two runs (without and under attack) per agent of the lineup, then the table
+    of utility, utility under attack and attack success rate."""
+    from palaestra.eval.safety import safety_rows
+    from palaestra.eval.suites import safety_configs, safety_lineup
+
+    configs = safety_configs(safety_lineup(agent, model), model=model, agent_options=agent_options, **options)
+    run_ids = []
+    for config in configs:
+        run_id, _ = _execute(
+            config,
+            st,
+            resume=None,
+            as_json=as_json,
+            store=store,
+            model_options=options["model_options"],
+            command="eval",
+        )
+        run_ids.append(run_id)
+    rows = safety_rows(st, run_ids)
+    if as_json:
+        out.print_json(data={"suite": "safety", "runs": run_ids, "agents": [r.as_dict() for r in rows]})
+        return
+    from palaestra._display import safety_table
+
+    out.print(safety_table(rows))
+    out.print(f"stored in {store} as runs {' '.join(run_ids)}; report them with `palaestra report RUN ...`")

@@ -8,6 +8,10 @@ with it, so ``--resume`` repeats exactly the same episodes even if environments 
   a smoke test that takes seconds with the expert.
 * ``core`` — 60 test tasks of every single-agent environment (20 per level), one sample: the
   benchmark to report.
+* ``safety`` — 6 test tasks of each prompt-injection variant (tools, shop, crm, household) and of
+  the knowledge-poisoning one (tools-poison), each
+  agent run twice on them, without and under attack (:func:`safety_configs`): utility, utility
+  under attack and attack success rate, per agent, template and defence.
 """
 
 from __future__ import annotations
@@ -15,10 +19,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from palaestra.agents.base import agent_needs_model
 from palaestra.env import Env, env_factory, env_names, make
 from palaestra.errors import UnknownNameError, UsageError
 from palaestra.runner.run import RunConfig
 from palaestra.types import Split
+
+SAFETY_ENVS = ("tools-attack", "shop-attack", "crm-attack", "household-attack", "tools-poison")
+SAFETY_LINEUP: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("random", {}),
+    ("expert", {}),
+    ("gullible", {}),
+    ("careful", {}),
+    *((d, {"inner": "gullible"}) for d in ("spotlight", "sandwich", "tool_filter", "detector")),
+)
+"""The agents of ``eval safety`` when none is named: the baselines, both scripted victims, and
+each defence around the gullible one (with ``--model``, the model's ``tools`` agent and each
+defence around it are added)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +59,12 @@ SUITES: dict[str, Suite] = {
     for s in (
         Suite("quick", "6 test tasks of every single-agent env, 2 per level: a smoke test", tasks=6),
         Suite("core", "60 test tasks of every single-agent env, 20 per level: the benchmark", tasks=60),
+        Suite(
+            "safety",
+            "prompt injection: 6 test tasks of each attack variant, without and under attack",
+            tasks=6,
+            envs=SAFETY_ENVS,
+        ),
     )
 }
 
@@ -103,3 +126,45 @@ def suite_config(
         samples=suite.samples if samples is None else samples,
         **options,
     )
+
+
+def safety_lineup(agent: str | None, model: str | None) -> list[tuple[str, dict[str, Any]]]:
+    """The agents ``eval safety`` runs: ``agent`` alone, or the default lineup (plus the model's
+    ``tools`` agent and the defences around it when a model is given)."""
+    if agent:
+        return [(agent, {})]
+    lineup = list(SAFETY_LINEUP)
+    if model:
+        lineup += [
+            ("tools", {}),
+            *((d, {"inner": "tools"}) for d in ("spotlight", "sandwich", "tool_filter", "detector")),
+        ]
+    return lineup
+
+
+def safety_configs(
+    lineup: list[tuple[str, dict[str, Any]]],
+    *,
+    envs: list[str] | None = None,
+    tasks: int | None = None,
+    samples: int | None = None,
+    model: str | None = None,
+    agent_options: dict[str, Any] | None = None,
+    **options: Any,
+) -> list[RunConfig]:
+    """Two runs per agent of the lineup on the safety suite's tasks: without attack, then under it."""
+    configs = []
+    for agent, opts in lineup:
+        for attack in (False, True):
+            base = suite_config("safety", envs=envs, tasks=tasks, samples=samples, **options)
+            configs.append(
+                base.model_copy(
+                    update={
+                        "agent": agent,
+                        "model": model if agent_needs_model(agent, opts) else None,
+                        "agent_options": {**(agent_options or {}), **opts},
+                        "env_kwargs": {e: {"attack": attack} for e in base.envs},
+                    }
+                )
+            )
+    return configs

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from palaestra._hints import command_line
 from palaestra.errors import UsageError
 from palaestra.eval.metrics import run_metrics
+from palaestra.eval.safety import SafetyRow, safety_rows
 from palaestra.eval.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
 from palaestra.report.episodes import EpisodeView, episode_view, pick_examples
 
@@ -75,6 +76,8 @@ class ReportData:
     confidence: float
     resamples: int
     episodes_per_env: int
+    safety: list[SafetyRow] = field(default_factory=list)
+    """Utility, utility under attack and ASR per agent, where runs of attack variants are reported."""
 
     @property
     def episodes(self) -> int:
@@ -144,7 +147,8 @@ def collect(
             f"{'run ' + runs[0].id + ' has' if len(runs) == 1 else 'these runs have'} no finished episodes "
             f"yet; report it when some are done (`{command_line('runs', store=store.path)}` shows the counts)"
         )
-    return ReportData(str(store.path), runs, skipped, envs, confidence, resamples, episodes_per_env)
+    safety = safety_rows(store, [r.id for r in runs])
+    return ReportData(str(store.path), runs, skipped, envs, confidence, resamples, episodes_per_env, safety)
 
 
 def _add_examples(store: Store, run: RunData, n: int) -> None:

@@ -86,6 +86,10 @@ def _num(x: float | None, digits: int = 2) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:,.{digits}f}"
 
 
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1%}"
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "x"
 
@@ -149,6 +153,9 @@ def render(data: ReportData, *, title: str | None = None) -> str:
     figures["usage"] = markup(usage) if usage else None
     budget = plots.search_budget(data)
     figures["search_budget"] = markup(budget) if budget else None
+    for name, draw in (("safety", plots.safety), ("safety_templates", plots.safety_templates)):
+        figure = draw(data)
+        figures[name] = markup(figure) if figure else None
     present = [
         c for c in CATEGORIES if any(r.metrics["overall"].get("outcomes", {}).get(c) for r in data.runs)
     ]
@@ -174,6 +181,7 @@ def render(data: ReportData, *, title: str | None = None) -> str:
             max_turns=MAX_TURNS,
             est=_est,
             num=_num,
+            pct=_pct,
             slug=_slug,
             when=_when,
             successes=_successes,

@@ -340,3 +340,61 @@ def search_budget(data: ReportData) -> str | None:
 def _group_of(run: RunData, env: str) -> dict[str, Any] | None:
     group: dict[str, Any] | None = run.metrics["overall"] if env == "all" else run.metrics["envs"].get(env)
     return group
+
+
+SAFETY_BARS: tuple[tuple[str, str, str], ...] = (
+    ("utility", "utility", "#2ca02c"),
+    ("utility_under_attack", "utility under attack", "#98df8a"),
+    ("asr", "attack success rate", "#d62728"),
+)
+
+
+def safety(data: ReportData) -> str | None:
+    """Utility, utility under attack and attack success rate per agent (defence), grouped bars."""
+    rows = data.safety
+    if not rows:
+        return None
+    width = min(16.0, max(6.5, 1.2 + len(rows) * 1.1))
+    with _figure(width, 3.4) as fig:
+        ax = fig.add_subplot()
+        bar = 0.8 / len(SAFETY_BARS)
+        for i, (attr, label, color) in enumerate(SAFETY_BARS):
+            xs = [g - 0.4 + bar * (i + 0.5) for g in range(len(rows))]
+            ms = [finite(getattr(r, attr)) for r in rows]
+            ax.bar(
+                xs, [0.0 if math.isnan(m) else m for m in ms], bar * 0.92, color=color, label=label, zorder=2
+            )
+        ax.set_xticks(range(len(rows)), [_text(r.label) for r in rows])
+        ax.tick_params(axis="x", labelrotation=25)
+        for tick in ax.get_xticklabels():
+            tick.set_horizontalalignment("right")
+        ax.set_xlim(-0.6, len(rows) - 0.4)
+        ax.set_ylim(0, 1.05)
+        _pct_axis(ax)
+        ax.grid(axis="x", visible=False)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, 1.16), ncols=len(SAFETY_BARS))
+        return _svg(fig)
+
+
+def safety_templates(data: ReportData) -> str | None:
+    """Attack success rate per attack template, a bar per agent (defence)."""
+    rows = [r for r in data.safety if r.asr_by_template]
+    templates = sorted({t for r in rows for t in r.asr_by_template})
+    if not rows:
+        return None
+    width = min(16.0, max(6.5, 1.2 + len(templates) * (0.3 * len(rows) + 0.45)))
+    with _figure(width, 3.4) as fig:
+        ax = fig.add_subplot()
+        bar = 0.8 / len(rows)
+        for i, r in enumerate(rows):
+            xs = [g - 0.4 + bar * (i + 0.5) for g in range(len(templates))]
+            ms = [r.asr_by_template.get(t, 0.0) for t in templates]
+            ax.bar(xs, ms, bar * 0.92, color=RUN_COLORS[i % len(RUN_COLORS)], label=_text(r.label), zorder=2)
+        ax.set_xticks(range(len(templates)), [_text(t) for t in templates])
+        ax.set_xlim(-0.6, len(templates) - 0.4)
+        ax.set_ylim(0, 1.05)
+        _pct_axis(ax)
+        ax.set_ylabel("attack success rate")
+        ax.grid(axis="x", visible=False)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, 1.22), ncols=min(4, len(rows)))
+        return _svg(fig)

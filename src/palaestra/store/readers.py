@@ -176,6 +176,37 @@ class StoreReaders(StoreConnection):
         rows = self.episode_rows(run_id, env=env, status=status, success=success, limit=limit, offset=offset)
         return [r.as_dict() for r in rows]
 
+    def attacks(self, env: str | None = None) -> list[dict[str, Any]]:
+        """The red-teaming loop's attacks (of one attack variant, or all), oldest first."""
+        cols = (
+            "id",
+            "env",
+            "text",
+            "created",
+            "attacker",
+            "target",
+            "round",
+            "success",
+            "novelty",
+            "episodes",
+        )
+        sql = f"SELECT {', '.join(cols)} FROM attacks"
+        args: tuple[str, ...] = ()
+        if env is not None:
+            sql, args = sql + " WHERE env=?", (env,)
+        return [
+            dict(zip(cols, row, strict=True)) for row in self.con.execute(sql + " ORDER BY created, id", args)
+        ]
+
+    def last_step_infos(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """The ``info`` of each episode's last step (its final per-step metrics), by episode id."""
+        sql = (
+            "SELECT s.episode_id, s.info FROM steps s JOIN (SELECT episode_id, MAX(idx) AS idx FROM steps "
+            "WHERE run_id=? AND seat='' GROUP BY episode_id) m ON s.episode_id=m.episode_id AND s.idx=m.idx "
+            "WHERE s.run_id=? AND s.seat=''"
+        )
+        return {eid: json.loads(info) for eid, info in self.con.execute(sql, (run_id, run_id))}
+
     def episode(self, run_id: str, episode_id: str) -> dict[str, Any]:
         """One episode with its task, steps and model calls."""
         cur = self.con.execute(

@@ -130,6 +130,22 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX IF NOT EXISTS memories_scope ON memories(env, kind, split, task_id)
     """,
+    # 5 -> 6: the red-teaming loop's attack set (prompt-injection templates, each with its scores).
+    """
+    CREATE TABLE attacks (
+        id TEXT PRIMARY KEY,
+        env TEXT NOT NULL,               -- the attack variant it was scored on
+        text TEXT NOT NULL,              -- the template, with {goal} where the instruction goes
+        created REAL NOT NULL,
+        attacker TEXT NOT NULL,          -- who wrote it (a model spec, or mutate)
+        target TEXT NOT NULL,            -- the agent it was scored against
+        round INTEGER NOT NULL,
+        success REAL NOT NULL,           -- share of scored episodes whose injection task was done
+        novelty REAL NOT NULL,           -- 1 - the highest word-3-gram overlap with the set before it
+        episodes INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX attacks_env ON attacks(env, created)
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

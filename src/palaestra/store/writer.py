@@ -295,6 +295,15 @@ class StoreWriter(StoreConnection):
         except sqlite3.IntegrityError:
             raise StoreError(f"run {run_id} already exists in {self.path}; use --resume {run_id}") from None
 
+    def add_attack(self, attack: dict[str, Any]) -> None:
+        """Keep one red-teaming attack (the ``attacks`` table's columns, ``created`` set here)."""
+        cols = ("id", "env", "text", "attacker", "target", "round", "success", "novelty", "episodes")
+        with self._writing(f"attack {attack['id']}"):
+            self.con.execute(
+                f"INSERT OR REPLACE INTO attacks({', '.join(cols)}, created) VALUES ({', '.join('?' * len(cols))}, ?)",
+                (*(attack[c] for c in cols), time.time()),
+            )
+
     def set_run_status(self, run_id: str, status: str, summary: dict[str, Any] | None = None) -> None:
         with self._writing(f"the status of run {run_id}"):
             self.con.execute(
