@@ -25,6 +25,19 @@ from palaestra.models.base import GenerateConfig, Model, ModelOutput, get_model
 from palaestra.records import EpisodeRecord, RunStore
 from palaestra.runner.episode import RecordingModel, rollout
 from palaestra.runner.settings import StoredConfig
+from palaestra.runner.workers import (
+    MAX_LOSSES,
+    Feed,
+    LocalPool,
+    Outcome,
+    Pool,
+    ProcessPool,
+    RayPool,
+    Recipe,
+    SerialWriter,
+    WorkerLost,
+    quiet_gc,
+)
 from palaestra.types import Message, Split, Task, ToolSpec
 
 
@@ -171,6 +184,8 @@ async def run(
     model: Model | None = None,
     on_episode: Callable[[EpisodeRecord, RunStats], None] | None = None,
     on_start: Callable[[str, RunStats], None] | None = None,
+    workers: int | None = None,
+    ray: str | None = None,
 ) -> str:
     """Run (or resume) a run and return its id. Finished episodes are in ``store``.
 
@@ -178,20 +193,37 @@ async def run(
     run behind. Cancellation (Ctrl-C) stops cleanly: the run is marked ``interrupted`` and every
     finished episode is kept; ``resume=True`` with the same id runs only what is missing. A fatal
     model error (bad key, no such model) stops the run and raises :class:`RunStopped`.
+
+    Episodes play in this process unless ``workers`` is above 1 (that many worker processes on this
+    machine) or ``ray`` is given (actors on the Ray cluster at that address; ``"auto"`` or ``""``:
+    the one Ray finds or a local one; ``workers`` actors, default one per CPU of the cluster). Either
+    way this process writes the store. A ``model`` object is played in this process only.
     """
     validate(config)
     await check_envs(config)
     if resume and run_id is None:
         raise UsageError("--resume needs a run id")
+    distributed = ray is not None or (workers or 1) > 1
+    if distributed and model is not None:
+        raise UsageError("a model object plays in this process only: pass workers=1 and no ray address")
     owns_model = model is None and bool(config.model) and agent_needs_model(config.agent)
     if owns_model:
         model = get_model(config.model or "", **config.model_options)
-    try:
-        run_id, done = open_run(store, config, run_id, resume=resume)
-        await _episodes(config, store, run_id, done, model, on_episode, on_start)
-    finally:
+    concurrency = config.concurrency or (model.max_concurrency if model else 32)
+    pool: Pool[EpisodeSpec, EpisodeRecord]
+    if distributed:
         if owns_model and model is not None:
-            await model.close()
+            await model.close()  # it was built to check it: the workers build their own
+        recipe = Recipe(episode_runner, config)
+        pool = RayPool(recipe, workers, ray or None) if ray is not None else ProcessPool(recipe, workers or 1)
+    else:
+        pool = LocalPool(EpisodeRunner(config, model, owns_model=owns_model))
+    try:
+        await pool.start()
+        run_id, done = open_run(store, config, run_id, resume=resume)
+        await _episodes(config, store, run_id, done, pool, concurrency, on_episode, on_start)
+    finally:
+        await pool.aclose()
     return run_id
 
 
@@ -211,60 +243,117 @@ def open_run(
     return run_id, set()
 
 
+class EpisodeRunner:
+    """Plays a run's episodes (any number at once) with one shared model: in the process that
+    runs the run, or in each of its workers (see :func:`episode_runner`)."""
+
+    def __init__(self, config: RunConfig, model: Model | None, *, owns_model: bool = False) -> None:
+        self.config, self.model, self.owns_model = config, model, owns_model
+        self.guard = FatalGuard()
+        self.withhold = agent_needs_model(config.agent)  # oracles (expert, random) may read task params
+
+    async def play(self, spec: EpisodeSpec) -> Outcome[EpisodeRecord]:
+        """Play one episode; no record when a fatal model error ended it, or ended another one
+        before it started (not the agent's failure: ``--resume`` plays it again)."""
+        config, guard = self.config, self.guard
+        if guard.error is not None:
+            return Outcome(None, guard.error)
+        env = make(spec.env, **config.env_kwargs.get(spec.env, {}))
+        assert isinstance(env, Env)
+        rec = EpisodeRecord(
+            id=spec.id, task=spec.task, agent=config.agent, model=config.model or "", sample=spec.sample
+        )
+        guarded = guard.wrap(self.model) if self.model is not None else None
+        agent = make_agent(
+            config.agent,
+            env=env,
+            model=RecordingModel(guarded, rec.calls) if guarded is not None else None,
+            seed=_episode_seed(config, spec.id),
+            config=config.generate,
+            **config.agent_options,
+        )
+        await rollout(
+            env,
+            agent,
+            spec.task,
+            record=rec,
+            max_steps=config.max_steps,
+            timeout=config.timeout,
+            withhold_params=self.withhold,
+        )
+        if guarded is not None and guarded.tripped:
+            return Outcome(None, guard.error)
+        return Outcome(rec)
+
+    def failed(self, spec: EpisodeSpec, reason: str) -> EpisodeRecord:
+        return failed_episode(self.config, spec, reason)
+
+    async def aclose(self) -> None:
+        if self.owns_model and self.model is not None:
+            await self.model.close()
+
+
+def episode_runner(config: RunConfig) -> EpisodeRunner:
+    """A worker's :class:`EpisodeRunner`, with its own model built from the run's config."""
+    model = None
+    if config.model and agent_needs_model(config.agent):
+        model = get_model(config.model, **config.model_options)
+    return EpisodeRunner(config, model, owns_model=True)
+
+
+def failed_episode(config: RunConfig, spec: EpisodeSpec, reason: str) -> EpisodeRecord:
+    """The record of an episode that could not be played (``error`` with ``reason``)."""
+    return EpisodeRecord(
+        id=spec.id,
+        task=spec.task,
+        agent=config.agent,
+        model=config.model or "",
+        sample=spec.sample,
+        status="error",
+        error=reason,
+    )
+
+
 async def _episodes(
     config: RunConfig,
     store: RunStore,
     run_id: str,
     done: set[str],
-    model: Model | None,
+    pool: Pool[EpisodeSpec, EpisodeRecord],
+    concurrency: int,
     on_episode: Callable[[EpisodeRecord, RunStats], None] | None,
     on_start: Callable[[str, RunStats], None] | None,
 ) -> None:
-    """The workers of a recorded run; sets the run's status and summary however they end."""
+    """The scheduler of a recorded run: ``concurrency`` coroutines hand episodes to ``pool`` and
+    write what comes back; sets the run's status and summary however they end."""
     status = "failed"
-    guard = FatalGuard()
+    fatal: list[ModelError] = []
+    writer = SerialWriter()
     try:
-        concurrency = config.concurrency or (model.max_concurrency if model else 32)
-        # Tasks are generated lazily, as workers need them, so the first episode starts at once.
+        # Tasks are generated lazily, a batch at a time, as episodes need them.
         total = len(config.envs) * config.tasks * config.samples
         todo = total - len(done)
-        queue: Iterator[EpisodeSpec] = (s for s in episode_specs(config) if s.id not in done)
+        feed = Feed(s for s in episode_specs(config) if s.id not in done)
         stats = RunStats(total=total, skipped=len(done), started=time.perf_counter())
         if on_start:
             on_start(run_id, stats)
-        model_name = config.model or ""
-        withhold = agent_needs_model(config.agent)  # oracles (expert, random) may read the task's params
 
-        async def worker() -> None:
-            for spec in queue:  # shared iterator: each spec goes to exactly one worker
-                if guard.error is not None:
+        async def scheduler() -> None:
+            while not fatal and (spec := await feed.next()) is not None:
+                try:
+                    outcome = await pool.play(spec)
+                except WorkerLost as e:
+                    if feed.lost(spec):
+                        continue  # played again, by another worker
+                    outcome = Outcome(
+                        failed_episode(config, spec, f"{MAX_LOSSES} workers died playing it: {e}")
+                    )
+                if outcome.fatal is not None:
+                    fatal.append(outcome.fatal)
+                rec = outcome.record
+                if rec is None:
                     return  # a fatal model error: the rest is left for --resume
-                env = make(spec.env, **config.env_kwargs.get(spec.env, {}))
-                assert isinstance(env, Env)
-                rec = EpisodeRecord(
-                    id=spec.id, task=spec.task, agent=config.agent, model=model_name, sample=spec.sample
-                )
-                guarded = guard.wrap(model) if model is not None else None
-                agent = make_agent(
-                    config.agent,
-                    env=env,
-                    model=RecordingModel(guarded, rec.calls) if guarded is not None else None,
-                    seed=_episode_seed(config, spec.id),
-                    config=config.generate,
-                    **config.agent_options,
-                )
-                await rollout(
-                    env,
-                    agent,
-                    spec.task,
-                    record=rec,
-                    max_steps=config.max_steps,
-                    timeout=config.timeout,
-                    withhold_params=withhold,
-                )
-                if guarded is not None and guarded.tripped:
-                    return  # not the agent's failure: not recorded, so --resume runs it again
-                store.write_episode(run_id, rec)
+                await writer.call(store.write_episode, run_id, rec)
                 stats.done += 1
                 stats.success += rec.success
                 stats.errors += rec.status == "error"
@@ -273,10 +362,11 @@ async def _episodes(
                 if on_episode:
                     on_episode(rec, stats)
 
-        async with asyncio.TaskGroup() as tg:
-            for _ in range(min(concurrency, max(1, todo))):
-                tg.create_task(worker())
-        status = "finished" if guard.error is None else "failed"
+        with quiet_gc():
+            async with asyncio.TaskGroup() as tg:
+                for _ in range(min(concurrency, max(1, todo))):
+                    tg.create_task(scheduler())
+        status = "finished" if not fatal else "failed"
     except asyncio.CancelledError:
         status = "interrupted"
         raise
@@ -284,10 +374,11 @@ async def _episodes(
         status = "failed"
         raise eg.exceptions[0] from None
     finally:
+        writer.close()  # a write under way finishes before the run's status is set
         try:
             store.set_run_status(run_id, status, store.summary(run_id))
         except StoreError:
             if status == "finished":  # otherwise the error already on its way says more
                 raise
-    if guard.error is not None:
-        raise RunStopped(run_id, guard.error)
+    if fatal:
+        raise RunStopped(run_id, fatal[0])

@@ -1,0 +1,176 @@
+"""Runs spread over worker processes and over a local Ray instance: one writer, exact resume, and
+a worker killed mid-run costing only the episodes it had in flight."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from palaestra import RunConfig, Store, run
+from palaestra.errors import UsageError
+from palaestra.records import EpisodeRecord
+from palaestra.runner.run import RunStats, RunStopped
+from palaestra.runner.workers import MAX_LOSSES, Feed
+from palaestra.testing import FakeOpenAIServer
+
+
+def _episodes(st: Store, rid: str) -> dict[str, tuple[Any, ...]]:
+    """Each stored episode: what the agent did and got (not its timing)."""
+    return {
+        e["id"]: (e["status"], e["steps"], e["reward"], e["success"]) for e in st.episodes(rid, limit=10_000)
+    }
+
+
+def _expert(tasks: int) -> RunConfig:
+    return RunConfig(envs=["guess", "maze"], agent="expert", split="train", tasks=tasks, concurrency=6)
+
+
+async def test_two_worker_processes_store_what_one_process_does(tmp_path: Path) -> None:
+    st = Store(tmp_path / "s.db")
+    here = await run(_expert(12), st)
+    spread = await run(_expert(12), st, workers=2)
+    assert len(_episodes(st, spread)) == 24
+    assert _episodes(st, spread) == _episodes(st, here)  # the same episodes, played alike
+    assert st.summary(spread)["episodes"] == 24 and st.run(spread)["status"] == "finished"
+
+
+async def test_resume_with_workers_plays_exactly_the_missing_episodes(tmp_path: Path) -> None:
+    st = Store(tmp_path / "s.db")
+    rid = await run(_expert(5), st)
+    kept = {e["id"]: e["wall"] for e in st.episodes(rid)}
+    gone = sorted(kept)[:4]
+    con = sqlite3.connect(tmp_path / "s.db")
+    con.execute("PRAGMA foreign_keys=ON")  # their steps go with them
+    with con:
+        con.executemany("DELETE FROM episodes WHERE run_id=? AND id=?", [(rid, i) for i in gone])
+    con.close()
+    await run(_expert(5), st, run_id=rid, resume=True, workers=2)
+    after = {e["id"]: e["wall"] for e in st.episodes(rid)}
+    assert sorted(after) == sorted(kept)  # every episode once
+    assert all(after[i] == kept[i] for i in kept if i not in gone)  # the others were not played again
+
+
+async def test_a_model_object_cannot_go_to_workers(tmp_path: Path) -> None:
+    from palaestra.models.mock import MockModel
+
+    with pytest.raises(UsageError, match="model object"):
+        await run(_expert(1), Store(tmp_path / "s.db"), model=MockModel([{"content": "hi"}]), workers=2)
+    assert Store(tmp_path / "s.db").runs() == []
+
+
+async def test_a_fatal_model_error_in_a_worker_stops_the_run(tmp_path: Path) -> None:
+    async with FakeOpenAIServer() as srv:
+        config = RunConfig(
+            envs=["guess"],
+            agent="tools",
+            model=f"openai:fake@{srv.base_url}/nothing/v1",
+            tasks=6,
+            concurrency=2,
+        )
+        st = Store(tmp_path / "s.db")
+        with pytest.raises(RunStopped, match="404"):
+            await run(config, st, workers=2)
+    (rid,) = [r["id"] for r in st.runs()]
+    assert st.run(rid)["status"] == "failed" and st.summary(rid)["episodes"] == 0  # all left for --resume
+
+
+def _kill_one_worker(done: list[int]) -> Any:
+    def on_episode(rec: EpisodeRecord, stats: RunStats) -> None:
+        if not done:
+            victim = multiprocessing.active_children()[0]
+            os.kill(victim.pid or 0, signal.SIGKILL)
+            done.append(victim.pid or 0)
+
+    return on_episode
+
+
+@pytest.mark.slow
+async def test_a_worker_killed_mid_run_costs_only_its_episodes_in_flight(tmp_path: Path) -> None:
+    steps, n = 3, 24
+    async with FakeOpenAIServer(latency=0.05) as srv:
+        config = RunConfig(
+            envs=["guess"],
+            agent="tools",
+            model=f"openai:fake@{srv.base_url}",
+            tasks=n,
+            max_steps=steps,
+            difficulty=3,
+            concurrency=8,
+        )
+        st = Store(tmp_path / "s.db")
+        killed: list[int] = []
+        rid = await run(config, st, workers=2, on_episode=_kill_one_worker(killed))
+        requests = srv.stats()["requests"]
+    assert killed and not any(p.pid == killed[0] for p in multiprocessing.active_children())
+    eps = _episodes(st, rid)
+    assert len(eps) == n and st.run(rid)["status"] == "finished"  # every episode, once
+    assert all(status == "truncated" for status, *_ in eps.values())  # none lost, none an error
+    stored_calls = st.summary(rid)["model_calls"]
+    assert stored_calls == n * steps
+    # what the dead worker had in flight was played again, and nothing else: at most the episodes
+    # the parent had handed it (half the concurrency) cost their calls twice
+    assert requests - stored_calls <= (config.concurrency or 0) * steps
+
+
+async def test_feed_plays_a_lost_job_again_then_gives_up_on_it() -> None:
+    class J:
+        def __init__(self, i: str) -> None:
+            self.id = i
+
+    feed = Feed(iter([J("a"), J("b")]))
+    a = await feed.next()
+    assert a is not None and a.id == "a"
+    assert feed.lost(a)  # back in front
+    again = await feed.next()
+    assert again is a
+    for _ in range(MAX_LOSSES - 2):
+        assert feed.lost(a)
+        await feed.next()
+    assert not feed.lost(a)  # lost too often: the caller records it as an error
+    b = await feed.next()
+    assert b is not None and b.id == "b" and await feed.next() is None
+
+
+@pytest.fixture
+def local_ray() -> Any:
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def _ray_worker_pids() -> list[int]:
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if (d / "cmdline").read_bytes().startswith(b"ray::RayWorker"):
+                    pids.append(int(d.name))
+            except OSError:
+                continue
+    return pids
+
+
+@pytest.mark.slow
+async def test_ray_actors_play_the_run_and_a_killed_one_costs_only_its_episodes(
+    tmp_path: Path, local_ray: Any
+) -> None:
+    st = Store(tmp_path / "s.db")
+    here = await run(_expert(8), st)
+    killed: list[int] = []
+
+    def on_episode(rec: EpisodeRecord, stats: RunStats) -> None:
+        if not killed and (pids := _ray_worker_pids()):
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(pids[0])
+
+    spread = await run(_expert(8), st, ray="auto", workers=2, on_episode=on_episode)
+    assert killed
+    assert _episodes(st, spread) == _episodes(st, here)
+    assert st.run(spread)["status"] == "finished"
