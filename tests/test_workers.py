@@ -174,3 +174,42 @@ async def test_ray_actors_play_the_run_and_a_killed_one_costs_only_its_episodes(
     assert killed
     assert _episodes(st, spread) == _episodes(st, here)
     assert st.run(spread)["status"] == "finished"
+
+
+def test_cli_run_with_workers(tmp_path: Path) -> None:
+    import json
+    import subprocess
+
+    from clitools import PALAESTRA
+
+    db = tmp_path / "s.db"
+    args = ["run", "guess", "-n", "8", "--split", "train", "--workers", "2", "--json", "--store", str(db)]
+    r = subprocess.run([*PALAESTRA, *args], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert (
+        json.loads(r.stdout)["episodes"] == 8
+        and Store(db).summary(Store(db).runs()[0]["id"])["episodes"] == 8
+    )
+
+
+def test_ray_option_takes_an_address_or_stands_alone() -> None:
+    from palaestra.cli._common import _flag_defaults
+
+    assert _flag_defaults(["run", "--ray", "maze"]) == ["run", "--ray", "", "maze"]
+    assert _flag_defaults(["run", "maze", "--ray"]) == ["run", "maze", "--ray", ""]
+    assert _flag_defaults(["run", "--ray", "10.0.0.5:6379", "maze"]) == [
+        "run",
+        "--ray",
+        "10.0.0.5:6379",
+        "maze",
+    ]
+    assert _flag_defaults(["run", "--ray", "auto"]) == ["run", "--ray", "auto"]
+    assert _flag_defaults(["run", "--fail-on-error", "maze"]) == ["run", "--fail-on-error", "0", "maze"]
+
+
+def test_auto_workers_suit_the_run() -> None:
+    from palaestra.runner.workers import EPISODES_PER_WORKER, auto_workers, default_workers
+
+    assert auto_workers(10, None) == 1  # a small run is not worth starting processes
+    assert auto_workers(EPISODES_PER_WORKER * 1000, "openai:x") == default_workers()
+    assert auto_workers(EPISODES_PER_WORKER * 1000, "local:some/dir") == 1  # one model copy

@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,12 +25,14 @@ from palaestra.cli._common import (
     MaxStepsOpt,
     MaxTokensOpt,
     ModelOpt,
+    RayOpt,
     RequestTimeoutOpt,
     SplitOpt,
     StoreOpt,
     StreamOpt,
     TemperatureOpt,
     ToolRoleOpt,
+    WorkersOpt,
     app,
     check_rate,
     check_split,
@@ -88,6 +91,8 @@ def run(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")] = False,
     fail_on_error: FailOnError = None,
+    workers: WorkersOpt = None,
+    ray: RayOpt = None,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Run an agent on tasks of one or more environments and record every episode."""
@@ -124,7 +129,13 @@ def run(
         )
     check_rate(fail_on_error)
     run_id, summary = _execute(
-        config, st, resume=resume, as_json=as_json, store=store, model_options=model_options
+        config,
+        st,
+        resume=resume,
+        as_json=as_json,
+        store=store,
+        model_options=model_options,
+        spread=Spread(workers, ray),
     )
     if as_json:
         print(json.dumps(summary, indent=2))
@@ -192,12 +203,15 @@ def _execute(
     store: Path,
     model_options: dict[str, Any],
     command: str = "run",
+    spread: Spread | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Run (or resume) ``config`` with the live progress bar; return the run id and its summary.
 
     Shared by every command that starts runs (``run``, ``eval``); Ctrl-C keeps the finished episodes
     and a fatal model error stops the run; both say how to resume with ``palaestra COMMAND --resume
-    RUN``. A resumed run takes ``model_options`` (the key, a new base URL) from this command line."""
+    RUN``. A resumed run takes ``model_options`` (the key, a new base URL) from this command line.
+    ``spread`` says where the episodes play (``--workers``, ``--ray``; default: worker processes
+    as the machine and the run size suggest)."""
     from palaestra._display import RunProgress
     from palaestra.runner.run import RunStopped
     from palaestra.runner.run import run as run_async
@@ -222,6 +236,8 @@ def _execute(
                     resume=bool(resume),
                     on_episode=bar.on_episode,
                     on_start=on_start,
+                    workers=spread.workers if spread and spread.workers else "auto",
+                    ray=spread.ray if spread else None,
                 )
             )
         except KeyboardInterrupt:
@@ -238,6 +254,15 @@ def _execute(
     summary["wall_s"] = round(time.perf_counter() - started, 3)
     summary["agent"], summary["model"] = config.agent, config.model
     return run_id, summary
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Where a run's episodes play: ``--workers`` processes (None: as many as suit the machine and
+    the run) or, with ``--ray``, actors on that Ray cluster."""
+
+    workers: int | None = None
+    ray: str | None = None
 
 
 def _report_failed(st: Any, run_id: str, summary: dict[str, Any], fail_on_error: float | None) -> None:
@@ -288,6 +313,8 @@ def eval_(
     resume: _Resume = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON on stdout.")] = False,
     fail_on_error: FailOnError = None,
+    workers: WorkersOpt = None,
+    ray: RayOpt = None,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Evaluate an agent on a named suite (one run) and print its metrics with intervals.
@@ -324,7 +351,14 @@ def eval_(
         )
     check_rate(fail_on_error)
     run_id, summary = _execute(
-        config, st, resume=resume, as_json=as_json, store=store, model_options=model_options, command="eval"
+        config,
+        st,
+        resume=resume,
+        as_json=as_json,
+        store=store,
+        model_options=model_options,
+        command="eval",
+        spread=Spread(workers, ray),
     )
     print_stats(st, run_id, as_json=as_json, store=store, extra={"suite": suite, "wall_s": summary["wall_s"]})
     if not as_json:

@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -36,6 +36,7 @@ from palaestra.runner.workers import (
     Recipe,
     SerialWriter,
     WorkerLost,
+    auto_workers,
     quiet_gc,
 )
 from palaestra.types import Message, Split, Task, ToolSpec
@@ -184,7 +185,7 @@ async def run(
     model: Model | None = None,
     on_episode: Callable[[EpisodeRecord, RunStats], None] | None = None,
     on_start: Callable[[str, RunStats], None] | None = None,
-    workers: int | None = None,
+    workers: int | Literal["auto"] | None = None,
     ray: str | None = None,
 ) -> str:
     """Run (or resume) a run and return its id. Finished episodes are in ``store``.
@@ -195,14 +196,19 @@ async def run(
     model error (bad key, no such model) stops the run and raises :class:`RunStopped`.
 
     Episodes play in this process unless ``workers`` is above 1 (that many worker processes on this
-    machine) or ``ray`` is given (actors on the Ray cluster at that address; ``"auto"`` or ``""``:
-    the one Ray finds or a local one; ``workers`` actors, default one per CPU of the cluster). Either
-    way this process writes the store. A ``model`` object is played in this process only.
+    machine; ``"auto"``: see :func:`~palaestra.runner.workers.auto_workers`) or ``ray`` is given
+    (actors on the Ray cluster at that address; ``""``: the one Ray finds, else a local instance;
+    ``workers`` actors, default one per CPU of the cluster). Either way this process writes the
+    store. A ``model`` object is played in this process only.
     """
     validate(config)
     await check_envs(config)
     if resume and run_id is None:
         raise UsageError("--resume needs a run id")
+    if workers == "auto":
+        workers = (
+            None if ray is not None else auto_workers(_todo(config, store, run_id, resume), config.model)
+        )
     distributed = ray is not None or (workers or 1) > 1
     if distributed and model is not None:
         raise UsageError("a model object plays in this process only: pass workers=1 and no ray address")
@@ -225,6 +231,12 @@ async def run(
     finally:
         await pool.aclose()
     return run_id
+
+
+def _todo(config: RunConfig, store: RunStore, run_id: str | None, resume: bool) -> int:
+    """How many episodes a run (or what is left of a resumed one) has to play."""
+    total = len(config.envs) * config.tasks * config.samples
+    return total - len(store.finished_episode_ids(run_id)) if resume and run_id else total
 
 
 def open_run(

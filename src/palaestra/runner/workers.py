@@ -201,6 +201,18 @@ def quiet_gc() -> Iterator[None]:
 # ---- worker processes on this machine ---------------------------------------------------------
 
 
+EPISODES_PER_WORKER = 100
+"""The fewest jobs worth a worker process of their own by default (one takes about a second to start)."""
+
+
+def auto_workers(jobs: int, model: str | None) -> int:
+    """The default number of worker processes: one per core, at most one per
+    :data:`EPISODES_PER_WORKER` jobs, and one with a ``local:`` model (each worker would load it)."""
+    if model and model.startswith("local:"):
+        return 1
+    return max(1, min(default_workers(), jobs // EPISODES_PER_WORKER))
+
+
 def default_workers() -> int:
     """One worker per core this process may use."""
     try:
@@ -441,8 +453,9 @@ class _Actor:
 
 class RayPool(Generic[J, R]):
     """``size`` :class:`RayWorker` actors (one CPU each) on a Ray cluster: the one at ``address``,
-    or, with ``address`` None, the one this process is already connected to, else the one
-    ``$RAY_ADDRESS`` names, else a local instance started for the run. ``size`` None: one actor per
+    (any address ``ray.init`` takes: ``HOST:PORT``, ``ray://HOST:PORT``, ``auto``, ``local``), or,
+    with ``address`` None, the one this process is connected to, else ``$RAY_ADDRESS``, else a
+    running local cluster, else a local instance started for the run. ``size`` None: one actor per
     CPU of the cluster. An actor that dies is replaced; the jobs it had raise :class:`WorkerLost`."""
 
     def __init__(self, recipe: Recipe[J, R], size: int | None, address: str | None) -> None:
@@ -466,7 +479,8 @@ class RayPool(Generic[J, R]):
         ray = _import_ray()
         if not ray.is_initialized():
             try:
-                ray.init(address=self.address, include_dashboard=False if self.address is None else None)
+                local = self.address in (None, "local") and not os.environ.get("RAY_ADDRESS")
+                ray.init(address=self.address, include_dashboard=False if local else None)
             except (ConnectionError, RuntimeError, ValueError) as e:
                 raise UsageError(
                     f"cannot connect to the Ray cluster at {self.address or 'auto'}: {e}"
