@@ -213,3 +213,20 @@ def test_auto_workers_suit_the_run() -> None:
     assert auto_workers(10, None) == 1  # a small run is not worth starting processes
     assert auto_workers(EPISODES_PER_WORKER * 1000, "openai:x") == default_workers()
     assert auto_workers(EPISODES_PER_WORKER * 1000, "local:some/dir") == 1  # one model copy
+
+
+async def test_a_tournament_on_two_workers_plays_what_one_process_does(tmp_path: Path) -> None:
+    from palaestra.runner.tournament import TournamentConfig, run_matches
+
+    def config() -> TournamentConfig:
+        players = ["bot:tit-for-tat", "bot:always-defect", "random"]
+        return TournamentConfig(game="matrix-pd", players=players, rounds=3, format="swiss", concurrency=4)
+
+    def results(rid: str) -> list[tuple[Any, ...]]:
+        return [(m["id"], m["status"], str(m["result"])) for m in st.matches(rid)]
+
+    st = Store(tmp_path / "s.db")
+    here = await run_matches(config(), st)
+    spread = await run_matches(config(), st, workers=2)
+    assert results(spread) == results(here) and len(results(here)) == 3  # Swiss: round by round
+    assert st.run(spread)["summary"]["players"] == st.run(here)["summary"]["players"]

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -287,3 +288,12 @@ RayOpt = Annotated[
         "$RAY_ADDRESS, else a running local cluster, else a new local instance. Needs the ray extra.",
     ),
 ]
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Where a run's episodes play: ``--workers`` processes (None: as many as suit the machine and
+    the run) or, with ``--ray``, actors on that Ray cluster."""
+
+    workers: int | None = None
+    ray: str | None = None

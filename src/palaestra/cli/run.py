@@ -7,7 +7,6 @@ import asyncio
 import json
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +27,7 @@ from palaestra.cli._common import (
     RayOpt,
     RequestTimeoutOpt,
     SplitOpt,
+    Spread,
     StoreOpt,
     StreamOpt,
     TemperatureOpt,
@@ -254,15 +254,6 @@ def _execute(
     summary["wall_s"] = round(time.perf_counter() - started, 3)
     summary["agent"], summary["model"] = config.agent, config.model
     return run_id, summary
-
-
-@dataclass(frozen=True)
-class Spread:
-    """Where a run's episodes play: ``--workers`` processes (None: as many as suit the machine and
-    the run) or, with ``--ray``, actors on that Ray cluster."""
-
-    workers: int | None = None
-    ray: str | None = None
 
 
 def _report_failed(st: Any, run_id: str, summary: dict[str, Any], fail_on_error: float | None) -> None:

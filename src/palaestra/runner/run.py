@@ -14,6 +14,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import Field
@@ -26,18 +27,16 @@ from palaestra.records import EpisodeRecord, RunStore
 from palaestra.runner.episode import RecordingModel, rollout
 from palaestra.runner.settings import StoredConfig
 from palaestra.runner.workers import (
-    MAX_LOSSES,
     Feed,
     LocalPool,
     Outcome,
     Pool,
-    ProcessPool,
-    RayPool,
     Recipe,
     SerialWriter,
-    WorkerLost,
     auto_workers,
+    play_all,
     quiet_gc,
+    spread,
 )
 from palaestra.types import Message, Split, Task, ToolSpec
 
@@ -221,7 +220,7 @@ async def run(
         if owns_model and model is not None:
             await model.close()  # it was built to check it: the workers build their own
         recipe = Recipe(episode_runner, config)
-        pool = RayPool(recipe, workers, ray or None) if ray is not None else ProcessPool(recipe, workers or 1)
+        pool = spread(recipe, workers, ray)
     else:
         pool = LocalPool(EpisodeRunner(config, model, owns_model=owns_model))
     try:
@@ -339,7 +338,7 @@ async def _episodes(
     """The scheduler of a recorded run: ``concurrency`` coroutines hand episodes to ``pool`` and
     write what comes back; sets the run's status and summary however they end."""
     status = "failed"
-    fatal: list[ModelError] = []
+    fatal: ModelError | None = None
     writer = SerialWriter()
     try:
         # Tasks are generated lazily, a batch at a time, as episodes need them.
@@ -350,35 +349,21 @@ async def _episodes(
         if on_start:
             on_start(run_id, stats)
 
-        async def scheduler() -> None:
-            while not fatal and (spec := await feed.next()) is not None:
-                try:
-                    outcome = await pool.play(spec)
-                except WorkerLost as e:
-                    if feed.lost(spec):
-                        continue  # played again, by another worker
-                    outcome = Outcome(
-                        failed_episode(config, spec, f"{MAX_LOSSES} workers died playing it: {e}")
-                    )
-                if outcome.fatal is not None:
-                    fatal.append(outcome.fatal)
-                rec = outcome.record
-                if rec is None:
-                    return  # a fatal model error: the rest is left for --resume
-                await writer.call(store.write_episode, run_id, rec)
-                stats.done += 1
-                stats.success += rec.success
-                stats.errors += rec.status == "error"
-                stats.model_calls += len(rec.calls)
-                stats.tokens += rec.usage.total_tokens
-                if on_episode:
-                    on_episode(rec, stats)
+        async def record(rec: EpisodeRecord) -> None:
+            await writer.call(store.write_episode, run_id, rec)
+            stats.done += 1
+            stats.success += rec.success
+            stats.errors += rec.status == "error"
+            stats.model_calls += len(rec.calls)
+            stats.tokens += rec.usage.total_tokens
+            if on_episode:
+                on_episode(rec, stats)
 
         with quiet_gc():
-            async with asyncio.TaskGroup() as tg:
-                for _ in range(min(concurrency, max(1, todo))):
-                    tg.create_task(scheduler())
-        status = "finished" if not fatal else "failed"
+            fatal = await play_all(
+                feed, pool, min(concurrency, todo), record, partial(failed_episode, config)
+            )
+        status = "finished" if fatal is None else "failed"
     except asyncio.CancelledError:
         status = "interrupted"
         raise
@@ -392,5 +377,5 @@ async def _episodes(
         except StoreError:
             if status == "finished":  # otherwise the error already on its way says more
                 raise
-    if fatal:
-        raise RunStopped(run_id, fatal[0])
+    if fatal is not None:
+        raise RunStopped(run_id, fatal)

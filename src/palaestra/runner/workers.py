@@ -25,7 +25,7 @@ import os
 import signal
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -165,6 +165,39 @@ class Feed(Generic[JobT]):
             self._ready.appendleft(job)
             return True
         return False
+
+
+async def play_all(
+    feed: Feed[JobT],
+    pool: Pool[JobT, R],
+    concurrency: int,
+    record: Callable[[R], Awaitable[None]],
+    failed: Callable[[JobT, str], R],
+) -> ModelError | None:
+    """Play every job of ``feed`` on ``pool``, ``concurrency`` at a time (one coroutine each, never
+    lockstep batches), and hand each record to ``record`` (which writes it). A job whose worker died
+    is played again (see :meth:`Feed.lost`), else recorded as ``failed``. Returns the first fatal
+    model error, after which no job starts (the rest is left for ``--resume``)."""
+    fatal: list[ModelError] = []
+
+    async def scheduler() -> None:
+        while not fatal and (job := await feed.next()) is not None:
+            try:
+                outcome = await pool.play(job)
+            except WorkerLost as e:
+                if feed.lost(job):
+                    continue  # played again, by another worker
+                outcome = Outcome(failed(job, f"{MAX_LOSSES} workers died playing it; last: {e}"))
+            if outcome.fatal is not None:
+                fatal.append(outcome.fatal)
+            if outcome.record is None:
+                return
+            await record(outcome.record)
+
+    async with asyncio.TaskGroup() as tg:
+        for _ in range(max(1, concurrency)):
+            tg.create_task(scheduler())
+    return fatal[0] if fatal else None
 
 
 class SerialWriter:
@@ -528,6 +561,14 @@ class RayPool(Generic[J, R]):
         self.actors.clear()
         if self._started_ray:
             ray.shutdown()
+
+
+def spread(recipe: Recipe[J, R], workers: int | None, ray: str | None) -> Pool[J, R]:
+    """The pool of a run that does not play in this process: Ray actors when ``ray`` is given
+    (``""``: the cluster Ray finds), else ``workers`` processes on this machine."""
+    if ray is not None:
+        return RayPool(recipe, workers, ray or None)
+    return ProcessPool(recipe, workers or 1)
 
 
 def _import_ray() -> Any:
