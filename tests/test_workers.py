@@ -230,3 +230,27 @@ async def test_a_tournament_on_two_workers_plays_what_one_process_does(tmp_path:
     spread = await run_matches(config(), st, workers=2)
     assert results(spread) == results(here) and len(results(here)) == 3  # Swiss: round by round
     assert st.run(spread)["summary"]["players"] == st.run(here)["summary"]["players"]
+
+
+async def test_many_episodes_in_flight_do_not_jam_the_pipes(tmp_path: Path) -> None:
+    """Jobs going out while records come back, more of either than a pipe holds, on both pipes."""
+    import asyncio
+
+    st = Store(tmp_path / "s.db")
+    config = RunConfig(envs=["maze"], agent="expert", split="train", tasks=300, concurrency=300)
+    rid = await asyncio.wait_for(run(config, st, workers=2), 120)  # a jam would hang here
+    assert st.summary(rid)["episodes"] == 300
+
+
+def test_a_run_generates_its_tasks_as_it_goes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory stays flat however many episodes: the first episode does not wait for (or hold) them all."""
+    from conftest import Counter
+
+    from palaestra.runner.run import episode_specs
+
+    made: list[int] = []
+    generate = Counter.generate
+    monkeypatch.setattr(Counter, "generate", lambda self, rng, d: made.append(1) or generate(self, rng, d))
+    specs = episode_specs(RunConfig(envs=["counter"], tasks=1_000_000))
+    first = next(specs)
+    assert first.id.startswith("counter/") and len(made) < 100

@@ -22,7 +22,9 @@ import gc
 import itertools
 import multiprocessing
 import os
+import queue
 import signal
+import threading
 import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
@@ -30,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from palaestra.errors import ModelError, PalaestraError, UsageError
@@ -234,6 +237,33 @@ def quiet_gc() -> Iterator[None]:
 # ---- worker processes on this machine ---------------------------------------------------------
 
 
+class _Sender:
+    """Sends on a pipe from a thread of its own, so neither end's event loop ever blocks on a full
+    pipe (the parent sending jobs while the worker sends records would otherwise deadlock). The
+    message is pickled by the caller, so a record that cannot be pickled fails where it is sent."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._queue: queue.SimpleQueue[memoryview | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="palaestra-pipe", daemon=True)
+        self._thread.start()
+
+    def send(self, msg: tuple[Any, ...]) -> None:
+        self._queue.put(ForkingPickler.dumps(msg))
+
+    def _run(self) -> None:
+        while (data := self._queue.get()) is not None:
+            try:
+                self.conn.send_bytes(data)
+            except OSError:  # the other end is gone: what is left has nobody to go to
+                return
+
+    def close(self) -> None:
+        """Send what is queued, then stop."""
+        self._queue.put(None)
+        self._thread.join(10.0)
+
+
 EPISODES_PER_WORKER = 100
 """The fewest jobs worth a worker process of their own by default (one takes about a second to start)."""
 
@@ -258,6 +288,7 @@ def default_workers() -> int:
 class _Worker:
     process: BaseProcess
     conn: Connection
+    sender: _Sender
     ready: asyncio.Future[None]
     pending: dict[str, asyncio.Future[Outcome[Any]]] = field(default_factory=dict)
     dead: bool = False
@@ -295,7 +326,7 @@ class ProcessPool(Generic[J, R]):
         process = self._ctx.Process(target=_process_main, args=(theirs, self.recipe), name="palaestra-worker")
         process.start()
         theirs.close()
-        w = _Worker(process, mine, loop.create_future())
+        w = _Worker(process, mine, _Sender(mine), loop.create_future())
         self.workers.append(w)
         loop.add_reader(mine.fileno(), self._readable, w)
         loop.add_reader(process.sentinel, self._died, w)
@@ -337,6 +368,7 @@ class ProcessPool(Generic[J, R]):
         loop.remove_reader(w.process.sentinel)
         w.process.join(0.1)
         code = w.process.exitcode
+        w.sender.close()
         w.conn.close()
         self.workers.remove(w)
         if not w.ready.done():
@@ -375,7 +407,7 @@ class ProcessPool(Generic[J, R]):
         job_id: str = getattr(job, "id")  # noqa: B009 - any Job
         fut: asyncio.Future[Outcome[R]] = asyncio.get_running_loop().create_future()
         w.pending[job_id] = fut
-        w.conn.send(("play", job))
+        w.sender.send(("play", job))
         try:
             return await fut
         except asyncio.CancelledError:
@@ -386,8 +418,8 @@ class ProcessPool(Generic[J, R]):
         self._closing = True
         loop = asyncio.get_running_loop()
         for w in list(self.workers):
-            with suppress(OSError):
-                w.conn.send(("stop",))
+            w.sender.send(("stop",))
+            w.sender.close()
         for w in list(self.workers):
             await loop.run_in_executor(None, w.process.join, 10.0)
             if w.process.is_alive():
@@ -421,34 +453,31 @@ async def _serve(conn: Connection, recipe: Recipe[Any, Any]) -> None:
             inbox.put_nowait(None)
 
     loop.add_reader(conn.fileno(), readable)
-    conn.send(("ready",))
+    out = _Sender(conn)
+    out.send(("ready",))
     tasks: set[asyncio.Task[None]] = set()
     with quiet_gc():
         while (msg := await inbox.get()) is not None and msg[0] == "play":
-            task = asyncio.create_task(_play_one(conn, runner, msg[1]))
+            task = asyncio.create_task(_play_one(out, runner, msg[1]))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
     await runner.aclose()
+    out.close()
 
 
-async def _play_one(conn: Connection, runner: JobRunner[Any, Any], job: Any) -> None:
+async def _play_one(out: _Sender, runner: JobRunner[Any, Any], job: Any) -> None:
     try:
         outcome = await runner.play(job)
     except Exception as e:
-        _send(conn, ("crash", job.id, f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
+        out.send(("crash", job.id, f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
         return
     try:
-        _send(conn, ("done", job.id, outcome))
+        out.send(("done", job.id, outcome))
     except Exception as e:  # something in the record does not pickle: record why, as the store would
         reason = f"its record could not be sent from the worker: {type(e).__name__}: {e}"
-        _send(conn, ("done", job.id, Outcome(runner.failed(job, reason))))
-
-
-def _send(conn: Connection, msg: tuple[Any, ...]) -> None:
-    with suppress(BrokenPipeError, ConnectionResetError):  # the parent is gone: nothing to tell it
-        conn.send(msg)
+        out.send(("done", job.id, Outcome(runner.failed(job, reason))))
 
 
 # ---- a Ray cluster ----------------------------------------------------------------------------
