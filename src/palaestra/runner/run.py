@@ -38,6 +38,7 @@ from palaestra.runner.workers import (
     quiet_gc,
     spread,
 )
+from palaestra.tasksource import TaskSource
 from palaestra.types import Message, Split, Task, ToolSpec
 
 
@@ -98,7 +99,9 @@ def episode_specs(config: RunConfig) -> Iterator[EpisodeSpec]:
         env = make(name, **config.env_kwargs.get(name, {}))
         if not isinstance(env, Env):
             raise UsageError(f"{name} is a multi-agent game; use `palaestra match {name}`")
-        for task in env.tasks(config.split, config.tasks, seed=config.seed, difficulty=config.difficulty):
+        # one task at a time (memory stays flat however many), unless the env has its own tasks()
+        tasks = env.iter_tasks if type(env).tasks is TaskSource.tasks else env.tasks
+        for task in tasks(config.split, config.tasks, seed=config.seed, difficulty=config.difficulty):
             for s in range(config.samples):
                 yield EpisodeSpec(f"{name}/{task.id}/{s}", task, s, name)
 
