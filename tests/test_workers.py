@@ -245,7 +245,6 @@ async def test_many_episodes_in_flight_do_not_jam_the_pipes(tmp_path: Path) -> N
 def test_a_run_generates_its_tasks_as_it_goes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Memory stays flat however many episodes: the first episode does not wait for (or hold) them all."""
     from conftest import Counter
-
     from palaestra.runner.run import episode_specs
 
     made: list[int] = []
