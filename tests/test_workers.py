@@ -253,3 +253,36 @@ def test_a_run_generates_its_tasks_as_it_goes(monkeypatch: pytest.MonkeyPatch) -
     specs = episode_specs(RunConfig(envs=["counter"], tasks=1_000_000))
     first = next(specs)
     assert first.id.startswith("counter/") and len(made) < 100
+
+
+@pytest.mark.slow
+async def test_cancelling_a_run_on_workers_stops_them_and_resume_finishes_it(tmp_path: Path) -> None:
+    import asyncio
+
+    async with FakeOpenAIServer(latency=0.05) as srv:
+        config = RunConfig(
+            envs=["guess"],
+            agent="tools",
+            model=f"openai:fake@{srv.base_url}",
+            tasks=40,
+            max_steps=3,
+            concurrency=8,
+        )
+        st = Store(tmp_path / "s.db")
+        first: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def on_episode(rec: EpisodeRecord, stats: RunStats) -> None:
+            if not first.done():
+                first.set_result(None)
+
+        task = asyncio.create_task(run(config, st, workers=2, on_episode=on_episode))
+        await first
+        task.cancel()  # what Ctrl-C does under asyncio.run
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert multiprocessing.active_children() == []  # the workers are gone
+        (rid,) = [r["id"] for r in st.runs()]
+        kept = {e["id"] for e in st.episodes(rid)}
+        assert st.run(rid)["status"] == "interrupted" and 0 < len(kept) < 40
+        await run(config, st, run_id=rid, resume=True, workers=2)
+    assert len(st.episodes(rid, limit=100)) == 40 and st.run(rid)["status"] == "finished"

@@ -461,8 +461,9 @@ async def _serve(conn: Connection, recipe: Recipe[Any, Any]) -> None:
             task = asyncio.create_task(_play_one(out, runner, msg[1]))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in tasks:  # the parent stopped (Ctrl-C) or left: what is in flight is not wanted
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     await runner.aclose()
     out.close()
 
