@@ -286,3 +286,30 @@ async def test_cancelling_a_run_on_workers_stops_them_and_resume_finishes_it(tmp
         assert st.run(rid)["status"] == "interrupted" and 0 < len(kept) < 40
         await run(config, st, run_id=rid, resume=True, workers=2)
     assert len(st.episodes(rid, limit=100)) == 40 and st.run(rid)["status"] == "finished"
+
+
+async def test_the_key_reaches_the_workers_and_never_the_store(tmp_path: Path) -> None:
+    from aiohttp import web
+
+    key = "sk-only-at-runtime"
+
+    class Keyed(FakeOpenAIServer):
+        async def _chat(self, request: web.Request) -> web.StreamResponse:
+            if request.headers.get("Authorization") != f"Bearer {key}":
+                raise web.HTTPUnauthorized()
+            return await super()._chat(request)
+
+    async with Keyed() as srv:
+        config = RunConfig(
+            envs=["guess"],
+            agent="tools",
+            model=f"openai:fake@{srv.base_url}",
+            tasks=4,
+            max_steps=1,
+            model_options={"api_key": key},
+        )
+        st = Store(tmp_path / "s.db")
+        rid = await run(config, st, workers=2)
+    assert st.summary(rid)["episodes"] == 4 and st.summary(rid)["errors"] == 0  # no 401 in a worker
+    st.close()
+    assert key.encode() not in (tmp_path / "s.db").read_bytes()
