@@ -1,7 +1,8 @@
-"""Runner overhead and memory, measured side by side in one run.
+"""Runner overhead, workers and memory, measured side by side in one run.
 
-    python bench/runner_overhead.py [--episodes 400] [--steps 8] [--latency 0.05] [--jitter 0] [--concurrency 64]
-    python bench/runner_overhead.py memory [--small 1000] [--large 20000]
+    python bench/runner_overhead.py [--episodes 640] [--steps 8] [--latency 0.05] [--jitter 0] [--concurrency 64] [--workers 1 2]
+    python bench/runner_overhead.py cpu [--episodes 400] [--envs planning travel] [--workers 1 2]
+    python bench/runner_overhead.py memory [--small 1000] [--large 100000]
 
 overhead: N episodes of `guess` played by the `tools` agent against the fake OpenAI server (run in
 its own process, so this process's CPU time is the client's alone: agent, HTTP client, env step,
@@ -9,10 +10,16 @@ store write). Prints achieved vs ideal throughput (ideal = calls x latency / con
 client CPU per model call. With a fixed latency and episodes of equal length every episode moves
 in step with the others, so their end-of-episode work (store write, next task, env setup) lands in
 one burst that delays the whole wave: the worst case. ``--jitter`` varies the latency around the
-same mean, as real servers do, which breaks that lockstep.
+same mean, as real servers do, which breaks that lockstep. Each ``--workers`` value is a run of its
+own against the same server, one after the other: 1 plays in this process, N in N worker processes
+(their CPU counts as the client's, their start included).
 
-memory: the resident set size after a run of `small` episodes and after one of `large` episodes in
-the same store, through the whole runner (expert agent, store writes).
+cpu: a CPU-bound workload (the expert on heavier envs, no model), with each ``--workers`` value in
+turn; prints each one's throughput and its ratio to the first.
+
+memory: the resident set size of this process while a run of `large` episodes plays (sampled as it
+goes), against the one after a run of `small` episodes in the same store, through the whole runner
+(expert agent, store writes).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import asyncio
 import os
 import random
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -79,72 +87,120 @@ def overhead(args: argparse.Namespace) -> None:
     try:
         assert server.stdout is not None
         url = server.stdout.readline().strip()
-        with tempfile.TemporaryDirectory() as d:
-            store = Store(Path(d) / "bench.db")
-            config = RunConfig(
-                envs=["guess"],
-                agent="tools",
-                model=f"openai:fake@{url}",
-                tasks=args.episodes,
-                difficulty=3,
-                max_steps=args.steps,
-                concurrency=args.concurrency,
-                model_options={"max_concurrency": args.concurrency, "initial_concurrency": args.concurrency},
-            )
-            cpu0, t0, srv0 = time.process_time(), time.perf_counter(), proc_cpu(server.pid)
-            rid = asyncio.run(run(config, store))
-            cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
-            srv = proc_cpu(server.pid) - srv0
-            s = store.summary(rid)
+        jitter = f" +- {args.jitter * 1000:.0f}" if args.jitter else ""
+        print(
+            f"{args.episodes} episodes of {args.steps} calls, latency {args.latency * 1000:.0f}{jitter} ms, "
+            f"concurrency {args.concurrency}, {os.cpu_count()} cores"
+        )
+        for workers in args.workers:
+            overhead_run(args, url, workers, server.pid)
     finally:
         server.terminate()
         server.wait(10)
+
+
+def overhead_run(args: argparse.Namespace, url: str, workers: int, server_pid: int) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        store = Store(Path(d) / "bench.db")
+        config = RunConfig(
+            envs=["guess"],
+            agent="tools",
+            model=f"openai:fake@{url}",
+            tasks=args.episodes,
+            difficulty=3,
+            max_steps=args.steps,
+            concurrency=args.concurrency,
+            model_options={"max_concurrency": args.concurrency, "initial_concurrency": args.concurrency},
+        )
+        cpu0, t0, srv0 = client_cpu(), time.perf_counter(), proc_cpu(server_pid)
+        rid = asyncio.run(run(config, store, workers=workers))
+        cpu, wall = client_cpu() - cpu0, time.perf_counter() - t0
+        srv = proc_cpu(server_pid) - srv0
+        s = store.summary(rid)
     calls = s["model_calls"]
     ideal = calls * args.latency / args.concurrency
-    jitter = f" +- {args.jitter * 1000:.0f}" if args.jitter else ""
+    where = "in this process" if workers == 1 else f"{workers} worker processes (their start included)"
+    print(f"-- {where}: {s['episodes']} episodes, {calls} model calls, {s['errors']} errors")
+    print(f"   wall {wall:.2f}s  ideal {ideal:.2f}s  -> {ideal / wall:.1%} of ideal throughput")
     print(
-        f"episodes {s['episodes']}  model calls {calls}  errors {s['errors']}  latency {args.latency * 1000:.0f}{jitter} ms"
-    )
-    print(f"wall {wall:.2f}s  ideal {ideal:.2f}s  -> {ideal / wall:.1%} of ideal throughput")
-    print(
-        f"client CPU {cpu:.2f}s  -> {cpu / calls * 1000:.3f} ms per model call (agent + HTTP + env + store)"
+        f"   client CPU {cpu:.2f}s ({cpu / wall:.2f} of wall) -> {cpu / calls * 1000:.3f} ms per model call "
+        "(agent + HTTP + env + store)"
     )
     print(
-        f"fake server CPU {srv:.2f}s -> {srv / calls * 1000:.3f} ms per call; client and server together "
-        f"kept {(cpu + srv) / wall:.2f} of this machine's {os.cpu_count()} cores busy"
+        f"   fake server CPU {srv:.2f}s -> {srv / calls * 1000:.3f} ms per call; client and server "
+        f"together kept {(cpu + srv) / wall:.2f} of {os.cpu_count()} cores busy"
     )
+
+
+def client_cpu() -> float:
+    """CPU seconds of this process and of its children that ended (the worker processes)."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
+def cpu(args: argparse.Namespace) -> None:
+    """The expert on CPU-heavy envs: throughput with each number of workers, side by side."""
+    print(f"{args.episodes} expert episodes of each of {', '.join(args.envs)}, {os.cpu_count()} cores")
+    first = 0.0
+    for workers in args.workers:
+        with tempfile.TemporaryDirectory() as d:
+            store = Store(Path(d) / "cpu.db")
+            config = RunConfig(envs=args.envs, agent="expert", split="train", tasks=args.episodes)
+            t0 = time.perf_counter()
+            rid = asyncio.run(run(config, store, workers=workers))
+            wall = time.perf_counter() - t0
+            n = store.summary(rid)["episodes"]
+        rate = n / wall
+        first = first or rate
+        print(f"workers {workers}: {n} episodes in {wall:.2f}s -> {rate:.1f} episodes/s, {rate / first:.2f}x")
 
 
 def memory(args: argparse.Namespace) -> None:
+    samples: list[tuple[int, float]] = []
+
+    def sample(rec: Any, stats: Any) -> None:
+        if stats.done % max(1, args.large // 10) == 0:
+            samples.append((stats.done, rss_mb()))
+
     with tempfile.TemporaryDirectory() as d:
         store = Store(Path(d) / "mem.db")
         asyncio.run(run(RunConfig(envs=["guess"], agent="expert", split="train", tasks=200), store))
         base = rss_mb()  # after imports and a warm-up run
         asyncio.run(run(RunConfig(envs=["guess"], agent="expert", split="train", tasks=args.small), store))
         small = rss_mb()
-        asyncio.run(run(RunConfig(envs=["guess"], agent="expert", split="train", tasks=args.large), store))
+        config = RunConfig(envs=["guess"], agent="expert", split="train", tasks=args.large)
+        asyncio.run(run(config, store, on_episode=sample))
         large = rss_mb()
+    print(f"RSS after warm-up {base:.1f} MiB; after {args.small} episodes {small:.1f} MiB")
+    print("during the large run (episodes: MiB): " + ", ".join(f"{n}: {mb:.1f}" for n, mb in samples))
     print(
-        f"RSS after warm-up {base:.1f} MiB; after {args.small} episodes {small:.1f} MiB; "
-        f"after {args.large} episodes {large:.1f} MiB -> growth {large / small - 1:+.1%}"
+        f"after {args.large} episodes {large:.1f} MiB -> growth {large / small - 1:+.1%} over the small run"
     )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", nargs="?", default="overhead", choices=["overhead", "memory", "serve"])
-    ap.add_argument("--episodes", type=int, default=400)
+    ap.add_argument("mode", nargs="?", default="overhead", choices=["overhead", "cpu", "memory", "serve"])
+    ap.add_argument("--episodes", type=int, default=640)
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--latency", type=float, default=0.05)
     ap.add_argument(
         "--jitter", type=float, default=0.0, help="latency varies uniformly by +- this much (mean unchanged)"
     )
     ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="one run each; 1: in this process")
+    ap.add_argument("--envs", nargs="+", default=["planning", "travel"], help="cpu: the envs")
     ap.add_argument("--small", type=int, default=1000)
-    ap.add_argument("--large", type=int, default=20000)
+    ap.add_argument("--large", type=int, default=100_000)
     args = ap.parse_args()
-    {"overhead": overhead, "memory": memory, "serve": lambda a: serve(a.latency, a.jitter)}[args.mode](args)
+    modes = {
+        "overhead": overhead,
+        "cpu": cpu,
+        "memory": memory,
+        "serve": lambda a: serve(a.latency, a.jitter),
+    }
+    modes[args.mode](args)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # worker processes import this file as their main module: not run there
     main()

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import typer
 from rich.console import Console
@@ -92,11 +92,13 @@ def execute_matches(
     as_json: bool,
     model_options: dict[str, Any],
     store: Path,
+    workers: int | Literal["auto"] | None = None,
+    ray: str | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) a match or tournament run with the live bar, then print its standings (a table,
     or JSON with ``as_json``); Ctrl-C keeps the finished matches and says how to resume, as does a
     fatal model error. A resumed run takes ``model_options`` (the key, a new base URL) from this
-    command line."""
+    command line; ``workers`` and ``ray`` say where the matches play (see ``run_matches``)."""
     if resume:
         config = config.with_options(model_options)
     api_key = model_options.get("api_key")
@@ -117,7 +119,14 @@ def execute_matches(
         try:
             run_id = asyncio.run(
                 run_matches(
-                    config, st, run_id=resume, resume=bool(resume), on_match=bar.on_match, on_start=on_start
+                    config,
+                    st,
+                    run_id=resume,
+                    resume=bool(resume),
+                    on_match=bar.on_match,
+                    on_start=on_start,
+                    workers=workers,
+                    ray=ray,
                 )
             )
         except KeyboardInterrupt:

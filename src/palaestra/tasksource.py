@@ -79,6 +79,13 @@ class TaskSource:
 
         With ``difficulty=None`` the tasks cycle through the environment's difficulty levels.
         """
+        return list(self.iter_tasks(split, n, seed, difficulty))
+
+    def iter_tasks(
+        self, split: Split = "test", n: int = 100, seed: int = 0, difficulty: int | None = None
+    ) -> Iterator[Task]:
+        """The tasks of :meth:`tasks`, one at a time, as they are generated (a run of 100,000
+        episodes holds the tasks in flight, not all of them)."""
         split = check_split(split)
         levels = self.spec.difficulties if difficulty is None else (difficulty,)
         if difficulty is not None and difficulty not in self.spec.difficulties:
@@ -87,19 +94,15 @@ class TaskSource:
                 f"{', '.join(map(str, self.spec.difficulties))}"
             )
         streams = {d: self._candidates(split, seed, d) for d in levels}
-        out: list[Task] = []
-        i = 0
-        while len(out) < n:
+        for i in range(n):
             d = levels[i % len(levels)]
-            i += 1
             task = next(streams[d], None)
             if task is None:
                 raise UsageError(
-                    f"{self.spec.name}: could only find {len(out)} distinct {split} tasks "
+                    f"{self.spec.name}: could only find {i} distinct {split} tasks "
                     f"at difficulty {d}; ask for fewer"
                 )
-            out.append(task)
-        return out
+            yield task
 
     def _candidates(self, split: Split, seed: int, difficulty: int) -> Iterator[Task]:
         seen: set[str] = set()

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -203,27 +205,39 @@ def resolve_run(st: Any, run_id: str, store: Path) -> str:
     return run_id
 
 
-_OPTIONAL_VALUES = {"--fail-on-error": "0"}
-"""Options whose value may be left out (Click cannot say so through Typer), and the value then."""
-
-
-def _flag_defaults(argv: list[str]) -> list[str]:
-    """``argv`` with the implied value after an option of ``_OPTIONAL_VALUES`` given alone:
-    ``--fail-on-error maze`` is ``--fail-on-error 0 maze``; ``--fail-on-error 0.1`` stays."""
-    out: list[str] = []
-    for i, arg in enumerate(argv):
-        out.append(arg)
-        if arg in _OPTIONAL_VALUES and not _is_number(argv[i + 1] if i + 1 < len(argv) else ""):
-            out.append(_OPTIONAL_VALUES[arg])
-    return out
-
-
 def _is_number(text: str) -> bool:
     try:
         float(text)
     except ValueError:
         return False
     return True
+
+
+def _is_ray_address(text: str) -> bool:
+    """``auto``, ``local`` or a ``HOST:PORT`` / ``ray://HOST:PORT`` address (not an env name)."""
+    return text in ("auto", "local") or ":" in text
+
+
+_OPTIONAL_VALUES: dict[str, tuple[str, Callable[[str], bool]]] = {
+    "--fail-on-error": ("0", _is_number),
+    "--ray": ("", _is_ray_address),
+}
+"""Options whose value may be left out (Click cannot say so through Typer): the value then, and
+what tells a value given from the next argument."""
+
+
+def _flag_defaults(argv: list[str]) -> list[str]:
+    """``argv`` with the implied value after an option of ``_OPTIONAL_VALUES`` given alone:
+    ``--fail-on-error maze`` is ``--fail-on-error 0 maze``; ``--fail-on-error 0.1`` stays;
+    ``--ray maze`` is ``--ray '' maze`` (Ray finds the cluster); ``--ray 10.0.0.1:6379`` stays."""
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        out.append(arg)
+        if arg in _OPTIONAL_VALUES:
+            implied, is_value = _OPTIONAL_VALUES[arg]
+            if not is_value(argv[i + 1] if i + 1 < len(argv) else ""):
+                out.append(implied)
+    return out
 
 
 def main() -> None:
@@ -292,6 +306,24 @@ IrreversibleOpt = Annotated[
         "must repeat the call in its next reply) | block (refused, counted as a violation).",
     ),
 ]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        min=1,
+        help="Worker processes (with --ray: actors) that play the episodes; default: one per core, "
+        "at most one per 100 episodes (1 with a local: model); with --ray, one per cluster CPU.",
+    ),
+]
+RayOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray",
+        metavar="[ADDRESS]",
+        help="Play on a Ray cluster: ADDRESS (HOST:PORT, ray://HOST:PORT, auto, local), or alone: "
+        "$RAY_ADDRESS, else a running local cluster, else a new local instance. Needs the ray extra.",
+    ),
+]
 
 
 def tool_patterns(values: list[str] | None) -> list[str]:
@@ -308,3 +340,12 @@ def seat_tool_patterns(values: list[str] | None, flag: str) -> dict[str, list[st
             raise UsageError(f"{flag} {item!r} must look like SEAT=PATTERN,..., e.g. {flag} 0=bid,pass")
         out.setdefault(seat.strip(), []).extend(tool_patterns([patterns]))
     return out
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Where a run's episodes play: ``--workers`` processes (None: as many as suit the machine and
+    the run) or, with ``--ray``, actors on that Ray cluster."""
+
+    workers: int | None = None
+    ray: str | None = None

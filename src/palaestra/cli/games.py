@@ -19,12 +19,15 @@ from palaestra.cli._common import (
     IrreversibleOpt,
     MaxContextOpt,
     MaxTokensOpt,
+    RayOpt,
     RequestTimeoutOpt,
     SplitOpt,
+    Spread,
     StoreOpt,
     StreamOpt,
     TemperatureOpt,
     ToolRoleOpt,
+    WorkersOpt,
     app,
     check_rate,
     check_split,
@@ -145,6 +148,8 @@ def match(
     ] = None,
     as_json: _StandingsJson = False,
     fail_on_error: FailOnError = None,
+    workers: WorkersOpt = None,
+    ray: RayOpt = None,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Play matches of a game with PLAYER in each SEAT: bot:NAME, random, human, tools:MODEL, react:MODEL."""
@@ -188,7 +193,7 @@ def match(
             **common,
         )
     check_rate(fail_on_error)
-    _execute(config, st, resume, as_json, model_options, store, fail_on_error)
+    _execute(config, st, resume, as_json, model_options, store, fail_on_error, Spread(workers, ray))
 
 
 @app.command()
@@ -225,6 +230,8 @@ def tournament(
     resume: _Resume = None,
     as_json: _StandingsJson = False,
     fail_on_error: FailOnError = None,
+    workers: WorkersOpt = None,
+    ray: RayOpt = None,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """A tournament: players paired round robin or Swiss, seats rotated, rated with openskill."""
@@ -259,7 +266,7 @@ def tournament(
         )
         config = TournamentConfig(players=names, rounds=rounds, format=format, filler=filler, **common)
     check_rate(fail_on_error)
-    _execute(config, st, resume, as_json, model_options, store, fail_on_error)
+    _execute(config, st, resume, as_json, model_options, store, fail_on_error, Spread(workers, ray))
 
 
 def _execute(
@@ -270,12 +277,20 @@ def _execute(
     model_options: dict[str, Any],
     store: Path,
     fail_on_error: float | None,
+    spread: Spread,
 ) -> None:
     """Play the matches (live bar, standings), then apply ``--fail-on-error`` to their share of errors."""
     from palaestra._match_display import execute_matches
 
     summary = execute_matches(
-        config, st, resume=resume, as_json=as_json, model_options=model_options, store=store
+        config,
+        st,
+        resume=resume,
+        as_json=as_json,
+        model_options=model_options,
+        store=store,
+        workers=spread.workers or "auto",
+        ray=spread.ray,
     )
     first = st.error_examples(summary["run_id"], 1)
     reason = first[0][1].splitlines()[0] if first and first[0][1] else ""

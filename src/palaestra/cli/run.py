@@ -26,12 +26,15 @@ from palaestra.cli._common import (
     MaxStepsOpt,
     MaxTokensOpt,
     ModelOpt,
+    RayOpt,
     RequestTimeoutOpt,
     SplitOpt,
+    Spread,
     StoreOpt,
     StreamOpt,
     TemperatureOpt,
     ToolRoleOpt,
+    WorkersOpt,
     app,
     check_rate,
     check_split,
@@ -127,6 +130,8 @@ def run(
     perturb_rate: _PerturbRate = 0.3,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")] = False,
     fail_on_error: FailOnError = None,
+    workers: WorkersOpt = None,
+    ray: RayOpt = None,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Run an agent on tasks of one or more environments and record every episode."""
@@ -169,7 +174,13 @@ def run(
         )
     check_rate(fail_on_error)
     run_id, summary = _execute(
-        config, st, resume=resume, as_json=as_json, store=store, model_options=model_options
+        config,
+        st,
+        resume=resume,
+        as_json=as_json,
+        store=store,
+        model_options=model_options,
+        spread=Spread(workers, ray),
     )
     if as_json:
         print(json.dumps(summary, indent=2))
@@ -237,12 +248,15 @@ def _execute(
     store: Path,
     model_options: dict[str, Any],
     command: str = "run",
+    spread: Spread | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Run (or resume) ``config`` with the live progress bar; return the run id and its summary.
 
     Shared by every command that starts runs (``run``, ``eval``); Ctrl-C keeps the finished episodes
     and a fatal model error stops the run; both say how to resume with ``palaestra COMMAND --resume
-    RUN``. A resumed run takes ``model_options`` (the key, a new base URL) from this command line."""
+    RUN``. A resumed run takes ``model_options`` (the key, a new base URL) from this command line.
+    ``spread`` says where the episodes play (``--workers``, ``--ray``; default: worker processes
+    as the machine and the run size suggest)."""
     from palaestra._display import RunProgress
     from palaestra.runner.run import RunStopped
     from palaestra.runner.run import run as run_async
@@ -267,6 +281,8 @@ def _execute(
                     resume=bool(resume),
                     on_episode=bar.on_episode,
                     on_start=on_start,
+                    workers=spread.workers if spread and spread.workers else "auto",
+                    ray=spread.ray if spread else None,
                 )
             )
         except KeyboardInterrupt:
@@ -334,6 +350,8 @@ def eval_(
     resume: _Resume = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON on stdout.")] = False,
     fail_on_error: FailOnError = None,
+    workers: WorkersOpt = None,
+    ray: RayOpt = None,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Evaluate an agent on a named suite (one run) and print its metrics with intervals.
@@ -394,7 +412,14 @@ def eval_(
         )
     check_rate(fail_on_error)
     run_id, summary = _execute(
-        config, st, resume=resume, as_json=as_json, store=store, model_options=model_options, command="eval"
+        config,
+        st,
+        resume=resume,
+        as_json=as_json,
+        store=store,
+        model_options=model_options,
+        command="eval",
+        spread=Spread(workers, ray),
     )
     print_stats(st, run_id, as_json=as_json, store=store, extra={"suite": suite, "wall_s": summary["wall_s"]})
     if not as_json:

@@ -14,7 +14,8 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -26,6 +27,19 @@ from palaestra.perturb import Perturbed, PerturbKind
 from palaestra.records import EpisodeRecord, MemoryBank, RunStore
 from palaestra.runner.episode import RecordingModel, rollout
 from palaestra.runner.settings import StoredConfig
+from palaestra.runner.workers import (
+    Feed,
+    LocalPool,
+    Outcome,
+    Pool,
+    Recipe,
+    SerialWriter,
+    auto_workers,
+    play_all,
+    quiet_gc,
+    spread,
+)
+from palaestra.tasksource import TaskSource
 from palaestra.tools import IrreversiblePolicy, ToolPolicy
 from palaestra.types import Message, Split, Task, ToolSpec
 
@@ -103,7 +117,9 @@ def episode_specs(config: RunConfig) -> Iterator[EpisodeSpec]:
         env = make(name, **config.env_kwargs.get(name, {}))
         if not isinstance(env, Env):
             raise UsageError(f"{name} is a multi-agent game; use `palaestra match {name}`")
-        for task in env.tasks(config.split, config.tasks, seed=config.seed, difficulty=config.difficulty):
+        # one task at a time (memory stays flat however many), unless the env has its own tasks()
+        tasks = env.iter_tasks if type(env).tasks is TaskSource.tasks else env.tasks
+        for task in tasks(config.split, config.tasks, seed=config.seed, difficulty=config.difficulty):
             for s in range(config.samples):
                 yield EpisodeSpec(f"{name}/{task.id}/{s}", task, s, name)
 
@@ -193,6 +209,8 @@ async def run(
     model: Model | None = None,
     on_episode: Callable[[EpisodeRecord, RunStats], None] | None = None,
     on_start: Callable[[str, RunStats], None] | None = None,
+    workers: int | Literal["auto"] | None = None,
+    ray: str | None = None,
 ) -> str:
     """Run (or resume) a run and return its id. Finished episodes are in ``store``.
 
@@ -200,23 +218,53 @@ async def run(
     run behind. Cancellation (Ctrl-C) stops cleanly: the run is marked ``interrupted`` and every
     finished episode is kept; ``resume=True`` with the same id runs only what is missing. A fatal
     model error (bad key, no such model) stops the run and raises :class:`RunStopped`.
+
+    Episodes play in this process unless ``workers`` is above 1 (that many worker processes on this
+    machine; ``"auto"``: see :func:`~palaestra.runner.workers.auto_workers`) or ``ray`` is given
+    (actors on the Ray cluster at that address; ``""``: the one Ray finds, else a local instance;
+    ``workers`` actors, default one per CPU of the cluster). Either way this process writes the
+    store. A ``model`` object is played in this process only.
     """
     validate(config)
     await check_envs(config)
     if resume and run_id is None:
         raise UsageError("--resume needs a run id")
+    if workers == "auto":
+        workers = (
+            None if ray is not None else auto_workers(_todo(config, store, run_id, resume), config.model)
+        )
+    distributed = ray is not None or (workers or 1) > 1
+    if distributed and model is not None:
+        raise UsageError("a model object plays in this process only: pass workers=1 and no ray address")
     owns_model = (
         model is None and bool(config.model) and agent_needs_model(config.agent, config.agent_options)
     )
     if owns_model:
         model = get_model(config.model or "", **config.model_options)
-    try:
-        run_id, done = open_run(store, config, run_id, resume=resume)
-        await _episodes(config, store, run_id, done, model, on_episode, on_start)
-    finally:
+    concurrency = config.concurrency or (model.max_concurrency if model else 32)
+    opener = getattr(store, "memory_opener", None)  # a store that keeps cross-episode memories
+    open_memory: Callable[[], MemoryBank] | None = opener() if callable(opener) else None
+    pool: Pool[EpisodeSpec, EpisodeRecord]
+    if distributed:
         if owns_model and model is not None:
-            await model.close()
+            await model.close()  # it was built to check it: the workers build their own
+        recipe = Recipe(episode_runner, (config, open_memory))
+        pool = spread(recipe, workers, ray)
+    else:
+        pool = LocalPool(EpisodeRunner(config, model, owns_model=owns_model, open_memory=open_memory))
+    try:
+        await pool.start()
+        run_id, done = open_run(store, config, run_id, resume=resume)
+        await _episodes(config, store, run_id, done, pool, concurrency, on_episode, on_start)
+    finally:
+        await pool.aclose()
     return run_id
+
+
+def _todo(config: RunConfig, store: RunStore, run_id: str | None, resume: bool) -> int:
+    """How many episodes a run (or what is left of a resumed one) has to play."""
+    total = len(config.envs) * config.tasks * config.samples
+    return total - len(store.finished_episode_ids(run_id)) if resume and run_id else total
 
 
 def open_run(
@@ -235,80 +283,137 @@ def open_run(
     return run_id, set()
 
 
+class EpisodeRunner:
+    """Plays a run's episodes (any number at once) with one shared model: in the process that
+    runs the run, or in each of its workers (see :func:`episode_runner`)."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        model: Model | None,
+        *,
+        owns_model: bool = False,
+        open_memory: Callable[[], MemoryBank] | None = None,
+    ) -> None:
+        self.config, self.model, self.owns_model = config, model, owns_model
+        self.guard = FatalGuard()
+        # oracles (expert, random) may read the task's params
+        self.withhold = agent_needs_model(config.agent, config.agent_options)
+        self.policy = config.tool_policy()
+        # cross-episode strategies remember in the run's store, on a connection of their own
+        self.memory = open_memory() if open_memory is not None else None
+
+    async def play(self, spec: EpisodeSpec) -> Outcome[EpisodeRecord]:
+        """Play one episode; no record when a fatal model error ended it, or ended another one
+        before it started (not the agent's failure: ``--resume`` plays it again)."""
+        config, guard = self.config, self.guard
+        if guard.error is not None:
+            return Outcome(None, guard.error)
+        env = make(spec.env, **config.env_kwargs.get(spec.env, {}))
+        assert isinstance(env, Env)
+        if config.perturb:
+            env = Perturbed(env, config.perturb, config.perturb_rate, seed=config.seed)
+        rec = EpisodeRecord(
+            id=spec.id, task=spec.task, agent=config.agent, model=config.model or "", sample=spec.sample
+        )
+        guarded = guard.wrap(self.model) if self.model is not None else None
+        with use_memory(self.memory):
+            agent = make_agent(
+                config.agent,
+                env=env,
+                model=RecordingModel(guarded, rec.calls) if guarded is not None else None,
+                seed=_episode_seed(config, spec.id),
+                config=config.generate,
+                **config.agent_options,
+            )
+        await rollout(
+            env,
+            agent,
+            spec.task,
+            record=rec,
+            max_steps=config.max_steps,
+            timeout=config.timeout,
+            withhold_params=self.withhold,
+            stop_on_loop=config.stop_on_loop,
+            tool_policy=self.policy,
+        )
+        if guarded is not None and guarded.tripped:
+            return Outcome(None, guard.error)
+        return Outcome(rec)
+
+    def failed(self, spec: EpisodeSpec, reason: str) -> EpisodeRecord:
+        return failed_episode(self.config, spec, reason)
+
+    async def aclose(self) -> None:
+        close = getattr(self.memory, "close", None)
+        if callable(close):
+            close()
+        if self.owns_model and self.model is not None:
+            await self.model.close()
+
+
+def episode_runner(payload: tuple[RunConfig, Callable[[], MemoryBank] | None]) -> EpisodeRunner:
+    """A worker's :class:`EpisodeRunner`, with its own model built from the run's config and its
+    own connection to the run's memory bank (SQLite in WAL mode takes one writer at a time)."""
+    config, open_memory = payload
+    model = None
+    if config.model and agent_needs_model(config.agent, config.agent_options):
+        model = get_model(config.model, **config.model_options)
+    return EpisodeRunner(config, model, owns_model=True, open_memory=open_memory)
+
+
+def failed_episode(config: RunConfig, spec: EpisodeSpec, reason: str) -> EpisodeRecord:
+    """The record of an episode that could not be played (``error`` with ``reason``)."""
+    return EpisodeRecord(
+        id=spec.id,
+        task=spec.task,
+        agent=config.agent,
+        model=config.model or "",
+        sample=spec.sample,
+        status="error",
+        error=reason,
+    )
+
+
 async def _episodes(
     config: RunConfig,
     store: RunStore,
     run_id: str,
     done: set[str],
-    model: Model | None,
+    pool: Pool[EpisodeSpec, EpisodeRecord],
+    concurrency: int,
     on_episode: Callable[[EpisodeRecord, RunStats], None] | None,
     on_start: Callable[[str, RunStats], None] | None,
 ) -> None:
-    """The workers of a recorded run; sets the run's status and summary however they end."""
+    """The scheduler of a recorded run: ``concurrency`` coroutines hand episodes to ``pool`` and
+    write what comes back; sets the run's status and summary however they end."""
     status = "failed"
-    guard = FatalGuard()
+    fatal: ModelError | None = None
+    writer = SerialWriter()
     try:
-        concurrency = config.concurrency or (model.max_concurrency if model else 32)
-        # Tasks are generated lazily, as workers need them, so the first episode starts at once.
+        # Tasks are generated lazily, a batch at a time, as episodes need them.
         total = len(config.envs) * config.tasks * config.samples
         todo = total - len(done)
-        queue: Iterator[EpisodeSpec] = (s for s in episode_specs(config) if s.id not in done)
+        feed = Feed(s for s in episode_specs(config) if s.id not in done)
         stats = RunStats(total=total, skipped=len(done), started=time.perf_counter())
         if on_start:
             on_start(run_id, stats)
-        model_name = config.model or ""
-        withhold = agent_needs_model(
-            config.agent, config.agent_options
-        )  # oracles (expert, random) may read the task's params
 
-        async def worker() -> None:
-            for spec in queue:  # shared iterator: each spec goes to exactly one worker
-                if guard.error is not None:
-                    return  # a fatal model error: the rest is left for --resume
-                env = make(spec.env, **config.env_kwargs.get(spec.env, {}))
-                assert isinstance(env, Env)
-                if config.perturb:
-                    env = Perturbed(env, config.perturb, config.perturb_rate, seed=config.seed)
-                rec = EpisodeRecord(
-                    id=spec.id, task=spec.task, agent=config.agent, model=model_name, sample=spec.sample
-                )
-                guarded = guard.wrap(model) if model is not None else None
-                agent = make_agent(
-                    config.agent,
-                    env=env,
-                    model=RecordingModel(guarded, rec.calls) if guarded is not None else None,
-                    seed=_episode_seed(config, spec.id),
-                    config=config.generate,
-                    **config.agent_options,
-                )
-                await rollout(
-                    env,
-                    agent,
-                    spec.task,
-                    record=rec,
-                    max_steps=config.max_steps,
-                    timeout=config.timeout,
-                    withhold_params=withhold,
-                    stop_on_loop=config.stop_on_loop,
-                    tool_policy=config.tool_policy(),
-                )
-                if guarded is not None and guarded.tripped:
-                    return  # not the agent's failure: not recorded, so --resume runs it again
-                store.write_episode(run_id, rec)
-                stats.done += 1
-                stats.success += rec.success
-                stats.errors += rec.status == "error"
-                stats.model_calls += len(rec.calls)
-                stats.tokens += rec.usage.total_tokens
-                if on_episode:
-                    on_episode(rec, stats)
+        async def record(rec: EpisodeRecord) -> None:
+            await writer.call(store.write_episode, run_id, rec)
+            stats.done += 1
+            stats.success += rec.success
+            stats.errors += rec.status == "error"
+            stats.model_calls += len(rec.calls)
+            stats.tokens += rec.usage.total_tokens
+            if on_episode:
+                on_episode(rec, stats)
 
-        # cross-episode strategies remember in the run's store (when it keeps memories)
-        with use_memory(store if isinstance(store, MemoryBank) else None):
-            async with asyncio.TaskGroup() as tg:
-                for _ in range(min(concurrency, max(1, todo))):
-                    tg.create_task(worker())
-        status = "finished" if guard.error is None else "failed"
+        with quiet_gc():
+            fatal = await play_all(
+                feed, pool, min(concurrency, todo), record, partial(failed_episode, config)
+            )
+        status = "finished" if fatal is None else "failed"
     except asyncio.CancelledError:
         status = "interrupted"
         raise
@@ -316,10 +421,11 @@ async def _episodes(
         status = "failed"
         raise eg.exceptions[0] from None
     finally:
+        writer.close()  # a write under way finishes before the run's status is set
         try:
             store.set_run_status(run_id, status, store.summary(run_id))
         except StoreError:
             if status == "finished":  # otherwise the error already on its way says more
                 raise
-    if guard.error is not None:
-        raise RunStopped(run_id, guard.error)
+    if fatal is not None:
+        raise RunStopped(run_id, fatal)

@@ -16,15 +16,14 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
 from palaestra.env import make
-from palaestra.errors import UsageError
+from palaestra.errors import ModelError, UsageError
 from palaestra.models.base import Model
 from palaestra.multi import BotFactory, MultiAgentEnv
 from palaestra.ratings import standings
@@ -34,6 +33,17 @@ from palaestra.runner.pairings import round_robin_lineups, swiss_lineups
 from palaestra.runner.players import ModelPool, parse_player
 from palaestra.runner.run import FatalGuard, RunStopped, open_run
 from palaestra.runner.settings import StoredConfig
+from palaestra.runner.workers import (
+    Feed,
+    LocalPool,
+    Outcome,
+    Pool,
+    Recipe,
+    SerialWriter,
+    auto_workers,
+    play_all,
+    spread,
+)
 from palaestra.tools import IrreversiblePolicy, ToolPolicy
 from palaestra.types import Split, Task
 
@@ -251,6 +261,65 @@ class Scheduler:
         return c.rounds if isinstance(c, TournamentConfig) and c.format == "swiss" else 1
 
 
+class MatchRunner:
+    """Plays a run's matches (any number at once) with one shared pool of models: in the process
+    that runs the run, or in each of its workers (see :func:`match_runner`)."""
+
+    def __init__(
+        self,
+        config: AnyConfig,
+        models: dict[str, Model] | None = None,
+        human: BotFactory | None = None,
+    ) -> None:
+        self.config, self.human = config, human
+        self.guard = FatalGuard()
+        self.pool = ModelPool(config.model_options, models, wrap=self.guard.wrap)
+
+    async def play(self, spec: MatchSpec) -> Outcome[MatchRecord]:
+        """Play one match; no record when a fatal model error came first or during it (it may have
+        met it: not the players' doing, so ``--resume`` plays it again)."""
+        config = self.config
+        if self.guard.error is not None:
+            return Outcome(None, self.guard.error)
+        rec = MatchRecord(id=spec.id, task=spec.task, round=spec.round)
+        policy, seat_policies = config.tool_policies() if isinstance(config, MatchConfig) else (None, None)
+        await play_match(
+            _game(config.game),
+            spec.lineup,
+            spec.task,
+            max_steps=config.max_steps,
+            move_timeout=config.move_timeout,
+            record=rec,
+            models=self.pool,
+            seed=config.seed,
+            default=config.default if isinstance(config, MatchConfig) else None,
+            human=self.human,
+            generate=config.generate,
+            agent_options=config.agent_options,
+            tool_policy=policy,
+            seat_policies=seat_policies,
+        )
+        if self.guard.error is not None:
+            return Outcome(None, self.guard.error)
+        return Outcome(rec)
+
+    def failed(self, spec: MatchSpec, reason: str) -> MatchRecord:
+        return failed_match(spec, reason)
+
+    async def aclose(self) -> None:
+        await self.pool.close()
+
+
+def match_runner(config: AnyConfig) -> MatchRunner:
+    """A worker's :class:`MatchRunner` (its models are opened from the run's config on first use)."""
+    return MatchRunner(config)
+
+
+def failed_match(spec: MatchSpec, reason: str) -> MatchRecord:
+    """The record of a match that could not be played (``error`` with ``reason``)."""
+    return MatchRecord(id=spec.id, task=spec.task, round=spec.round, status="error", error=reason)
+
+
 async def run_matches(
     config: AnyConfig,
     store: RunStore,
@@ -261,96 +330,109 @@ async def run_matches(
     human: BotFactory | None = None,
     on_match: Callable[[MatchRecord, MatchStats], None] | None = None,
     on_start: Callable[[str, MatchStats], None] | None = None,
+    workers: int | Literal["auto"] | None = None,
+    ray: str | None = None,
 ) -> str:
     """Run (or resume) a match or tournament run and return its id; results are in ``store`` and its
-    standings in the run's summary. Ctrl-C marks the run ``interrupted`` and keeps finished matches."""
+    standings in the run's summary. Ctrl-C marks the run ``interrupted`` and keeps finished matches.
+
+    Matches play in this process unless ``workers`` is above 1 or ``ray`` is given, as for
+    :func:`palaestra.runner.run.run` (``models`` objects and human players play here only;
+    ``"auto"`` plays them here, and other runs as :func:`~palaestra.runner.workers.auto_workers` says)."""
     sched = Scheduler(config)
     await sched.check()
     if resume and run_id is None:
         raise UsageError("--resume needs a run id")
-    guard = FatalGuard()
-    pool = ModelPool(config.model_options, models, wrap=guard.wrap)
+    if workers == "auto":
+        workers = (
+            None if ray is not None else await _auto_workers(sched, store, run_id, resume, models, human)
+        )
+    distributed = ray is not None or (workers or 1) > 1
+    if distributed and (models or human or _has_person(config)):
+        raise UsageError("model objects and human players play in this process only: no workers, no ray")
+    local = MatchRunner(config, models, human)
+    pool: Pool[MatchSpec, MatchRecord] = LocalPool(local)
+    if distributed:
+        recipe = Recipe(match_runner, config)
+        pool = spread(recipe, workers, ray)
     try:
         for spec in sched.models():  # a bad model spec or local dir fails before the run is recorded
-            pool.get(spec)
+            local.pool.get(spec)
+        await pool.start()
         run_id, done = open_run(store, config, run_id, resume=resume)
     except BaseException:
-        await pool.close()
+        await pool.aclose()
+        await local.aclose()
         raise
     players = config.players if isinstance(config, TournamentConfig) else None
-    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="palaestra-store")
+    writer = SerialWriter()
     stats = MatchStats(skipped=len(done), started=time.perf_counter())
 
-    async def play(specs: Iterator[MatchSpec]) -> None:
-        for spec in specs:  # shared iterator: each spec goes to exactly one worker
-            if guard.error is not None:
-                return  # a fatal model error: the rest is left for --resume
-            rec = MatchRecord(id=spec.id, task=spec.task, round=spec.round)
-            policy, seat_policies = (
-                config.tool_policies() if isinstance(config, MatchConfig) else (None, None)
-            )
-            await play_match(
-                _game(config.game),
-                spec.lineup,
-                spec.task,
-                max_steps=config.max_steps,
-                move_timeout=config.move_timeout,
-                record=rec,
-                models=pool,
-                seed=config.seed,
-                default=config.default if isinstance(config, MatchConfig) else None,
-                human=human,
-                generate=config.generate,
-                agent_options=config.agent_options,
-                tool_policy=policy,
-                seat_policies=seat_policies,
-            )
-            if guard.error is not None:
-                return  # it may have met the fatal error: not recorded, so --resume plays it again
-            # the writer thread does the SQLite work (which releases the GIL), so the other
-            # matches play on meanwhile; one thread keeps the store's single writer
-            await asyncio.get_running_loop().run_in_executor(writer, store.write_match, run_id, rec)
-            stats.done += 1
-            stats.errors += rec.status == "error"
-            stats.truncated += rec.status == "truncated"
-            stats.forfeits += sum(1 for s in rec.seats.values() if s.forfeit)
-            stats.moves += sum(len(s.steps) for s in rec.seats.values())
-            stats.model_calls += sum(len(s.calls) for s in rec.seats.values())
-            stats.tokens += sum(s.usage.total_tokens for s in rec.seats.values())
-            if on_match:
-                on_match(rec, stats)
+    async def record(rec: MatchRecord) -> None:
+        # the writer thread does the SQLite work (which releases the GIL), so the other
+        # matches play on meanwhile; one thread keeps the store's single writer
+        await writer.call(store.write_match, run_id, rec)
+        stats.done += 1
+        stats.errors += rec.status == "error"
+        stats.truncated += rec.status == "truncated"
+        stats.forfeits += sum(1 for s in rec.seats.values() if s.forfeit)
+        stats.moves += sum(len(s.steps) for s in rec.seats.values())
+        stats.model_calls += sum(len(s.calls) for s in rec.seats.values())
+        stats.tokens += sum(s.usage.total_tokens for s in rec.seats.values())
+        if on_match:
+            on_match(rec, stats)
 
     status = "failed"
+    fatal: ModelError | None = None
     try:
         stats.total = max(await sched.total(), len(done))
         if on_start:
             on_start(run_id, stats)
         for r in range(sched.stages):
-            if guard.error is not None:
-                break
             prior = [m for m in store.matches(run_id) if m["round"] < r] if r else []
             specs = [s for s in await sched.stage(r, prior) if s.id not in done]
             if not specs:
                 continue
-            workers = _concurrency(config, specs, pool)
-            queue = iter(specs)
-            async with asyncio.TaskGroup() as tg:
-                for _ in range(min(workers, len(specs))):
-                    tg.create_task(play(queue))
-        status = "finished" if guard.error is None else "failed"
+            n = min(_concurrency(config, specs, local.pool), len(specs))
+            fatal = await play_all(Feed(iter(specs)), pool, n, record, failed_match)
+            if fatal is not None:
+                break
+        status = "finished" if fatal is None else "failed"
     except asyncio.CancelledError:
         status = "interrupted"
         raise
     except BaseExceptionGroup as eg:  # a bug outside any match (store, agent construction)
         raise eg.exceptions[0] from None
     finally:
-        writer.shutdown(wait=True)  # a write under way finishes before the run's status is set
+        writer.close()  # a write under way finishes before the run's status is set
         summary = {"kind": config.kind, "game": config.game, **standings(store.matches(run_id), players)}
         store.set_run_status(run_id, status, summary)
-        await pool.close()
-    if guard.error is not None:
-        raise RunStopped(run_id, guard.error)
+        await pool.aclose()
+        if distributed:
+            await local.aclose()
+    if fatal is not None:
+        raise RunStopped(run_id, fatal)
     return run_id
+
+
+def _has_person(c: AnyConfig) -> bool:
+    named = [*c.seats.values(), c.default or ""] if isinstance(c, MatchConfig) else c.players
+    return "human" in named
+
+
+async def _auto_workers(
+    sched: Scheduler,
+    store: RunStore,
+    run_id: str | None,
+    resume: bool,
+    models: dict[str, Model] | None,
+    human: BotFactory | None,
+) -> int:
+    if models or human or _has_person(sched.config):
+        return 1  # they play in this process
+    done = len(store.finished_episode_ids(run_id)) if resume and run_id else 0
+    local = next((m for m in sched.models() if m.startswith("local:")), None)
+    return auto_workers(await sched.total() - done, local)
 
 
 def _concurrency(config: AnyConfig, specs: Sequence[MatchSpec], pool: ModelPool) -> int:

@@ -11,6 +11,10 @@ deleting), :mod:`~palaestra.store.readers` (every query that reads) and :mod:`~p
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
+from palaestra.records import MemoryBank
 from palaestra.store.memory import StoreMemory
 from palaestra.store.open import check_file, connect_read_only
 from palaestra.store.readers import StoreReaders
@@ -21,3 +25,9 @@ __all__ = ["Store", "check_file", "connect_read_only"]
 
 class Store(StoreWriter, StoreReaders, StoreMemory):
     """The SQLite store. Use one ``Store`` per process; it is the only writer of its file."""
+
+    def memory_opener(self) -> Callable[[], MemoryBank]:
+        """Opens this store's memory bank on a connection of its own: for agents, whose writes must
+        not share a connection (and its transactions) with the runner's writer thread, and for
+        worker processes (it pickles). SQLite in WAL mode serialises the writers."""
+        return partial(StoreMemory, self.path, create=False)
