@@ -138,6 +138,7 @@ def test_dagger_labels_the_states_the_model_visited_with_the_expert(dagger_dir: 
             if k == 0:  # the first state: the expert halves the whole range
                 assert label["tool_calls"][0]["function"]["arguments"] == {"number": (low + high) // 2}
     assert changed(sft, dagger_dir / "iter1" / "model")  # retrained from the base on the labels
+    assert (dagger_dir / "curve.svg").read_text().startswith("<svg")
 
 
 def test_dagger_trains_only_the_labelled_turn(dagger_dir: Path) -> None:
@@ -194,7 +195,8 @@ def test_grpo_step_trains_the_lora_adapter_on_its_own_rollouts(grpo_dir: Path, d
     assert changed(dagger_dir / "iter1" / "model", grpo_dir / "model")  # merged into a plain model
     assert not any("lora" in k for k in weights(grpo_dir / "model"))
     assert [p["step"] for p in record["curve"]] == [0, 1]
-    assert (grpo_dir / "curve.svg").read_text().startswith("<svg")
+    svg = (grpo_dir / "curve.svg").read_text()
+    assert svg.startswith("<svg") and "parity" in svg  # the legend names the env
     assert (grpo_dir / "checkpoints" / "step-1" / "optimizer.pt").is_file()
 
 

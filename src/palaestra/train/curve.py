@@ -26,6 +26,7 @@ def write_curve(
     path: Path,
     *,
     title: str = "",
+    xlabel: str = "optimiser step",
     baselines: Mapping[str, float] | None = None,
 ) -> Path:
     """Draw ``points`` (one line per environment, and their mean with several) to ``path`` (SVG);
@@ -42,7 +43,7 @@ def write_curve(
         for name, value in (baselines or {}).items():
             ax.axhline(value, linestyle="--", linewidth=1, color="grey")
             ax.annotate(_text(name), (0, value), xycoords=("axes fraction", "data"), fontsize=8, va="bottom")
-        ax.set_xlabel("optimiser step")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel("held-out success")
         ax.set_ylim(-0.02, 1.02)
         _pct_axis(ax)

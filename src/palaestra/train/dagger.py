@@ -6,7 +6,8 @@ replayed one by one, and at each state the environment's expert (built on the en
 there) says what it would do. That action, paired with the prompt the model saw at that state (the
 stored conversation up to there, cut as the ``local`` provider cuts it), is one SFT example. The
 examples of every iteration so far (and any ``data`` given) train the next model from the base
-(LoRA by default), which is then scored greedily on held-out tasks.
+(LoRA by default), which is then scored greedily on held-out tasks (``dagger.json``, and the
+learning curve in ``curve.svg``).
 
 Only environments whose expert reads the state it is asked about can label a state the expert did
 not reach itself (:data:`STATE_EXPERTS`); the others keep a plan of their own from the episode's
@@ -188,6 +189,7 @@ def dagger(
     from palaestra.models.chat_format import resolve_model_dir
     from palaestra.store.sqlite import Store
     from palaestra.train.config import make_config
+    from palaestra.train.curve import write_curve
     from palaestra.train.data import check_files
     from palaestra.train.trainer import train_sft
 
@@ -225,6 +227,10 @@ def dagger(
             )  # fmt: skip
             rows.append(row)
             record.add(row)
+            points = [{"step": r.iteration, "success": r.eval_success, "mean": r.eval_mean} for r in rows]
+            write_curve(
+                points, work / "curve.svg", title=f"DAgger on {', '.join(cfg.envs)}", xlabel="iteration"
+            )
             if on_row:
                 on_row(row)
 
