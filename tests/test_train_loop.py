@@ -296,3 +296,25 @@ def test_equal_rewards_give_zero_gradient(root: Path, sft: Path) -> None:
     assert flat and all(bool((g == 0).all()) for g in flat)
     mixed = grads(group_advantages([1.0, 0.0, 1.0]))
     assert any(bool((g != 0).any()) for g in mixed)
+
+
+def test_clipping_and_kl_terms() -> None:
+    import math
+
+    import torch
+
+    old = torch.zeros(1, 3)
+    new = torch.tensor([[math.log(1.5), math.log(1.1), math.log(0.5)]], requires_grad=True)
+    mask = torch.ones(1, 3)
+    loss, parts = policy_loss(new, old, torch.tensor([1.0]), mask, clip=0.2)
+    loss.backward()
+    assert new.grad is not None
+    # ratio 1.5 > 1.2 with A > 0: clipped, no gradient; 1.1 inside: pushed up; 0.5 with A > 0: not clipped
+    assert new.grad[0, 0] == 0 and new.grad[0, 1] < 0 and new.grad[0, 2] < 0
+    assert parts["clipped"] == 2  # 1.5 and 0.5 lie outside [0.8, 1.2]
+    same, parts = policy_loss(
+        new.detach(), old, torch.tensor([0.0]), mask, clip=0.2, kl=0.5, ref=new.detach()
+    )
+    assert parts["kl"] == pytest.approx(0) and float(same) == pytest.approx(0)
+    _, parts = policy_loss(new.detach(), old, torch.tensor([0.0]), mask, clip=0.2, kl=0.5, ref=old)
+    assert parts["kl"] > 0  # k3 estimate of KL(policy || reference), zero only where they agree

@@ -454,10 +454,11 @@ def _grpo(
     from palaestra.train.curve import write_curve
 
     check_positive(steps=cfg.steps, tasks=cfg.tasks, eval_tasks=cfg.eval_tasks)
-    for name in cfg.envs:
-        from palaestra.env import env_factory
+    from palaestra.env import Env, make
 
-        env_factory(name)
+    for name in cfg.envs:
+        if not isinstance(make(name), Env):
+            raise UsageError(f"{name} is a multi-agent game; grpo trains on single-agent envs")
     base = resolve_model_dir(cfg.model)
     device = _device(torch, cfg.device)
     work.mkdir(parents=True, exist_ok=True)
