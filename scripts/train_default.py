@@ -115,7 +115,7 @@ def main() -> None:
     p.add_argument("--grpo-steps", type=int, default=30)
     p.add_argument("--grpo-tasks", type=int, default=4)
     p.add_argument("--test-tasks", type=int, default=50)
-    p.add_argument("--max-prompt-tokens", type=int, default=1024)
+    p.add_argument("--max-prompt-tokens", type=int, default=2048)
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="tiny sizes: checks the recipe end to end")

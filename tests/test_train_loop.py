@@ -318,3 +318,23 @@ def test_clipping_and_kl_terms() -> None:
     assert parts["kl"] == pytest.approx(0) and float(same) == pytest.approx(0)
     _, parts = policy_loss(new.detach(), old, torch.tensor([0.0]), mask, clip=0.2, kl=0.5, ref=old)
     assert parts["kl"] > 0  # k3 estimate of KL(policy || reference), zero only where they agree
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["grpo", "guess"], "name the base model"),
+        (["grpo", "auction", "--model", "SFT"], "auction is a multi-agent game"),
+        (["grpo", "guess", "--model", "SFT", "--group-size", "1"], "bad value for --group-size"),
+        (["grpo", "guess", "--model", "SFT", "--reward", "score"], "bad value for --reward"),
+        (["dagger", "guess", "--model", "SFT", "--eval-split", "nope"], "bad value for --eval-split"),
+        (["dagger", "guess", "--model", "SFT", "--iterations", "0"], "--iterations must be at least 1"),
+    ],
+)
+def test_bad_loop_settings_are_one_line_before_anything_is_written(
+    args: list[str], message: str, sft: Path, tmp_path: Path
+) -> None:
+    argv = ["train", *(str(sft) if a == "SFT" else a for a in args), "--out", str(tmp_path / "w")]
+    with pytest.raises(UsageError, match=message):
+        CliRunner().invoke(app, argv, catch_exceptions=False)
+    assert not (tmp_path / "w").exists()

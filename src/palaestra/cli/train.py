@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
 
 from palaestra.cli._common import DifficultyOpt, MaxStepsOpt, app, err, out
 from palaestra.errors import UsageError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+T = TypeVar("T", bound="BaseModel")
 
 train_app = typer.Typer(
     help="Fine-tune a local model on `palaestra export` data with TRL: train sft | train dpo.",
@@ -238,6 +243,18 @@ def _loop_args(command: str, model: str | None, work: Path | None) -> tuple[str,
     return model, work
 
 
+def _settings(cls: type[T], **values: Any) -> T:
+    """A loop's settings, a bad value reported as one UsageError line naming its flag."""
+    from pydantic import ValidationError
+
+    try:
+        return cls.model_validate(values)
+    except ValidationError as e:
+        first = e.errors()[0]
+        flag = "--" + str(first["loc"][0]).replace("_", "-") if first["loc"] else "settings"
+        raise UsageError(f"bad value for {flag}: {first['msg']}") from None
+
+
 def _show(line: str) -> None:
     err.print(line, highlight=False, markup=False, soft_wrap=True)
 
@@ -283,7 +300,8 @@ def train_dagger_command(
         train["max_steps"] = max_train_steps
     if max_prompt_tokens is not None:
         train["max_prompt_tokens"] = max_prompt_tokens
-    cfg = DaggerConfig(
+    cfg = _settings(
+        DaggerConfig,
         envs=env, model=base, iterations=iterations, tasks=tasks, temperature=temperature,
         eval_tasks=eval_tasks, eval_split=eval_split, difficulty=difficulty, max_steps=max_steps,
         max_tokens=max_tokens, data=[str(p) for p in data or []], seed=seed, concurrency=concurrency,
@@ -349,17 +367,10 @@ def train_grpo_command(
 ) -> None:
     """Online RL (GRPO) over whole episodes: groups of samples per task, env rewards, clipped token-level loss."""
     values = {k: v for k, v in locals().items() if k not in ("env", "model", "work", "as_json")}
-    from pydantic import ValidationError
-
     from palaestra.train.grpo import CurvePoint, GrpoConfig, StepRow, grpo
 
     base, out_dir = _loop_args("grpo", model, work)
-    try:
-        cfg = GrpoConfig(envs=env, model=base, **values)
-    except ValidationError as e:
-        first = e.errors()[0]
-        flag = "--" + "-".join(str(p) for p in first["loc"]).replace("_", "-")
-        raise UsageError(f"bad value for {flag}: {first['msg']}") from None
+    cfg = _settings(GrpoConfig, envs=env, model=base, **values)
 
     def step_line(row: StepRow) -> None:
         if not as_json:

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from palaestra.chat import ChatMessage, chat_message
 from palaestra.errors import UsageError
 from palaestra.train.loop import LoopRecord, check_positive, run_model, success_by_env
-from palaestra.types import Message, Task
+from palaestra.types import Message, Split, Task
 
 STATE_EXPERTS = frozenset({"maze", "guess", "household", "crafting", "wordle", "planning"})
 """Built-in environments whose expert computes its action from the environment's current state
@@ -51,7 +51,7 @@ class DaggerConfig(BaseModel):
     """Sampling temperature of the rollouts (0: the model's greedy policy)."""
     eval_tasks: int = 20
     """Held-out tasks per environment, the same at every iteration (greedy)."""
-    eval_split: str = "dev"
+    eval_split: Split = "dev"
     difficulty: int | None = None
     max_steps: int | None = None
     max_tokens: int | None = None

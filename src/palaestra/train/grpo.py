@@ -47,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from palaestra.errors import UsageError
 from palaestra.train.loop import LoopRecord, check_positive, run_model, success_by_env
+from palaestra.types import Split
 
 Reward = Literal["success", "reward", "progress"]
 OK_STATUSES = ("done", "truncated", "timeout")
@@ -83,7 +84,7 @@ class GrpoConfig(BaseModel):
     max_grad_norm: float = Field(1.0, gt=0)
     eval_every: int = Field(10, ge=1)
     eval_tasks: int = Field(20, ge=1)
-    eval_split: str = "dev"
+    eval_split: Split = "dev"
     save_every: int = Field(10, ge=1)
     difficulty: int | None = None
     max_steps: int | None = None
