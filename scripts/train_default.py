@@ -157,7 +157,14 @@ def main() -> None:
             export(store, [asyncio.run(run(config, store))], "sft", expert_file)
 
         stage("expert_data", expert_data)
-        lora = {"lora": True, "lr": 2e-4, "batch_size": 4, "grad_accum": 2, "seed": a.seed}
+        lora = {
+            "lora": True,
+            "lr": 2e-4,
+            "batch_size": 2,
+            "grad_accum": 4,
+            "gradient_checkpointing": True,
+            "seed": a.seed,
+        }
         stage(
             "sft",
             lambda: train_sft(

@@ -1,4 +1,4 @@
-"""``palaestra train sft|dpo`` and ``palaestra evolve``: fine-tuning on exported runs."""
+"""``palaestra train sft|dpo|dagger|grpo`` and ``palaestra evolve``: fine-tuning on exported runs and online."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="BaseModel")
 
 train_app = typer.Typer(
-    help="Fine-tune a local model on `palaestra export` data with TRL: train sft | train dpo.",
+    help="Fine-tune a local model: train sft | dpo (on `palaestra export` data), train dagger | grpo (online).",
     no_args_is_help=True,
 )
 app.add_typer(train_app, name="train")
