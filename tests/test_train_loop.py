@@ -338,3 +338,18 @@ def test_bad_loop_settings_are_one_line_before_anything_is_written(
     with pytest.raises(UsageError, match=message):
         CliRunner().invoke(app, argv, catch_exceptions=False)
     assert not (tmp_path / "w").exists()
+
+
+def test_grpo_full_fine_tune_with_kl_to_a_frozen_base(root: Path, sft: Path, tmp_path: Path) -> None:
+    from palaestra.train.grpo import GrpoConfig, grpo
+
+    cfg = GrpoConfig(
+        envs=["parity"], model=str(sft), steps=1, tasks=2, group_size=4, lora=False, kl=0.5, lr=1e-2,
+        max_tokens=8, eval_tasks=1, micro_batch=8,
+    )  # fmt: skip
+    record = grpo(cfg, tmp_path / "full")
+    (row,) = record["rows"]
+    assert row["loss"] is not None and row["kl"] is not None and row["kl"] >= 0
+    assert changed(sft, tmp_path / "full" / "model")  # every weight is trainable
+    assert not (tmp_path / "full" / "adapter").exists()
+    assert (tmp_path / "full" / "checkpoints" / "step-1" / "model" / "model.safetensors").is_file()

@@ -239,7 +239,7 @@ def policy_loss(
         d = ref - new
         k3 = torch.exp(d) - d - 1
         per_token = per_token + kl * k3
-        kl_sum = float((k3 * mask).sum())
+        kl_sum = float((k3.detach() * mask).sum())
     clipped = ((ratio < 1 - clip) | (ratio > 1 + clip)).float()
     return (per_token * mask).sum(), {"kl": kl_sum, "clipped": float((clipped * mask).sum())}
 
@@ -470,17 +470,8 @@ def _grpo(
     torch.manual_seed(cfg.seed)
     policy, tokenizer = build_policy(cfg, base, device, ckpt)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    params = [p for p in policy.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
-    if ckpt is not None:
-        optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", map_location=device))
-    ref_model: Any = None
-    if cfg.kl > 0 and not cfg.lora:
-        import transformers
-
-        ref_model = transformers.AutoModelForCausalLM.from_pretrained(base, local_files_only=True)
-        ref_model = ref_model.to(device)
-        ref_model.eval()
+    optimizer = _optimizer(policy, cfg.lr, device, ckpt)
+    ref_model = _reference(cfg, base, device)
     rollouts = _Rollouts(base, device, work)
     common: dict[str, Any] = {
         "difficulty": cfg.difficulty, "max_steps": cfg.max_steps, "max_tokens": cfg.max_tokens,
@@ -543,6 +534,28 @@ def _grpo(
         store.close()
     _write_model(policy, tokenizer, base, work, cfg)
     return json.loads((work / "grpo.json").read_text())  # type: ignore[no-any-return]
+
+
+def _optimizer(policy: Any, lr: float, device: str, ckpt: Path | None) -> Any:
+    """AdamW over the trainable weights, its state restored from ``ckpt`` when resuming."""
+    import torch
+
+    params = [p for p in policy.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    if ckpt is not None:
+        optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", map_location=device))
+    return optimizer
+
+
+def _reference(cfg: GrpoConfig, base: Path, device: str) -> Any:
+    """A frozen copy of the base for the KL term of a full fine-tune (None: no KL, or LoRA, whose
+    reference is the policy with its adapter disabled)."""
+    if cfg.kl == 0 or cfg.lora:
+        return None
+    import transformers
+
+    auto: Any = transformers.AutoModelForCausalLM
+    return auto.from_pretrained(base, local_files_only=True).to(device).eval()
 
 
 def _write_model(policy: Any, tokenizer: Any, base: Path, work: Path, cfg: GrpoConfig) -> None:
