@@ -9,7 +9,6 @@ only from what it did itself. Every run goes into one store, so ``palaestra show
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -19,7 +18,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from palaestra.errors import UsageError
-from palaestra.models.base import GenerateConfig
 from palaestra.store.sqlite import Store
 
 
@@ -75,32 +73,23 @@ def _run(
     temperature: float,
 ) -> str:  # fmt: skip
     """Run the tools agent with ``local:model_dir`` on ``cfg``'s environments; the run id."""
-    from palaestra.runner.run import RunConfig, run
+    from palaestra.train.loop import run_model
 
-    config = RunConfig(
-        envs=cfg.envs,
-        agent="tools",
-        model=f"local:{model_dir}",
-        split=split,
-        tasks=tasks,
-        samples=samples,
-        difficulty=cfg.difficulty,
-        max_steps=cfg.max_steps,
-        seed=seed,
+    return run_model(
+        store, cfg.envs, f"local:{model_dir}", split=split, tasks=tasks, samples=samples, seed=seed,
+        temperature=temperature, difficulty=cfg.difficulty, max_steps=cfg.max_steps,
         concurrency=cfg.concurrency,
-        generate=GenerateConfig(temperature=temperature),
-    )
-    return asyncio.run(run(config, store))
+    )  # fmt: skip
 
 
 def _test(cfg: EvolveConfig, store: Store, model_dir: str) -> tuple[str, dict[str, float], float]:
     """Greedy episodes on the held-out test tasks (the same ones at every iteration)."""
+    from palaestra.train.loop import success_by_env
+
     run_id = _run(
         cfg, store, model_dir, split="test", tasks=cfg.test_tasks, samples=1, seed=cfg.seed, temperature=0.0
     )
-    summary = store.summary(run_id)
-    per_env = {env: float(s["success_rate"]) for env, s in summary["envs"].items()}
-    return run_id, per_env, float(summary["success_rate"])
+    return run_id, *success_by_env(store, run_id)
 
 
 def evolve(

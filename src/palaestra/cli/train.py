@@ -1,10 +1,10 @@
-"""``palaestra train sft|dpo`` and ``palaestra evolve``: fine-tuning on exported runs."""
+"""``palaestra train sft|dpo|dagger|grpo`` and ``palaestra evolve``: fine-tuning on exported runs and online."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
@@ -12,8 +12,13 @@ from rich.table import Table
 from palaestra.cli._common import DifficultyOpt, MaxStepsOpt, app, err, out
 from palaestra.errors import UsageError
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+T = TypeVar("T", bound="BaseModel")
+
 train_app = typer.Typer(
-    help="Fine-tune a local model on `palaestra export` data with TRL: train sft | train dpo.",
+    help="Fine-tune a local model: train sft | dpo (on `palaestra export` data), train dagger | grpo (online).",
     no_args_is_help=True,
 )
 app.add_typer(train_app, name="train")
@@ -211,5 +216,186 @@ def evolve(
 
 
 def _evolve_line(row: Any) -> str:
-    per_env = " ".join(f"{e}={s:.1%}" for e, s in row.test_success.items())
-    return f"iteration {row.iteration}: test {row.test_mean:.1%} ({per_env}) in {row.seconds:.0f}s"
+    return f"iteration {row.iteration}: test {row.test_mean:.1%} ({_per_env(row.test_success)}) in {row.seconds:.0f}s"
+
+
+_Envs = Annotated[list[str], typer.Argument(help="Environment name(s).", show_default=False)]
+_LoopModel = Annotated[str | None, typer.Option("--model", "-m", help="Base model: a local model directory.")]
+_LoopOut = Annotated[
+    Path | None, typer.Option("--out", "-o", help="Work directory (models, data, store, record).")
+]
+_EvalTasks = Annotated[int, typer.Option("--eval-tasks", help="Held-out tasks per env, scored greedily.")]
+_EvalSplit = Annotated[str, typer.Option("--eval-split", help="Split of the held-out tasks: dev or test.")]
+_MaxTokens = Annotated[
+    int | None, typer.Option("--max-tokens", help="Tokens per reply (default: the model's).")
+]
+_Concurrency = Annotated[int | None, typer.Option(help="Episodes in flight.")]
+_LoopSeed = Annotated[int, typer.Option(help="Seed of tasks, sampling and training.")]
+
+
+def _loop_args(command: str, model: str | None, work: Path | None) -> tuple[str, Path]:
+    if not model:
+        raise UsageError(f"name the base model: palaestra train {command} ENV... --model DIR --out DIR")
+    if work is None:
+        raise UsageError(
+            f"name the work directory: palaestra train {command} ENV... --model {model} --out DIR"
+        )
+    return model, work
+
+
+def _settings(cls: type[T], **values: Any) -> T:
+    """A loop's settings, a bad value reported as one UsageError line naming its flag."""
+    from pydantic import ValidationError
+
+    try:
+        return cls.model_validate(values)
+    except ValidationError as e:
+        first = e.errors()[0]
+        flag = "--" + str(first["loc"][0]).replace("_", "-") if first["loc"] else "settings"
+        raise UsageError(f"bad value for {flag}: {first['msg']}") from None
+
+
+def _show(line: str) -> None:
+    err.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+@train_app.command("dagger")
+def train_dagger_command(
+    env: _Envs,
+    model: _LoopModel = None,
+    work: _LoopOut = None,
+    iterations: Annotated[int, typer.Option(help="Roll out, label, retrain: this many times.")] = 3,
+    tasks: Annotated[int, typer.Option(help="Train tasks per env rolled out each iteration.")] = 32,
+    temperature: Annotated[
+        float, typer.Option(help="Sampling temperature of the rollouts (0: greedy).")
+    ] = 0.0,
+    eval_tasks: _EvalTasks = 20,
+    eval_split: _EvalSplit = "dev",
+    difficulty: DifficultyOpt = None,
+    max_steps: MaxStepsOpt = None,
+    max_tokens: _MaxTokens = None,
+    data: Annotated[
+        list[Path] | None, typer.Option("--data", help="Expert SFT export(s) trained on with the labels.")
+    ] = None,
+    epochs: _Epochs = 1.0,
+    max_train_steps: Annotated[
+        int | None, typer.Option("--max-train-steps", help="SFT steps per iteration.")
+    ] = None,
+    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate.")] = 2e-4,
+    batch_size: _Batch = 8,
+    lora: Annotated[
+        bool, typer.Option("--lora/--no-lora", help="Train LoRA adapters (merged each iteration).")
+    ] = True,
+    max_prompt_tokens: _MaxPrompt = None,
+    seed: _LoopSeed = 0,
+    concurrency: _Concurrency = None,
+    as_json: _JsonT = False,
+) -> None:
+    """DAgger: roll the model out, let the env's expert label the states it visited, train on all labels so far, repeat."""
+    from palaestra.train.dagger import DaggerConfig, DaggerRow, dagger
+
+    base, out_dir = _loop_args("dagger", model, work)
+    train: dict[str, Any] = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "lora": lora, "seed": seed}
+    if max_train_steps is not None:
+        train["max_steps"] = max_train_steps
+    if max_prompt_tokens is not None:
+        train["max_prompt_tokens"] = max_prompt_tokens
+    cfg = _settings(
+        DaggerConfig,
+        envs=env, model=base, iterations=iterations, tasks=tasks, temperature=temperature,
+        eval_tasks=eval_tasks, eval_split=eval_split, difficulty=difficulty, max_steps=max_steps,
+        max_tokens=max_tokens, data=[str(p) for p in data or []], seed=seed, concurrency=concurrency,
+        train=train,
+    )  # fmt: skip
+
+    def show(row: DaggerRow) -> None:
+        if not as_json:
+            agree = "" if row.agreement is None else f", agreed with the expert on {row.agreement:.0%}"
+            _show(
+                f"iteration {row.iteration}: {row.states} states labeled{agree}; "
+                f"{cfg.eval_split} {row.eval_mean:.1%} ({_per_env(row.eval_success)}) in {row.seconds:.0f}s"
+            )
+
+    rows = dagger(cfg, out_dir, on_row=show)
+    if as_json:
+        print(json.dumps([r.model_dump() for r in rows], indent=2))
+        return
+    t = Table("iter", "states", "agreement", "rows", "loss", *env, "mean", "model")
+    for r in rows:
+        t.add_row(
+            str(r.iteration), str(r.states), "-" if r.agreement is None else f"{r.agreement:.0%}", str(r.rows),
+            "-" if r.train_loss is None else f"{r.train_loss:.3f}",
+            *(f"{r.eval_success.get(e, 0.0):.1%}" for e in env), f"{r.eval_mean:.1%}", r.model,
+        )  # fmt: skip
+    out.print(t)
+
+
+@train_app.command("grpo")
+def train_grpo_command(
+    env: _Envs,
+    model: _LoopModel = None,
+    work: _LoopOut = None,
+    steps: Annotated[int, typer.Option(help="Optimiser steps (each on fresh rollouts).")] = 50,
+    tasks: Annotated[int, typer.Option(help="Groups (train tasks) per env per step.")] = 4,
+    group_size: Annotated[int, typer.Option("--group-size", "-g", help="Episodes per task (a group).")] = 4,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature of the rollouts.")] = 1.0,
+    reward: Annotated[
+        str,
+        typer.Option(help="Episode return: success | reward (the env's total) | progress (partial credit)."),
+    ] = "success",
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate (AdamW, constant).")] = 1e-4,
+    lora: Annotated[
+        bool, typer.Option("--lora/--no-lora", help="Train LoRA adapters (else every weight).")
+    ] = True,
+    lora_r: _LoraR = 16,
+    lora_alpha: _LoraAlpha = 32,
+    clip: Annotated[float, typer.Option(help="Clip the probability ratio to [1 - clip, 1 + clip].")] = 0.2,
+    kl: Annotated[float, typer.Option(help="KL penalty to the reference (base) model; 0: none.")] = 0.0,
+    epochs: Annotated[int, typer.Option(help="Optimiser steps on each step's rollouts.")] = 1,
+    micro_batch: Annotated[int, typer.Option("--micro-batch", help="Sequences per forward pass.")] = 4,
+    eval_every: Annotated[int, typer.Option("--eval-every", help="Score held-out tasks every N steps.")] = 10,
+    eval_tasks: _EvalTasks = 20,
+    eval_split: _EvalSplit = "dev",
+    save_every: Annotated[int, typer.Option("--save-every", help="Checkpoint every N steps.")] = 10,
+    difficulty: DifficultyOpt = None,
+    max_steps: MaxStepsOpt = None,
+    max_tokens: _MaxTokens = None,
+    seed: _LoopSeed = 0,
+    concurrency: _Concurrency = None,
+    device: _Device = "auto",
+    as_json: _JsonT = False,
+) -> None:
+    """Online RL (GRPO) over whole episodes: groups of samples per task, env rewards, clipped token-level loss."""
+    values = {k: v for k, v in locals().items() if k not in ("env", "model", "work", "as_json")}
+    from palaestra.train.grpo import CurvePoint, GrpoConfig, StepRow, grpo
+
+    base, out_dir = _loop_args("grpo", model, work)
+    cfg = _settings(GrpoConfig, envs=env, model=base, **values)
+
+    def step_line(row: StepRow) -> None:
+        if not as_json:
+            loss = "no signal (every group flat)" if row.loss is None else f"loss {row.loss:+.4f}"
+            _show(
+                f"step {row.step}/{cfg.steps}: return {row.reward_mean:.3f}, success {row.success:.0%}, "
+                f"{row.groups - row.flat_groups}/{row.groups} groups with signal, {loss}, {row.seconds:.0f}s"
+            )
+
+    def eval_line(p: CurvePoint) -> None:
+        if not as_json:
+            _show(f"eval at step {p.step}: {cfg.eval_split} {p.mean:.1%} ({_per_env(p.success)})")
+
+    record = grpo(cfg, out_dir, on_step=step_line, on_eval=eval_line)
+    if as_json:
+        print(json.dumps(record, indent=2))
+        return
+    out.print(
+        f"trained {cfg.steps} steps; wrote {out_dir / 'model'} (use it with --model local:{out_dir / 'model'}), "
+        f"learning curve in {out_dir / 'curve.svg'}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+def _per_env(success: dict[str, float]) -> str:
+    return " ".join(f"{e}={s:.1%}" for e, s in success.items())

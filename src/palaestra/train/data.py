@@ -1,7 +1,7 @@
 """Training examples from ``palaestra export`` files.
 
 An SFT row (``--format sft``) is one whole episode; it becomes one prompt-completion example per
-assistant turn (:func:`sft_examples`): the prompt is every message before that turn, cut to the
+assistant turn (or per turn listed in its optional ``train_turns``) (:func:`sft_examples`): the prompt is every message before that turn, cut to the
 model's prompt budget with :func:`~palaestra.models.chat_format.fit_messages` exactly as the
 ``local`` provider cuts it when the model acts, and the completion is that one assistant message.
 The loss then covers only the model's own turns, each seen in the very context it will have at
@@ -195,6 +195,21 @@ def _turn_prompts(
         yield i, (messages[:head] + messages[cut:i] if cut < i else None)
 
 
+TRAIN_TURNS = "train_turns"
+"""Optional SFT row key: the indices in ``messages`` of the assistant turns to train on (default:
+all of them). ``palaestra train dagger`` writes rows whose history holds the model's own turns and
+whose last turn is the expert's label, the only one trained on."""
+
+
+def _train_turns(row: dict[str, Any]) -> set[int] | None:
+    turns = row.get(TRAIN_TURNS)
+    if turns is None:
+        return None
+    if not isinstance(turns, list) or not all(isinstance(i, int) for i in turns):
+        raise UsageError(f"{TRAIN_TURNS} must be a list of message indices, got {turns!r}")
+    return set(turns)
+
+
 def sft_split(
     rows: Sequence[dict[str, Any]], tokenizer: Any, max_prompt_tokens: int
 ) -> tuple[list[Example], int]:
@@ -207,7 +222,10 @@ def sft_split(
         messages: list[ChatMessage] = list(row["messages"])
         tools = _tools(row)
         count = prompt_counter(tokenizer, tools)
+        only = _train_turns(row)
         for i, prompt in _turn_prompts(messages, count, max_prompt_tokens):
+            if only is not None and i not in only:
+                continue
             if prompt is None:
                 skipped += 1
                 continue
