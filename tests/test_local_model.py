@@ -283,16 +283,28 @@ async def test_prompt_too_long_is_a_model_error(random_dir: Path, tmp_path: Path
 
 
 async def test_missing_model_and_bad_options_are_usage_errors(tmp_path: Path) -> None:
-    for spec in (f"local:{tmp_path / 'nope'}", "local:"):
-        with pytest.raises(UsageError) as e:
-            get_model(spec)
-        assert "\n" not in str(e.value)
+    with pytest.raises(UsageError) as e:
+        get_model(f"local:{tmp_path / 'nope'}")
+    assert "\n" not in str(e.value)
     with pytest.raises(UsageError, match="no local model at"):
         get_model(f"local:{tmp_path}")  # a directory without config.json
     with pytest.raises(UsageError, match="no option base_url"):
         get_model(f"local:{tmp_path}", base_url="http://x")
     with pytest.raises(UsageError, match="dtype"):
         LocalModel(str(tmp_path), dtype="float8")
+    with pytest.raises(UsageError, match="prefix_cache_mb"):
+        LocalModel(str(tmp_path), prefix_cache_mb=-1)
+
+
+async def test_int8_quantized_model_generates(random_dir: Path) -> None:
+    model = LocalModel(str(random_dir), quantize="int8", device="cpu")
+    assert ".quantized.dynamic." in type(model.hf_model.model.layers[0].mlp.up_proj).__module__
+    out = await model.generate(user("hello"), None, GenerateConfig(temperature=0, max_tokens=5))
+    assert out.token_ids is not None and len(out.token_ids) == 5 and out.logprobs is not None
+    assert all(math.isfinite(x) and x <= 0 for x in out.logprobs)
+    await model.close()
+    with pytest.raises(UsageError, match="quantize must be one of int8"):
+        LocalModel(str(random_dir), quantize="int4")
 
 
 async def test_a_failing_batch_fails_only_its_calls(random_dir: Path) -> None:

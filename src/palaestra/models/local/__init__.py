@@ -31,7 +31,7 @@ from palaestra.models.base import GenerateConfig, ModelOutput
 from palaestra.models.chat_format import DEFAULT_BASE, model_settings, parse_reply, resolve_model_dir
 from palaestra.models.local.engine import BatchStats, _Engine, _Request
 from palaestra.models.local.kvcache import PrefixCache
-from palaestra.models.local.loading import _DTYPES, END_TOKEN, _cache_kw, _eos_ids, _load
+from palaestra.models.local.loading import _DTYPES, END_TOKEN, _cache_kw, _eos_ids, _load, speed_up
 from palaestra.models.local.prompt import prompt_ids
 from palaestra.types import Message, ToolSpec, Usage
 
@@ -53,6 +53,8 @@ class LocalModel:
         prefix_cache_mb: memory for the keys and values of finished calls, reused by later prompts
             sharing a prefix (0: no prefix cache).
         continuous: calls join the running batch at the next step (else they wait for it to end).
+        quantize: ``"int8"``: torch's dynamic int8 quantization of the Linear layers (CPU only).
+        compile: run the forward pass through ``torch.compile``.
 
     Sampling follows :class:`GenerateConfig`: ``temperature`` None means 1.0 and 0 means greedy;
     ``top_p`` None means 1.0; ``max_tokens`` None means the model's ``max_new_tokens`` (never past its
@@ -75,6 +77,8 @@ class LocalModel:
         name: str | None = None,
         prefix_cache_mb: float = 1024,
         continuous: bool = True,
+        quantize: str | None = None,
+        compile: bool = False,
     ) -> None:
         path = path or DEFAULT_BASE
         if dtype not in _DTYPES:
@@ -93,6 +97,8 @@ class LocalModel:
         self.max_prompt_tokens = settings["max_prompt_tokens"]
         self.max_new_tokens = settings["max_new_tokens"]
         model, tokenizer, dev = _load(self.path, device, dtype, threads)
+        cache_kw = _cache_kw(model)
+        model = speed_up(model, dev, quantize, compile)
         config = model.config
         self.context: int | None = getattr(config, "max_position_embeddings", None) or getattr(
             config, "n_positions", None
@@ -111,7 +117,7 @@ class LocalModel:
             hidden_ids=frozenset(hidden),
             max_batch=max_batch,
             name=self.name,
-            cache_kw=_cache_kw(model),
+            cache_kw=cache_kw,
             prefix=PrefixCache(int(prefix_cache_mb * 2**20)),
             continuous=bool(continuous),
         )
@@ -257,6 +263,8 @@ _OPTIONS = (
     "name",
     "prefix_cache_mb",
     "continuous",
+    "quantize",
+    "compile",
 )
 
 

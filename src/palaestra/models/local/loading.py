@@ -70,6 +70,32 @@ def _load(path: Path, device: str | None, dtype: str, threads: int | None) -> tu
     return model, tokenizer, dev
 
 
+QUANTIZE = ("int8",)
+
+
+def speed_up(model: Any, device: Any, quantize: str | None, compile_model: bool) -> Any:
+    """The model with the CPU speed-ups asked for: ``quantize="int8"`` replaces every ``Linear``
+    layer by torch's dynamically quantized int8 one (CPU only); ``compile_model`` runs its forward
+    through ``torch.compile`` (dynamic shapes: batches and lengths change at every step)."""
+    import warnings
+
+    import torch
+
+    if quantize is not None:
+        if quantize not in QUANTIZE:
+            raise UsageError(f"quantize must be one of {', '.join(QUANTIZE)}, got {quantize!r}")
+        if device.type != "cpu":
+            raise UsageError("quantize=int8 (torch dynamic quantization) runs on the CPU only")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated, still the built-in way
+            from torch.ao.quantization import quantize_dynamic
+
+            model = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    if compile_model:
+        model.forward = torch.compile(model.forward, dynamic=True)
+    return model
+
+
 def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
     ids: set[int] = set()
     for value in (tokenizer.eos_token_id, getattr(model.generation_config, "eos_token_id", None)):
