@@ -88,8 +88,9 @@ def speed_up(model: Any, device: Any, quantize: str | None, compile_model: bool)
             raise UsageError("quantize=int8 (torch dynamic quantization) runs on the CPU only")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated, still the built-in way
-            from torch.ao.quantization import quantize_dynamic
+            from torch.ao import quantization
 
+            quantize_dynamic: Any = quantization.quantize_dynamic  # untyped
             model = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     if compile_model:
         model.forward = torch.compile(model.forward, dynamic=True)

