@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     import torch
 
 
+JOIN_WAIT = 4
+"""Most decoding steps a call waits before it joins a running batch (see ``_Engine._take``)."""
+
+
 def _one_line(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -220,6 +224,8 @@ class _Engine:
     _waiting: deque[_Request] = field(default_factory=deque)
     _cond: threading.Condition = field(default_factory=threading.Condition)
     _batch: _Batch | None = None
+    _held: int = 0
+    """Steps the calls waiting have been held back from joining the running batch."""
 
     # -- life cycle (any thread) --------------------------------------------------------------------
 
@@ -301,14 +307,22 @@ class _Engine:
         self._send([(row.req, error) for row in rows])
 
     def _take(self) -> list[_Request]:
-        """The calls to start now: with continuous batching every call waiting (up to the free
-        rows), else only when no batch is running. Blocks while there is nothing to do."""
+        """The calls to start now. Blocks while there is nothing to do. Without continuous batching,
+        only when no batch is running. With it, a call joins the running batch at the next step once
+        the calls waiting are a quarter of the rows running, or have waited :data:`JOIN_WAIT` steps:
+        each join copies the batch's whole KV cache, so joins a step apart one call at a time
+        would cost more than they gain."""
         running = len(self._batch.rows) if self._batch is not None else 0
         with self._cond:
             while not self._waiting and not running and not self.closing:
                 self._cond.wait()
-            if self.closing or (running and not self.continuous):
+            if self.closing or (running and not self.continuous) or not self._waiting:
+                self._held = 0
                 return []
+            if running and len(self._waiting) < max(1, running // 4) and self._held < JOIN_WAIT:
+                self._held += 1
+                return []
+            self._held = 0
             n = min(len(self._waiting), self.max_batch - running)
             reqs = [self._waiting.popleft() for _ in range(n)]
         return [r for r in reqs if not r.cancelled]

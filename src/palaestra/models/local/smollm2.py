@@ -19,9 +19,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
+import io
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,12 +144,15 @@ def convert(gguf: Path, out: Path) -> None:
     wins; this one is discarded)."""
     from palaestra.models.chat_format import CHATML_TOOLS_TEMPLATE, SETTINGS_FILE
 
-    model, tokenizer = load_gguf(gguf)
+    print(f"palaestra: converting smollm2 from {gguf.name} once (about a minute)...", file=sys.stderr)
+    with contextlib.redirect_stderr(io.StringIO()):  # the GGUF reader's and the writer's progress bars
+        model, tokenizer = load_gguf(gguf)
     tokenizer.chat_template = CHATML_TOOLS_TEMPLATE
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        model.save_pretrained(tmp)
+        with contextlib.redirect_stderr(io.StringIO()):
+            model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / SETTINGS_FILE).write_text(json.dumps(SETTINGS) + "\n")
         (tmp / "source.json").write_text(json.dumps({"gguf": str(gguf), "sha256": file_sha256(gguf)}) + "\n")
