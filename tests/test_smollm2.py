@@ -202,6 +202,11 @@ async def test_a_lora_adapter_directory_runs_on_its_base(tmp_path: Path) -> None
     assert model_settings(adapter) == model_settings(base)
 
 
+def test_retired_nano_is_one_line() -> None:
+    with pytest.raises(UsageError, match="nano model was retired: the local base is smollm2"):
+        resolve_model_dir("nano")
+
+
 def test_hub_access_is_off_while_converting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("TQDM_DISABLE", "0")

@@ -44,7 +44,7 @@ COMPACT_TEMPLATE = (
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}<|assistant|>{%- endif -%}"
 )
-"""A chat template for small models trained from scratch on Palaestra's environments (``nano``).
+"""A chat template for micro models built from scratch (:mod:`palaestra.testing.micro`, in tests).
 
 It leaves out the system prompt and the tool schemas, which such a model learns from its training
 data rather than reads, and keeps every prompt short. Tool calls are in the Hermes format."""
@@ -186,6 +186,8 @@ def resolve_model_dir(name: str) -> Path:
 
         return model_dir()
     path = Path(name).expanduser()
+    if name == "nano" and not path.exists():
+        raise UsageError(f"the from-scratch nano model was retired: the local base is {DEFAULT_BASE}")
     if not (path / "config.json").is_file() and not (path / ADAPTER_CONFIG).is_file():
         raise UsageError(
             f"no local model at {name!r}: expected a directory with config.json (or a LoRA adapter's "
