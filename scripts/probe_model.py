@@ -4,9 +4,9 @@
 
 Expert episodes on the test split are replayed through the model (one forward pass per training
 sequence, the prompt cut as the ``local`` provider cuts it); a reply counts when greedy decoding
-would reproduce every one of its tokens given the expert's history. About a minute for the four
-default environments on 2 CPU cores (nano-sized model), so a training run's checkpoints can be
-compared long before they can solve an episode. A model that
+would reproduce every one of its tokens given the expert's history. Cheap next to playing episodes
+(one forward pass per sequence), so a training run's checkpoints can be compared long before they
+can solve an episode. A model that
 only learned the reply format scores near 0 wherever the arguments must be read from the prompt
 (guess, crafting). The household expert acts on knowledge the agent lacks (where things are), so
 even a perfect agent matches it only in part.

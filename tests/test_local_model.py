@@ -283,16 +283,28 @@ async def test_prompt_too_long_is_a_model_error(random_dir: Path, tmp_path: Path
 
 
 async def test_missing_model_and_bad_options_are_usage_errors(tmp_path: Path) -> None:
-    for spec in (f"local:{tmp_path / 'nope'}", "local:"):
-        with pytest.raises(UsageError) as e:
-            get_model(spec)
-        assert "\n" not in str(e.value)
+    with pytest.raises(UsageError) as e:
+        get_model(f"local:{tmp_path / 'nope'}")
+    assert "\n" not in str(e.value)
     with pytest.raises(UsageError, match="no local model at"):
         get_model(f"local:{tmp_path}")  # a directory without config.json
     with pytest.raises(UsageError, match="no option base_url"):
         get_model(f"local:{tmp_path}", base_url="http://x")
     with pytest.raises(UsageError, match="dtype"):
         LocalModel(str(tmp_path), dtype="float8")
+    with pytest.raises(UsageError, match="prefix_cache_mb"):
+        LocalModel(str(tmp_path), prefix_cache_mb=-1)
+
+
+async def test_int8_quantized_model_generates(random_dir: Path) -> None:
+    model = LocalModel(str(random_dir), quantize="int8", device="cpu")
+    assert ".quantized.dynamic." in type(model.hf_model.model.layers[0].mlp.up_proj).__module__
+    out = await model.generate(user("hello"), None, GenerateConfig(temperature=0, max_tokens=5))
+    assert out.token_ids is not None and len(out.token_ids) == 5 and out.logprobs is not None
+    assert all(math.isfinite(x) and x <= 0 for x in out.logprobs)
+    await model.close()
+    with pytest.raises(UsageError, match="quantize must be one of int8"):
+        LocalModel(str(random_dir), quantize="int4")
 
 
 async def test_a_failing_batch_fails_only_its_calls(random_dir: Path) -> None:
@@ -404,3 +416,69 @@ async def test_a_run_with_the_local_model_records_token_ids(trained_dir: Path, t
             assert c["finish_reason"] == "stop" and c["error"] is None
     assert _workers() == []  # the runner closed the model it built
     store.close()
+
+
+# -- prefix cache and continuous batching ------------------------------------------------------------
+
+
+def _next_turn(messages: list[Message], reply: Message, text: str) -> list[Message]:
+    return [*messages, reply, Message(role="user", content=text)]
+
+
+async def test_prefix_cache_reuse_gives_the_outputs_of_no_cache(random_dir: Path) -> None:
+    """An episode's next turn prefills only what was appended (and calls sharing a head share it),
+    with the same greedy tokens and logprobs as a model without the cache; reused and fresh prompts
+    in one prefill (a hole between a row's prefix and the rest) too."""
+    cached = LocalModel(str(random_dir), prefix_cache_mb=64)
+    plain = LocalModel(str(random_dir), prefix_cache_mb=0)
+    config = GenerateConfig(temperature=0, max_tokens=6)
+    first = user("I am thinking of an integer between 0 and 99. Guess it. " * 3)
+    convs = [first]
+    for k in range(3):
+        out = await cached.generate(convs[-1], None, config)
+        convs.append(_next_turn(convs[-1], out.message, f"{k * 13} is too low. The number is higher."))
+    assert cached.stats.reused_tokens > 0
+    reused = cached.stats.reused_tokens
+    prefilled = cached.stats.prefill_tokens
+    total = sum(len(cached.prompt_ids(c, None)) for c in convs[:3])
+    assert prefilled < total * 0.6  # turns 2 and 3 computed only their new tokens
+    both = await asyncio.gather(
+        *(cached.generate(c, None, config) for c in [*convs, user("something else entirely")])
+    )
+    assert cached.stats.reused_tokens > reused
+    for conv, out in zip([*convs, user("something else entirely")], both, strict=True):
+        ref = await plain.generate(conv, None, config)
+        assert out.token_ids == ref.token_ids
+        assert out.logprobs is not None and ref.logprobs is not None
+        assert max(abs(x - y) for x, y in zip(out.logprobs, ref.logprobs, strict=True)) < 1e-4
+    assert plain.stats.reused_tokens == 0
+    await cached.close()
+    await plain.close()
+
+
+@pytest.mark.parametrize("continuous", [True, False])
+async def test_a_call_joining_mid_batch_gets_its_output_alone(random_dir: Path, continuous: bool) -> None:
+    model = LocalModel(str(random_dir), prefix_cache_mb=0, continuous=continuous)
+    long_cfg = GenerateConfig(temperature=0, max_tokens=30)
+    short_cfg = GenerateConfig(temperature=0, max_tokens=5)
+    late_prompt = user("Guess " * 12)
+    alone_long = await model.generate(user("hi"), None, long_cfg)
+    alone_late = await model.generate(late_prompt, None, short_cfg)
+    started = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    calls = count_forwards(model, before=lambda: loop.call_soon_threadsafe(started.set))
+    long = asyncio.create_task(model.generate(user("hi"), None, long_cfg))
+    await started.wait()
+    while len(calls) < 5:
+        await asyncio.sleep(0.005)
+    late = await model.generate(late_prompt, None, short_cfg)
+    assert not long.done() or not continuous  # joined and finished while the first was generating
+    first = await long
+    assert first.token_ids == alone_long.token_ids and late.token_ids == alone_late.token_ids
+    assert first.logprobs is not None and alone_long.logprobs is not None
+    assert max(abs(x - y) for x, y in zip(first.logprobs, alone_long.logprobs, strict=True)) < 1e-4
+    if continuous:  # one prefill of the late call, then decoding steps with both rows
+        assert 2 in calls and len(calls) == 30 + 1
+    else:  # it waited for the batch: a batch of one, then another
+        assert set(calls) == {1} and len(calls) == 30 + 5
+    await model.close()

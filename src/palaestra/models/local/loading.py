@@ -1,6 +1,6 @@
 """Loading the ``local`` provider's model: weights and tokenizer from a local directory (never
-downloaded), the device and dtype, and what the engine needs to know of them (end-of-turn ids, the
-name of the KV-cache argument)."""
+downloaded; a PEFT LoRA adapter directory is merged into its base), the device and dtype, and what
+the engine needs to know of them (end-of-turn ids, the name of the KV-cache argument)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from palaestra.errors import UsageError
+from palaestra.models.chat_format import adapter_base, resolve_model_dir
 from palaestra.models.local.engine import _describe
 
 END_TOKEN = "<|end|>"
@@ -45,12 +46,19 @@ def _load(path: Path, device: str | None, dtype: str, threads: int | None) -> tu
         torch_dtype = getattr(torch, dtype)
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # no progress bar over a run's own display
+    base = adapter_base(path)
+    weights = resolve_model_dir(base) if base is not None else path
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        has_tokenizer = any((path / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json"))
+        tokenizer = AutoTokenizer.from_pretrained(path if has_tokenizer else weights, local_files_only=True)
         # whole conversations are tokenized to measure them before fit_messages cuts them to the
         # context: that is not an overflow, and transformers' warning about it would be noise
         tokenizer.model_max_length = 2**62
-        model: Any = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch_dtype)
+        model: Any = AutoModelForCausalLM.from_pretrained(weights, local_files_only=True, dtype=torch_dtype)
+        if base is not None:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, path, local_files_only=True).merge_and_unload()
         model = model.to(dev).eval()
     except Exception as e:
         raise UsageError(f"cannot load the local model at {str(path)!r}: {_describe(e)}") from None
@@ -60,6 +68,33 @@ def _load(path: Path, device: str | None, dtype: str, threads: int | None) -> tu
     if not getattr(tokenizer, "chat_template", None):
         raise UsageError(f"the tokenizer at {str(path)!r} has no chat template; the local provider needs one")
     return model, tokenizer, dev
+
+
+QUANTIZE = ("int8",)
+
+
+def speed_up(model: Any, device: Any, quantize: str | None, compile_model: bool) -> Any:
+    """The model with the CPU speed-ups asked for: ``quantize="int8"`` replaces every ``Linear``
+    layer by torch's dynamically quantized int8 one (CPU only); ``compile_model`` runs its forward
+    through ``torch.compile`` (dynamic shapes: batches and lengths change at every step)."""
+    import warnings
+
+    import torch
+
+    if quantize is not None:
+        if quantize not in QUANTIZE:
+            raise UsageError(f"quantize must be one of {', '.join(QUANTIZE)}, got {quantize!r}")
+        if device.type != "cpu":
+            raise UsageError("quantize=int8 (torch dynamic quantization) runs on the CPU only")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated, still the built-in way
+            from torch.ao import quantization
+
+            quantize_dynamic: Any = quantization.quantize_dynamic  # untyped
+            model = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    if compile_model:
+        model.forward = torch.compile(model.forward, dynamic=True)
+    return model
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
