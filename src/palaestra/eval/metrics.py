@@ -161,7 +161,7 @@ def diagnose(store: Store, run_id: str, rows: Iterable[Row]) -> dict[str, Diagno
         if r["success"]:
             out[r["id"]] = classify(r)
         else:
-            out[r["id"]] = classify(store.episode(run_id, r["id"]))
+            out[r["id"]] = classify(store.episode_detail(run_id, r["id"]))
     return out
 
 
