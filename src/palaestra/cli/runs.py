@@ -71,7 +71,7 @@ def rm(
     if not ids:
         out.print(f"no runs without episodes in {store}; nothing deleted", highlight=False)
         return
-    episodes = sum(st.summary(rid)["episodes"] for rid in ids)
+    episodes = sum(st.summary_of(rid).episodes for rid in ids)
     what = f"{len(ids)} run{'s' * (len(ids) != 1)} ({', '.join(ids)}) with {episodes} episodes from {store}"
     if not yes and not typer.confirm(f"delete {what}?", default=False, err=True):
         err.print("nothing deleted", highlight=False)
@@ -99,30 +99,31 @@ def show(
     run = st.run_row(run_id)
     info = {**run.as_dict(), "config": shown(run.config)}
     if episode:
-        ep = st.episode(run_id, episode)
+        ep = st.episode_detail(run_id, episode)
         if as_json:
-            print(json.dumps(ep, indent=2))
+            print(json.dumps(ep.as_dict(), indent=2))
             return
+        row = ep.row
         out.print(
             Text.assemble(
-                literal(ep["id"], "bold"),
-                f" status={ep['status']} success={bool(ep['success'])} "
-                f"reward={ep['reward']:.3f} progress={ep['progress']:.2f} steps={len(ep['steps'])}",
+                literal(row.id, "bold"),
+                f" status={row.status} success={bool(row.success)} "
+                f"reward={row.reward:.3f} progress={row.progress:.2f} steps={len(ep.steps)}",
             ),
             highlight=False,
         )
         seat = ""
-        for s in ep["steps"]:
-            if s["seat"] != seat:  # a match: each seat's moves in turn, as that seat saw the game
-                seat = s["seat"]
+        for s in ep.steps:
+            if s.seat != seat:  # a match: each seat's moves in turn, as that seat saw the game
+                seat = s.seat
                 out.print(Text.assemble("── seat ", literal(seat), " ──", style="bold magenta"))
-            for m in s["observation"]:
+            for m in s.observation:
                 out.print(render_message(m), highlight=False)
-            out.print(render_message(s["action"]), style="cyan", highlight=False)
-        for m in ep["final"]:
+            out.print(render_message(s.action), style="cyan", highlight=False)
+        for m in ep.final:
             out.print(render_message(m), highlight=False)
-        if ep["error"]:
-            out.print(Text.assemble(("error:", "red"), " ", literal(ep["error"])), highlight=False)
+        if row.error:
+            out.print(Text.assemble(("error:", "red"), " ", literal(row.error)), highlight=False)
         return
     if info["config"].get("kind") == "sim":
         from palaestra.cli.sim import show_sim
@@ -146,9 +147,9 @@ def show(
             highlight=False,
         )
         return
-    summary = st.summary(run_id)
+    summary = st.summary_of(run_id)
     if as_json:
-        print(json.dumps({"run": info, "summary": summary}, indent=2))
+        print(json.dumps({"run": info, "summary": summary.as_dict()}, indent=2))
         return
     out.print(summary_table(summary))
     t = Table()
