@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import fields
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from palaestra import RunConfig, Store, run
 from palaestra.models.mock import MockModel
 from palaestra.runner.tournament import MatchConfig, run_matches
+from palaestra.store.browse import StoreBrowser
 from palaestra.store.rows import EpisodeDetail, EpisodeRow, StepRow
 from palaestra.types import Message, ToolSpec
 from test_export import WithTokens
@@ -224,3 +226,27 @@ def test_an_episode_built_from_a_partial_dict_fills_what_it_lacks() -> None:
     assert ep.row.id == "" and ep.row.reward == 0.0 and ep.row.cost is None and ep.row.steps == 1
     assert ep.steps == [StepRow(0, "", [], {"role": "assistant"}, 0.0, {}, None, None)]
     assert EpisodeDetail.from_dict({"steps": 7}).row.steps == 7 and EpisodeDetail.from_dict({}).steps == []
+
+
+def test_the_viewers_episode_is_the_stores_in_the_viewers_order(stored: tuple[Store, str, str]) -> None:
+    st, single, match = stored
+    viewer = StoreBrowser(st.path)
+    columns = [f.name for f in fields(EpisodeRow)]
+    for rid, read in ((single, st.episode), (match, st.match)):
+        for r in st.episode_rows(rid):
+            shown, stored_ep = viewer.episode(rid, r.id, steps_limit=1000), read(rid, r.id)  # type: ignore[operator]
+            assert shown is not None
+            page = shown.as_dict()
+            after = ["task", "final", "finished", "result", "run_id", "seats", "steps_total", "steps_offset"]
+            assert list(page) == [*columns, *after, "calls"]
+            for key in (*columns, "task", "final", "steps"):
+                assert page[key] == stored_ep[key], key
+            assert page["steps_total"] == len(stored_ep["steps"]) and page["run_id"] == rid
+            assert [c["input_tokens"] for c in page["calls"]] == [
+                c["input_tokens"] for c in stored_ep["calls"]
+            ]
+            assert page["seats"] == [
+                {k: v for k, v in s.items() if k not in ("idx", "final")} for s in stored_ep.get("seats", [])
+            ]
+            assert page["result"] == stored_ep.get("result")
+    viewer.close()
