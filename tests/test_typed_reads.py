@@ -250,3 +250,19 @@ def test_the_viewers_episode_is_the_stores_in_the_viewers_order(stored: tuple[St
             ]
             assert page["result"] == stored_ep.get("result")
     viewer.close()
+
+
+def test_the_run_list_as_dict_is_the_old_dicts(stored: tuple[Store, str, str]) -> None:
+    st, single, match = stored
+    old = _dicts(
+        st,
+        "SELECT r.id, r.created, r.status, r.config, count(e.id) AS episodes, "
+        "coalesce(avg(e.success), 0) AS success_rate, coalesce(sum(e.status = 'error'), 0) AS errors "
+        "FROM runs r LEFT JOIN episodes e ON e.run_id = r.id GROUP BY r.id ORDER BY r.created DESC",
+    )
+    for r in old:
+        r["config"] = json.loads(r["config"])
+    rows = st.run_list()
+    assert [r.id for r in rows] == [match, single] and rows[1].episodes == 4
+    _same([r.as_dict() for r in rows], old)
+    _same(st.runs(), old)

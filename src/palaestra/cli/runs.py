@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -25,9 +26,9 @@ def runs(
     from palaestra.runner.settings import shown
 
     st = open_store(store, create=False)
-    rows = [{**r, "config": shown(r["config"])} for r in st.runs(limit)]
+    rows = [replace(r, config=shown(r.config)) for r in st.run_list(limit)]
     if as_json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([r.as_dict() for r in rows], indent=2))
         return
     t = Table()
     t.add_column("run", no_wrap=True)
@@ -35,17 +36,17 @@ def runs(
     for col in ("status", "envs", "agent", "model", "episodes", "success", "errors"):
         t.add_column(col, justify="right" if col in ("episodes", "success", "errors") else "left")
     for r in rows:
-        c = r["config"]
+        c = r.config
         t.add_row(  # names come from the command line or a plugin: shown literally, never as markup
-            literal(r["id"]),
-            time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created"])),
-            r["status"],
+            literal(r.id),
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
+            r.status,
             literal(",".join(c.get("envs") or [c.get("game", "")])),
             literal(c.get("agent") or c.get("kind", "")),
             literal(c.get("model") or "-"),
-            str(r["episodes"]),
-            f"{r['success_rate']:.1%}",
-            str(r["errors"]),
+            str(r.episodes),
+            f"{r.success_rate:.1%}",
+            str(r.errors),
         )
     out.print(t)
 

@@ -18,6 +18,7 @@ from palaestra.store.rows import (
     EpisodeRow,
     MatchRow,
     ModelCallRow,
+    RunListRow,
     RunRow,
     RunSummary,
     SeatDetail,
@@ -55,7 +56,8 @@ class StoreReaders(StoreConnection):
         """:meth:`run_row` as a dict."""
         return self.run_row(run_id).as_dict()
 
-    def runs(self, limit: int = 50) -> list[dict[str, Any]]:
+    def run_list(self, limit: int = 50) -> list[RunListRow]:
+        """The newest ``limit`` runs with their episode counts, success rates and errors."""
         rows = self.con.execute(
             """SELECT r.id, r.created, r.status, r.config, count(e.id), coalesce(avg(e.success), 0),
                       coalesce(sum(e.status = 'error'), 0)
@@ -63,18 +65,11 @@ class StoreReaders(StoreConnection):
                GROUP BY r.id ORDER BY r.created DESC LIMIT ?""",
             (limit,),
         ).fetchall()
-        return [
-            {
-                "id": r[0],
-                "created": r[1],
-                "status": r[2],
-                "config": json.loads(r[3]),
-                "episodes": r[4],
-                "success_rate": r[5],
-                "errors": r[6],
-            }
-            for r in rows
-        ]
+        return [RunListRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6]) for r in rows]
+
+    def runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        """:meth:`run_list` as dicts."""
+        return [r.as_dict() for r in self.run_list(limit)]
 
     def empty_run_ids(self) -> list[str]:
         """Runs without a single episode (stopped before their first, or left by older versions)."""

@@ -39,6 +39,22 @@ class RunRow:
 
 
 @dataclass(frozen=True, slots=True)
+class RunListRow:
+    """A run as ``palaestra runs`` lists it: its config and its episodes' counts."""
+
+    id: str
+    created: float
+    status: str
+    config: dict[str, Any]
+    episodes: int
+    success_rate: float
+    errors: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return fields_dict(self)
+
+
+@dataclass(frozen=True, slots=True)
 class EpisodeRow:
     """An episode's row (without its task, steps, model calls or final observation)."""
 
