@@ -12,15 +12,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from palaestra.records import MatchRow, SeatRow, fields_dict, row_from_dict
 
-def fields_dict(row: Any, *, omit_if_none: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A row's fields as a dict, in field order; those in ``omit_if_none`` left out when ``None``
-    (fields that only some reads have)."""
-    return {
-        f.name: value
-        for f in fields(row)
-        if (value := getattr(row, f.name)) is not None or f.name not in omit_if_none
-    }
+__all__ = [
+    "EPISODE_COLS",
+    "SEAT_COLS",
+    "CallRow",
+    "EnvSummary",
+    "EpisodeDetail",
+    "EpisodeRow",
+    "MatchRow",
+    "MessageJSON",
+    "ModelCallRow",
+    "RunListRow",
+    "RunRow",
+    "RunSummary",
+    "SeatDetail",
+    "SeatRow",
+    "StepRow",
+    "fields_dict",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +97,7 @@ class EpisodeRow:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> EpisodeRow:
         """A row from its dict; missing columns take empty values (rows built by hand in tests)."""
-        empty: dict[str, Any] = {f.name: _EMPTY.get(str(f.type)) for f in fields(cls)}
-        return cls(**(empty | {k: v for k, v in d.items() if k in empty}))
-
-
-_EMPTY: dict[str, Any] = {"str": "", "int": 0, "float": 0.0}
-"""What :meth:`EpisodeRow.from_dict` puts in a column it is not given, by the column's type."""
+        return row_from_dict(cls, d)
 
 
 EPISODE_COLS = ", ".join(f.name for f in fields(EpisodeRow))
@@ -184,27 +190,6 @@ class ModelCallRow:
         return fields_dict(self)
 
 
-@dataclass(frozen=True, slots=True)
-class SeatRow:
-    """A seat of a match: who played it and how it did."""
-
-    seat: str
-    idx: int
-    player: str
-    model: str
-    score: float
-    won: float
-    forfeit: str | None
-    steps: int
-    invalid_actions: int
-    model_calls: int
-    input_tokens: int
-    output_tokens: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return fields_dict(self)
-
-
 SEAT_COLS = ", ".join(f.name for f in fields(SeatRow))
 """The seats columns a :class:`SeatRow` holds, in its order."""
 
@@ -214,28 +199,6 @@ class SeatDetail(SeatRow):
     """A seat with the messages it got after its last move."""
 
     final: list[MessageJSON]
-
-
-@dataclass(frozen=True, slots=True)
-class MatchRow:
-    """A match of a run as :meth:`~palaestra.store.Store.match_rows` lists it: the game, its round
-    (the episode's ``sample``), its result and its seats (without steps)."""
-
-    id: str
-    game: str
-    task_id: str
-    difficulty: int
-    round: int
-    status: str
-    wall: float
-    error: str | None
-    result: dict[str, Any]
-    seats: list[SeatRow]
-
-    def as_dict(self) -> dict[str, Any]:
-        out = fields_dict(self)
-        out["seats"] = [s.as_dict() for s in self.seats]
-        return out
 
 
 @dataclass(frozen=True, slots=True)
