@@ -18,7 +18,7 @@ from palaestra import RunConfig, Store, run
 from palaestra.models.mock import MockModel
 from palaestra.runner.tournament import MatchConfig, run_matches
 from palaestra.store.browse import StoreBrowser
-from palaestra.store.rows import EpisodeDetail, EpisodeRow, StepRow
+from palaestra.store.rows import EpisodeDetail, EpisodeRow, MatchRow, SeatRow, StepRow
 from palaestra.types import Message, ToolSpec
 from test_export import WithTokens
 from test_match import GAME
@@ -226,6 +226,16 @@ def test_an_episode_built_from_a_partial_dict_fills_what_it_lacks() -> None:
     assert ep.row.id == "" and ep.row.reward == 0.0 and ep.row.cost is None and ep.row.steps == 1
     assert ep.steps == [StepRow(0, "", [], {"role": "assistant"}, 0.0, {}, None, None)]
     assert EpisodeDetail.from_dict({"steps": 7}).row.steps == 7 and EpisodeDetail.from_dict({}).steps == []
+    calls = EpisodeDetail.from_dict({"calls": [{"input_tokens": 3, "seat": "a"}]}).calls
+    assert [(c.input_tokens, c.output_tokens, c.cost, c.seat) for c in calls] == [(3, 0, None, "a")]
+
+
+def test_a_match_built_from_a_partial_dict_reads_its_seats() -> None:
+    m = MatchRow.from_dict(
+        {"id": "m1", "status": "done", "seats": [{"seat": "s0", "player": "p", "won": 1.0}]}
+    )
+    assert m.result == {} and m.round == 0 and m.error is None
+    assert m.seats == [SeatRow("s0", 0, "p", "", 0.0, 1.0, None, 0, 0, 0, 0, 0)]
 
 
 def test_the_viewers_episode_is_the_stores_in_the_viewers_order(stored: tuple[Store, str, str]) -> None:

@@ -112,12 +112,6 @@ episode read take about 1.65x as long (10,000 steps: 0.135s typed, 0.223s valida
 ``bench/typed_reads.py``), before the dumping back to JSON those consumers would then need."""
 
 
-def _known(cls: type[Any], d: Mapping[str, Any]) -> dict[str, Any]:
-    """The entries of ``d`` that are fields of ``cls``."""
-    names = {f.name for f in fields(cls)}
-    return {k: v for k, v in d.items() if k in names}
-
-
 @dataclass(frozen=True, slots=True)
 class StepRow:
     """One stored step: what the acting seat was told, what it did, and what it got for it."""
@@ -239,7 +233,7 @@ class EpisodeDetail:
             task=dict(d.get("task") or {}),
             final=list(d.get("final") or []),
             steps=[StepRow.from_dict(s) for s in step_list],
-            calls=[CallRow(**_known(CallRow, c)) for c in d.get("calls") or []],
+            calls=[row_from_dict(CallRow, c) for c in d.get("calls") or []],
             result=d.get("result"),
             seats=None,
         )
