@@ -19,6 +19,7 @@ from palaestra.eval.metrics import run_metrics
 from palaestra.models.mock import MockModel
 from palaestra.report import build_report, write_report
 from palaestra.report.episodes import MAX_CHARS, MAX_TURNS, episode_view, pick_examples
+from palaestra.store.rows import EpisodeDetail
 
 PALAESTRA = [sys.executable, "-c", "from palaestra.cli import main; main()"]
 PLANTED = "<script>alert(1)</script>"
@@ -242,13 +243,15 @@ def test_long_episodes_and_messages_are_shortened() -> None:
         "info": {"invalid_action": False},
         "tools": [{"name": "f"}],
     }
-    ep = {
-        "id": "env/t/0",
-        "steps": [{**step, "index": i} for i in range(MAX_TURNS + 7)],
-        "final": [],
-        "task": {"params": {"n": 1}},
-        "error": None,
-    }
+    ep = EpisodeDetail.from_dict(
+        {
+            "id": "env/t/0",
+            "steps": [{**step, "index": i} for i in range(MAX_TURNS + 7)],
+            "final": [],
+            "task": {"params": {"n": 1}},
+            "error": None,
+        }
+    )
     v = episode_view(ep, run_id="r", run_index=1, pick="best", diagnosis={"category": "loop"})
     assert len(v.head) + len(v.tail) == MAX_TURNS and v.omitted == 7
     assert v.tail[-1].index == MAX_TURNS + 6

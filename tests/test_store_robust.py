@@ -142,7 +142,7 @@ def test_reading_commands_work_on_a_read_only_store_and_write_nothing(tmp_path: 
     before = hashlib.sha256(db.read_bytes()).hexdigest()
     out = tmp_path / "out"
     out.mkdir()
-    viewer = f"from palaestra.viewer.db import ViewerDB; print(ViewerDB({str(db)!r}).run({rid!r})['id'])"
+    viewer = f"from palaestra.viewer.db import ViewerDB; print(ViewerDB({str(db)!r}).run({rid!r}).brief.id)"
     commands = [
         [*PALAESTRA, "runs", "--store", str(db)],
         [*PALAESTRA, "show", rid, "--store", str(db)],

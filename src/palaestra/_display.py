@@ -18,6 +18,7 @@ from rich.text import Text
 from palaestra._literal import literal
 from palaestra.records import EpisodeRecord
 from palaestra.runner.run import RunStats
+from palaestra.store.rows import EnvSummary, RunSummary
 
 
 class LiveBar:
@@ -80,32 +81,25 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.1%}"
 
 
-def summary_table(summary: dict[str, Any]) -> Table:
-    t = Table(title=f"run {summary['run_id']}", title_justify="left")
+def summary_table(summary: RunSummary) -> Table:
+    t = Table(title=f"run {summary.run_id}", title_justify="left")
     for col in ("env", "episodes", "success", "reward", "progress", "invalid", "errors", "tokens"):
         t.add_column(col, justify="left" if col == "env" else "right")
-    rows = list(summary["envs"].items())
-    for env, e in rows:
-        t.add_row(
-            literal(env),
-            str(e["episodes"]),
-            _pct(e["success_rate"]),
-            f"{e['mean_reward']:.3f}",
-            f"{e['mean_progress']:.3f}",
-            _pct(e["invalid_action_rate"]),
-            str(e["errors"] + e["timeouts"]),
-            f"{e['input_tokens'] + e['output_tokens']:,}",
-        )
+    rows: list[tuple[Text | str, EnvSummary | RunSummary]] = [
+        (literal(env), e) for env, e in summary.envs.items()
+    ]
     if len(rows) > 1:
+        rows.append(("[bold]all", summary))
+    for name, e in rows:
         t.add_row(
-            "[bold]all",
-            str(summary["episodes"]),
-            _pct(summary["success_rate"]),
-            f"{summary['mean_reward']:.3f}",
-            f"{summary['mean_progress']:.3f}",
-            _pct(summary["invalid_action_rate"]),
-            str(summary["errors"] + summary["timeouts"]),
-            f"{summary['input_tokens'] + summary['output_tokens']:,}",
+            name,
+            str(e.episodes),
+            _pct(e.success_rate),
+            f"{e.mean_reward:.3f}",
+            f"{e.mean_progress:.3f}",
+            _pct(e.invalid_action_rate),
+            str(e.errors + e.timeouts),
+            f"{e.input_tokens + e.output_tokens:,}",
         )
     return t
 

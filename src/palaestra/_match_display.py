@@ -164,9 +164,9 @@ def execute_matches(
 def _fail_if_no_model_moved(st: Store, run_id: str) -> None:
     """Exit 1, with one line, when every model seat of every match forfeited on a model error (a
     server down, every call 5xx): the standings then measure nothing of the models."""
-    seats = [s for m in st.matches(run_id) for s in m["seats"] if s["model"]]
-    if seats and all((s["forfeit"] or "").startswith("model error:") for s in seats):
+    seats = [s for m in st.match_rows(run_id) for s in m.seats if s.model]
+    if seats and all((s.forfeit or "").startswith("model error:") for s in seats):
         raise PalaestraError(
             f"every model seat of run {run_id} forfeited on a model error, nothing was measured; "
-            f"first: {seats[0]['forfeit']}"
+            f"first: {seats[0].forfeit}"
         )

@@ -168,13 +168,13 @@ def evolve(
                 seed=cfg.seed + 1000 * k,
                 temperature=cfg.temperature,
             )  # new train tasks every iteration: the seed moves on
-            summary = store.summary(sample_run)
+            summary = store.summary_of(sample_run)
             successes = export(store, [sample_run], "sft", it_dir / "successes.jsonl")
             sft_files.append(it_dir / "successes.jsonl")
             data = [f for f in (sft_files if cfg.accumulate else sft_files[-1:]) if f.stat().st_size]
             if not data:
                 raise UsageError(
-                    f"iteration {k}: the model succeeded on none of {summary['episodes']} train episodes, "
+                    f"iteration {k}: the model succeeded on none of {summary.episodes} train episodes, "
                     "so there is nothing to learn from; raise --samples or --temperature, or start "
                     "from a stronger model"
                 )
@@ -193,7 +193,7 @@ def evolve(
                 t0,
                 str(model_dir),
                 train_run=sample_run,
-                train_episodes=int(summary["episodes"]),
+                train_episodes=summary.episodes,
                 train_successes=successes.rows,
                 sft_rows=sum(_count_lines(f) for f in data),
                 dpo_pairs=pairs,

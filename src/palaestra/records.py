@@ -6,9 +6,9 @@ keeps or reads the result (the store, exports, the viewer), so they live below a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from palaestra.types import Message, Task, ToolSpec, Usage
 
@@ -165,6 +165,88 @@ def placings(won: Mapping[str, float], scores: Mapping[str, float]) -> dict[str,
     return {s: order.index(k) for s, k in keys.items()}
 
 
+def fields_dict(row: Any, *, omit_if_none: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A row's fields as a dict, in field order; those in ``omit_if_none`` left out when ``None``
+    (fields that only some reads have)."""
+    return {
+        f.name: value
+        for f in fields(row)
+        if (value := getattr(row, f.name)) is not None or f.name not in omit_if_none
+    }
+
+
+_EMPTY: dict[str, Any] = {"str": "", "int": 0, "float": 0.0}
+"""What :func:`row_from_dict` puts in a field it is not given, by the field's type."""
+
+R = TypeVar("R")
+
+
+def row_from_dict(cls: type[R], d: Mapping[str, Any]) -> R:
+    """A flat row (a dataclass of str, int, float and optional fields) from a dict of its shape;
+    missing fields take empty values (``""``, ``0``, ``None``): rows built by hand in tests."""
+    empty: dict[str, Any] = {f.name: _EMPTY.get(str(f.type)) for f in fields(cls)}  # type: ignore[arg-type]
+    return cls(**(empty | {k: v for k, v in d.items() if k in empty}))
+
+
+# ---- what the runner reads back: the stored matches of a run (Swiss pairing, standings) ----------
+@dataclass(frozen=True, slots=True)
+class SeatRow:
+    """A seat of a match: who played it and how it did."""
+
+    seat: str
+    idx: int
+    player: str
+    model: str
+    score: float
+    won: float
+    forfeit: str | None
+    steps: int
+    invalid_actions: int
+    model_calls: int
+    input_tokens: int
+    output_tokens: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return fields_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SeatRow:
+        return row_from_dict(cls, d)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRow:
+    """A match of a run as :meth:`~palaestra.store.Store.match_rows` lists it: the game, its round
+    (the episode's ``sample``), its result and its seats (without steps)."""
+
+    id: str
+    game: str
+    task_id: str
+    difficulty: int
+    round: int
+    status: str
+    wall: float
+    error: str | None
+    result: dict[str, Any]
+    seats: list[SeatRow]
+
+    def as_dict(self) -> dict[str, Any]:
+        out = fields_dict(self)
+        out["seats"] = [s.as_dict() for s in self.seats]
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> MatchRow:
+        """A match from its dict (:meth:`as_dict`'s shape); missing entries empty."""
+        seats = [SeatRow.from_dict(s) for s in d.get("seats") or []]
+        return replace(row_from_dict(cls, {**d, "seats": seats}), result=d.get("result") or {}, seats=seats)
+
+
+def match_rows(matches: Iterable[MatchRow | Mapping[str, Any]]) -> list[MatchRow]:
+    """``matches`` as :class:`MatchRow`; dicts are read with :meth:`MatchRow.from_dict`."""
+    return [MatchRow.from_dict(m) if isinstance(m, Mapping) else m for m in matches]
+
+
 @runtime_checkable
 class RunStore(Protocol):
     """Where the runner keeps runs: what it needs of a store, and all it may assume.
@@ -183,7 +265,7 @@ class RunStore(Protocol):
 
     def write_match(self, run_id: str, rec: MatchRecord) -> None: ...
 
-    def matches(self, run_id: str) -> list[dict[str, Any]]: ...
+    def match_rows(self, run_id: str) -> list[MatchRow]: ...
 
     def summary(self, run_id: str) -> dict[str, Any]: ...
 

@@ -49,6 +49,7 @@ from palaestra.cli._common import (
 )
 from palaestra.cli.analyse import print_stats
 from palaestra.errors import PalaestraError, UsageError
+from palaestra.store.rows import RunSummary
 
 # The options of both run and eval.
 _Seed = Annotated[int, typer.Option("--seed", help="Seed for tasks and agents.")]
@@ -173,7 +174,7 @@ def run(
             perturb_rate=perturb_rate,
         )
     check_rate(fail_on_error)
-    run_id, summary = _execute(
+    run_id, summary, wall = _execute(
         config,
         st,
         resume=resume,
@@ -183,11 +184,12 @@ def run(
         spread=Spread(workers, ray),
     )
     if as_json:
-        print(json.dumps(summary, indent=2))
+        shown = {"wall_s": wall, "agent": config.agent, "model": config.model}
+        print(json.dumps(summary.as_dict() | shown, indent=2))
     else:
         out.print(summary_table(summary))
         out.print(
-            f"stored in {store} as run {run_id} ({summary['wall_s']:.1f}s); "
+            f"stored in {store} as run {run_id} ({wall:.1f}s); "
             f"see `{command_line('show', run_id, store=store)}`",
             soft_wrap=True,
             highlight=False,
@@ -249,8 +251,9 @@ def _execute(
     model_options: dict[str, Any],
     command: str = "run",
     spread: Spread | None = None,
-) -> tuple[str, dict[str, Any]]:
-    """Run (or resume) ``config`` with the live progress bar; return the run id and its summary.
+) -> tuple[str, RunSummary, float]:
+    """Run (or resume) ``config`` with the live progress bar; return the run id, its summary and
+    the seconds it took.
 
     Shared by every command that starts runs (``run``, ``eval``); Ctrl-C keeps the finished episodes
     and a fatal model error stops the run; both say how to resume with ``palaestra COMMAND --resume
@@ -287,33 +290,32 @@ def _execute(
             )
         except KeyboardInterrupt:
             rid = holder.get("id", "?")
-            n = st.summary(rid)["episodes"] if rid != "?" else 0
+            n = st.summary_of(rid).episodes if rid != "?" else 0
             hint = resume_hint(command, rid, store=store, api_key=api_key)
             err.print(f"interrupted: {n} finished episodes kept; finish with: {hint}", soft_wrap=True)
             raise typer.Exit(130) from None
         except RunStopped as e:
-            n = st.summary(e.run_id)["episodes"]
+            n = st.summary_of(e.run_id).episodes
             hint = resume_hint(command, e.run_id, store=store, api_key=api_key)
             raise PalaestraError(f"{e}; {n} episodes kept; after fixing it, finish with: {hint}") from None
-    summary: dict[str, Any] = st.summary(run_id)
-    summary["wall_s"] = round(time.perf_counter() - started, 3)
-    summary["agent"], summary["model"] = config.agent, config.model
-    return run_id, summary
+    return run_id, st.summary_of(run_id), round(time.perf_counter() - started, 3)
 
 
-def _report_failed(st: Any, run_id: str, summary: dict[str, Any], fail_on_error: float | None) -> None:
+def _report_failed(st: Any, run_id: str, summary: RunSummary, fail_on_error: float | None) -> None:
     """Say how many episodes failed; exit 1 when every one of them failed on the model (nothing was
     measured: a server down, every call 5xx), or when ``--fail-on-error`` says so."""
-    n, errors, failed = summary["episodes"], summary["errors"], summary["errors"] + summary["timeouts"]
+    n, errors, failed = summary.episodes, summary.errors, summary.errors + summary.timeouts
     if not failed:
         return
     first = st.error_examples(run_id, 1)
     reason = first[0][1].splitlines()[0] if first and first[0][1] else ""
-    on_model = [e for e in st.episodes(run_id, status="error") if (e["error"] or "").startswith("model: ")]
+    on_model = [
+        e.error for e in st.episode_rows(run_id, status="error") if e.error and e.error.startswith("model: ")
+    ]
     if len(on_model) == n:
         raise PalaestraError(
             f"all {n} episodes of run {run_id} failed on model errors, nothing was measured; "
-            f"first: {on_model[0]['error'].splitlines()[0]}"
+            f"first: {on_model[0].splitlines()[0]}"
         )
     fail_over_rate(fail_on_error, errors, n, "episodes", run_id, reason)
     from palaestra._display import first_error
@@ -411,7 +413,7 @@ def eval_(
             model_options=model_options,
         )
     check_rate(fail_on_error)
-    run_id, summary = _execute(
+    run_id, summary, wall = _execute(
         config,
         st,
         resume=resume,
@@ -421,9 +423,9 @@ def eval_(
         command="eval",
         spread=Spread(workers, ray),
     )
-    print_stats(st, run_id, as_json=as_json, store=store, extra={"suite": suite, "wall_s": summary["wall_s"]})
+    print_stats(st, run_id, as_json=as_json, store=store, extra={"suite": suite, "wall_s": wall})
     if not as_json:
-        out.print(f"stored in {store} as run {run_id} ({summary['wall_s']:.1f}s)")
+        out.print(f"stored in {store} as run {run_id} ({wall:.1f}s)")
     _report_failed(st, run_id, summary, fail_on_error)
 
 
@@ -445,7 +447,7 @@ def _eval_safety(
     configs = safety_configs(safety_lineup(agent, model), model=model, agent_options=agent_options, **options)
     run_ids = []
     for config in configs:
-        run_id, _ = _execute(
+        run_id, _, _ = _execute(
             config,
             st,
             resume=None,

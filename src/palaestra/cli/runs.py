@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -25,9 +26,9 @@ def runs(
     from palaestra.runner.settings import shown
 
     st = open_store(store, create=False)
-    rows = [{**r, "config": shown(r["config"])} for r in st.runs(limit)]
+    rows = [replace(r, config=shown(r.config)) for r in st.run_list(limit)]
     if as_json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([r.as_dict() for r in rows], indent=2))
         return
     t = Table()
     t.add_column("run", no_wrap=True)
@@ -35,17 +36,17 @@ def runs(
     for col in ("status", "envs", "agent", "model", "episodes", "success", "errors"):
         t.add_column(col, justify="right" if col in ("episodes", "success", "errors") else "left")
     for r in rows:
-        c = r["config"]
+        c = r.config
         t.add_row(  # names come from the command line or a plugin: shown literally, never as markup
-            literal(r["id"]),
-            time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created"])),
-            r["status"],
+            literal(r.id),
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
+            r.status,
             literal(",".join(c.get("envs") or [c.get("game", "")])),
             literal(c.get("agent") or c.get("kind", "")),
             literal(c.get("model") or "-"),
-            str(r["episodes"]),
-            f"{r['success_rate']:.1%}",
-            str(r["errors"]),
+            str(r.episodes),
+            f"{r.success_rate:.1%}",
+            str(r.errors),
         )
     out.print(t)
 
@@ -71,7 +72,7 @@ def rm(
     if not ids:
         out.print(f"no runs without episodes in {store}; nothing deleted", highlight=False)
         return
-    episodes = sum(st.summary(rid)["episodes"] for rid in ids)
+    episodes = sum(st.summary_of(rid).episodes for rid in ids)
     what = f"{len(ids)} run{'s' * (len(ids) != 1)} ({', '.join(ids)}) with {episodes} episodes from {store}"
     if not yes and not typer.confirm(f"delete {what}?", default=False, err=True):
         err.print("nothing deleted", highlight=False)
@@ -99,30 +100,31 @@ def show(
     run = st.run_row(run_id)
     info = {**run.as_dict(), "config": shown(run.config)}
     if episode:
-        ep = st.episode(run_id, episode)
+        ep = st.episode_detail(run_id, episode)
         if as_json:
-            print(json.dumps(ep, indent=2))
+            print(json.dumps(ep.as_dict(), indent=2))
             return
+        row = ep.row
         out.print(
             Text.assemble(
-                literal(ep["id"], "bold"),
-                f" status={ep['status']} success={bool(ep['success'])} "
-                f"reward={ep['reward']:.3f} progress={ep['progress']:.2f} steps={len(ep['steps'])}",
+                literal(row.id, "bold"),
+                f" status={row.status} success={bool(row.success)} "
+                f"reward={row.reward:.3f} progress={row.progress:.2f} steps={len(ep.steps)}",
             ),
             highlight=False,
         )
         seat = ""
-        for s in ep["steps"]:
-            if s["seat"] != seat:  # a match: each seat's moves in turn, as that seat saw the game
-                seat = s["seat"]
+        for s in ep.steps:
+            if s.seat != seat:  # a match: each seat's moves in turn, as that seat saw the game
+                seat = s.seat
                 out.print(Text.assemble("── seat ", literal(seat), " ──", style="bold magenta"))
-            for m in s["observation"]:
+            for m in s.observation:
                 out.print(render_message(m), highlight=False)
-            out.print(render_message(s["action"]), style="cyan", highlight=False)
-        for m in ep["final"]:
+            out.print(render_message(s.action), style="cyan", highlight=False)
+        for m in ep.final:
             out.print(render_message(m), highlight=False)
-        if ep["error"]:
-            out.print(Text.assemble(("error:", "red"), " ", literal(ep["error"])), highlight=False)
+        if row.error:
+            out.print(Text.assemble(("error:", "red"), " ", literal(row.error)), highlight=False)
         return
     if info["config"].get("kind") == "sim":
         from palaestra.cli.sim import show_sim
@@ -146,9 +148,9 @@ def show(
             highlight=False,
         )
         return
-    summary = st.summary(run_id)
+    summary = st.summary_of(run_id)
     if as_json:
-        print(json.dumps({"run": info, "summary": summary}, indent=2))
+        print(json.dumps({"run": info, "summary": summary.as_dict()}, indent=2))
         return
     out.print(summary_table(summary))
     t = Table()

@@ -190,7 +190,7 @@ def show_sim(st: Any, run_id: str, as_json: bool) -> None:
     run = st.run(run_id)
     modes = {}
     for e in st.episode_rows(run_id):
-        modes[e.id] = [s["info"] for s in st.episode(run_id, e.id)["steps"]]
+        modes[e.id] = [s.info for s in st.episode_detail(run_id, e.id).steps]
     if as_json:
         print(json.dumps({"run": run, "rounds": modes}, indent=2))
         return

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from palaestra.errors import UsageError
-from palaestra.eval.metrics import require_single_agent, tasks_of
+from palaestra.eval.metrics import RowLike, column_mean, require_single_agent, tasks_of
 from palaestra.eval.stats import (
     DEFAULT_RESAMPLES,
     bootstrap_ci,
@@ -28,10 +28,9 @@ from palaestra.eval.stats import (
 )
 
 if TYPE_CHECKING:
-    from palaestra.store.rows import RunRow
+    from palaestra.store.rows import EpisodeRow, RunRow
     from palaestra.store.sqlite import Store
 
-Row = Mapping[str, Any]
 METRICS: tuple[tuple[str, str], ...] = (
     ("success_rate", "success"),
     ("reward", "reward"),
@@ -48,8 +47,8 @@ def _verdict(diff: float, p: float, alpha: float) -> str:
 
 
 def compare_tasks(
-    a: Mapping[tuple[str, str], Sequence[Row]],
-    b: Mapping[tuple[str, str], Sequence[Row]],
+    a: Mapping[tuple[str, str], Sequence[EpisodeRow]],
+    b: Mapping[tuple[str, str], Sequence[EpisodeRow]],
     *,
     alpha: float = 0.05,
     resamples: int = DEFAULT_RESAMPLES,
@@ -60,8 +59,8 @@ def compare_tasks(
     out: dict[str, Any] = {"tasks": len(shared)}
     single = all(len(a[t]) == 1 and len(b[t]) == 1 for t in shared)
     for name, col in METRICS:
-        va = [mean([float(e[col]) for e in a[t]]) for t in shared]
-        vb = [mean([float(e[col]) for e in b[t]]) for t in shared]
+        va = [column_mean(a[t], col) for t in shared]
+        vb = [column_mean(b[t], col) for t in shared]
         diffs = [y - x for x, y in zip(va, vb, strict=True)]
         diff = mean(diffs) if diffs else 0.0
         lo, hi = (
@@ -82,8 +81,8 @@ def compare_tasks(
 
 
 def compare(
-    rows_a: Sequence[Row],
-    rows_b: Sequence[Row],
+    rows_a: Sequence[RowLike],
+    rows_b: Sequence[RowLike],
     *,
     alpha: float = 0.05,
     resamples: int = DEFAULT_RESAMPLES,
@@ -121,7 +120,7 @@ def compare_runs(
     info_a, info_b = store.run_row(run_a), store.run_row(run_b)
     require_single_agent(info_a)
     require_single_agent(info_b)
-    rows_a, rows_b = store.episodes(run_a), store.episodes(run_b)
+    rows_a, rows_b = store.episode_rows(run_a), store.episode_rows(run_b)
     out = compare(rows_a, rows_b, alpha=alpha, resamples=resamples, seed=seed)
     if not out["shared_tasks"]:
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from palaestra.loops import LOOP_MAX_PERIOD, LOOP_REPEATS, Loop, exchange_key, find_loop
 from palaestra.records import LOOP_PREFIX
+from palaestra.store.rows import EpisodeDetail, EpisodeRow
 
 CATEGORIES: tuple[str, ...] = (
     "success",
@@ -63,18 +64,17 @@ class Diagnosis:
         return {"category": self.category, "tags": sorted(self.tags), "detail": self.detail}
 
 
-def exchanges(episode: Mapping[str, Any]) -> list[str]:
+def exchanges(episode: EpisodeDetail) -> list[str]:
     """One key per step: the action together with the environment's answer to it."""
-    steps = episode.get("steps") or []
-    out = []
-    for i, s in enumerate(steps):
-        answer = steps[i + 1]["observation"] if i + 1 < len(steps) else episode.get("final") or []
-        out.append(exchange_key(s["action"], answer))
-    return out
+    steps = episode.steps
+    return [
+        exchange_key(s.action, steps[i + 1].observation if i + 1 < len(steps) else episode.final)
+        for i, s in enumerate(steps)
+    ]
 
 
 def classify(
-    episode: Mapping[str, Any],
+    episode: EpisodeRow | EpisodeDetail | Mapping[str, Any],
     *,
     invalid_share: float = INVALID_SHARE,
     repeats: int = LOOP_REPEATS,
@@ -82,20 +82,24 @@ def classify(
 ) -> Diagnosis:
     """The category and tags of one episode.
 
-    ``episode`` is an episode row as the store returns it (``status``, ``success``, ``steps``,
-    ``invalid_actions``, ``error``); loop detection also needs its step list and ``final``
-    messages, as :meth:`Store.episode` gives them (without them, no loop is found).
+    ``episode`` is an episode row (:meth:`Store.episode_rows`: ``status``, ``success``, ``steps``,
+    ``invalid_actions``, ``error``); loop detection also needs its steps and ``final`` messages,
+    as :meth:`Store.episode_detail` gives them (without them, no loop is found). A dict in the shape
+    of either is read with :meth:`EpisodeDetail.from_dict`.
     """
-    status = episode.get("status", "done")
-    error = episode.get("error") or ""
-    steps = episode.get("steps")
-    n_steps = len(steps) if isinstance(steps, list) else int(steps or 0)
-    invalid = int(episode.get("invalid_actions", 0))
+    if isinstance(episode, Mapping):
+        has_steps = isinstance(episode.get("steps"), list)
+        detail = EpisodeDetail.from_dict(episode)
+        episode = detail if has_steps else detail.row
+    row = episode.row if isinstance(episode, EpisodeDetail) else episode
+    status, error = row.status or "done", row.error or ""
+    n_steps = len(episode.steps) if isinstance(episode, EpisodeDetail) else row.steps
+    invalid = row.invalid_actions
     tags: set[str] = set()
     if n_steps and invalid / n_steps > invalid_share:
         tags.add("invalid_actions")
     loop: Loop | None = None
-    if isinstance(steps, list):
+    if isinstance(episode, EpisodeDetail):
         loop = find_loop(exchanges(episode), repeats=repeats, max_period=max_period)
     stopped_on_loop = status == "truncated" and error.startswith(LOOP_PREFIX)
     if loop or stopped_on_loop:
@@ -108,11 +112,11 @@ def classify(
         tags.add("timeout")
     if status == "truncated":
         tags.add("step_limit")
-    if status == "done" and not episode.get("success"):
+    if status == "done" and not row.success:
         tags.add("wrong_answer")
 
     first_line = error.splitlines()[0] if error else ""
-    if episode.get("success"):
+    if row.success:
         return Diagnosis("success", frozenset(tags))
     if status == "timeout":
         return Diagnosis("timeout", frozenset(tags), first_line)

@@ -19,6 +19,7 @@ from palaestra.export.conversation import conversation, tools_of
 from palaestra.export.formats import (
     COLUMNS,
     FORMATS,
+    Episode,
     dpo_row,
     pairings,
     raw_row,
@@ -69,11 +70,9 @@ def _keep(row: EpisodeRow, filter: str) -> bool:
     return True
 
 
-def _episodes(store: Store, run_id: str, rows: Sequence[EpisodeRow]) -> Iterator[dict[str, Any]]:
+def _episodes(store: Store, run_id: str, rows: Sequence[EpisodeRow]) -> Iterator[Episode]:
     for r in rows:
-        ep = store.episode(run_id, r.id)
-        ep["run_id"] = run_id
-        yield ep
+        yield Episode(run_id, store.episode_detail(run_id, r.id))
 
 
 def export(
@@ -127,7 +126,7 @@ def export(
                         if row is not None:
                             yield row
                     else:
-                        yield raw_row(ep, store.model_calls(rid, ep["id"]))
+                        yield raw_row(ep, store.model_call_rows(rid, ep.detail.row.id))
 
         n = write_rows(rows_iter(), path, COLUMNS[format])
         note = "" if n else f"no {chosen_filter} episodes to export"
@@ -152,24 +151,22 @@ def export(
     tasks = {k: v for k, v in sorted(by_task.items()) if v[0] and v[1]}
     n_eps = sum(len(s) + len(f) for s, f in tasks.values())
 
-    def load(ref: tuple[str, str], cache: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+    def load(ref: tuple[str, str], cache: dict[tuple[str, str], Episode]) -> Episode:
         if ref not in cache:
-            ep = store.episode(*ref)
-            ep["run_id"] = ref[0]
-            cache[ref] = ep
+            cache[ref] = Episode(ref[0], store.episode_detail(*ref))
         return cache[ref]
 
-    def opening(ep: dict[str, Any]) -> str:
+    def opening(ep: Episode) -> str:
         """What the agent was told before its first turn: only episodes that saw the same prompt
         (same task, same step limit, same env arguments) make a meaningful pair."""
-        conv = conversation(ep, final=False)
+        conv = conversation(ep.detail, final=False)
         first = next((i for i, m in enumerate(conv) if m["role"] == "assistant"), len(conv))
         return repr(conv[:first])
 
     def pairs_iter() -> Iterator[dict[str, Any]]:
         seen: set[str] = set()
         for successes, failures in tasks.values():
-            cache: dict[tuple[str, str], dict[str, Any]] = {}
+            cache: dict[tuple[str, str], Episode] = {}
             groups: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = defaultdict(
                 lambda: ([], [])
             )
@@ -182,7 +179,7 @@ def export(
     def _rows(
         successes: list[tuple[str, str]],
         failures: list[tuple[str, str]],
-        cache: dict[tuple[str, str], dict[str, Any]],
+        cache: dict[tuple[str, str], Episode],
         seen: set[str],
     ) -> Iterator[dict[str, Any]]:
         for s, f in pairings(successes, failures):

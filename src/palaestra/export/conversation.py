@@ -8,21 +8,22 @@ message converted by :func:`palaestra.chat.chat_message` (tool-call arguments as
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from palaestra.chat import ChatMessage, chat_message
+from palaestra.store.rows import EpisodeDetail
 
 
-def conversation(episode: Mapping[str, Any], *, final: bool = True) -> list[ChatMessage]:
+def conversation(episode: EpisodeDetail, *, final: bool = True) -> list[ChatMessage]:
     """The whole conversation of an episode: each step's observation and action, in order, and
     (with ``final``) the environment's answer to the last action."""
     out: list[ChatMessage] = []
-    for step in episode["steps"]:
-        out.extend(chat_message(m) for m in step["observation"])
-        out.append(chat_message(step["action"]))
+    for step in episode.steps:
+        out.extend(chat_message(m) for m in step.observation)
+        out.append(chat_message(step.action))
     if final:
-        out.extend(chat_message(m) for m in episode.get("final") or [])
+        out.extend(chat_message(m) for m in episode.final)
     return out
 
 
@@ -37,12 +38,12 @@ def trim_to_last_assistant(messages: Sequence[ChatMessage]) -> list[ChatMessage]
     return []
 
 
-def tools_of(episode: Mapping[str, Any]) -> list[dict[str, Any]]:
+def tools_of(episode: EpisodeDetail) -> list[dict[str, Any]]:
     """The tools offered during the episode in the OpenAI ``tools=[...]`` format, each name once
     (in order of first appearance; a tool whose spec changed keeps its latest spec)."""
     by_name: dict[str, dict[str, Any]] = {}
-    for step in episode["steps"]:
-        for t in step.get("tools") or []:
+    for step in episode.steps:
+        for t in step.tools or []:
             by_name[t["name"]] = {
                 "type": "function",
                 "function": {
@@ -70,10 +71,10 @@ def common_prefix(a: Sequence[ChatMessage], b: Sequence[ChatMessage]) -> int:
     return n
 
 
-def goal(episode: Mapping[str, Any]) -> str:
+def goal(episode: EpisodeDetail) -> str:
     """The task as the agent first read it: the first user message of the episode."""
-    steps = episode.get("steps") or []
-    for m in steps[0]["observation"] if steps else []:
+    steps = episode.steps
+    for m in steps[0].observation if steps else []:
         if m.get("role") == "user":
             return str(m.get("content") or "")
     return ""

@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from palaestra.chat import chat_message
@@ -35,11 +36,20 @@ from palaestra.export.conversation import (
     tools_of,
     trim_to_last_assistant,
 )
+from palaestra.store.rows import EpisodeDetail, ModelCallRow
 from palaestra.types import Message, ToolCall
 
 Kind = Literal["str", "int", "float", "bool", "json", "json_list"]
-Episode = Mapping[str, Any]
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """A stored episode and the run it belongs to: what each format's rows are made of."""
+
+    run_id: str
+    detail: EpisodeDetail
+
 
 META: tuple[tuple[str, Kind], ...] = (
     ("run_id", "str"),
@@ -141,59 +151,67 @@ FORMATS: tuple[str, ...] = tuple(COLUMNS)
 
 
 def meta(ep: Episode) -> dict[str, Any]:
+    row = ep.detail.row
     return {
-        "run_id": ep["run_id"],
-        "episode_id": ep["id"],
-        "env": ep["env"],
-        "task_id": ep["task_id"],
-        "split": ep["split"],
-        "difficulty": ep["difficulty"],
-        "sample": ep["sample"],
-        "agent": ep["agent"],
-        "model": ep["model"],
-        "status": ep["status"],
-        "success": bool(ep["success"]),
-        "reward": ep["reward"],
-        "progress": ep["progress"],
-        "steps": len(ep["steps"]),
+        "run_id": ep.run_id,
+        "episode_id": row.id,
+        "env": row.env,
+        "task_id": row.task_id,
+        "split": row.split,
+        "difficulty": row.difficulty,
+        "sample": row.sample,
+        "agent": row.agent,
+        "model": row.model,
+        "status": row.status,
+        "success": bool(row.success),
+        "reward": row.reward,
+        "progress": row.progress,
+        "steps": len(ep.detail.steps),
     }
 
 
 def sft_row(ep: Episode) -> dict[str, Any] | None:
     """One SFT row, or ``None`` when the episode has no agent turn."""
-    messages = trim_to_last_assistant(conversation(ep))
+    messages = trim_to_last_assistant(conversation(ep.detail))
     if not messages:
         return None
-    return {"messages": messages, "tools": tools_of(ep), **meta(ep)}
+    return {"messages": messages, "tools": tools_of(ep.detail), **meta(ep)}
 
 
-def raw_row(ep: Episode, calls: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    row = {k: v for k, v in ep.items() if k not in ("steps", "calls")}
-    row["n_steps"] = len(ep["steps"])
-    row["success"] = bool(ep["success"])
-    row["steps"] = list(ep["steps"])
-    row["calls"] = [dict(c) for c in calls]
-    return row
+def raw_row(ep: Episode, calls: Sequence[ModelCallRow]) -> dict[str, Any]:
+    """Every stored field: the episode's columns, task, steps and final observation, and its model
+    calls with every field."""
+    detail = ep.detail
+    return detail.row.as_dict() | {
+        "task": detail.task,
+        "final": detail.final,
+        "run_id": ep.run_id,
+        "n_steps": len(detail.steps),
+        "success": bool(detail.row.success),
+        "steps": [s.as_dict() for s in detail.steps],
+        "calls": [c.as_dict() for c in calls],
+    }
 
 
 def _pair_meta(chosen: Episode, rejected: Episode) -> dict[str, Any]:
+    good, bad = chosen.detail.row, rejected.detail.row
     return {
-        "env": chosen["env"],
-        "task_id": chosen["task_id"],
-        "difficulty": chosen["difficulty"],
-        "chosen_run_id": chosen["run_id"],
-        "chosen_episode_id": chosen["id"],
-        "chosen_reward": chosen["reward"],
-        "rejected_run_id": rejected["run_id"],
-        "rejected_episode_id": rejected["id"],
-        "rejected_reward": rejected["reward"],
+        "env": good.env,
+        "task_id": good.task_id,
+        "difficulty": good.difficulty,
+        "chosen_run_id": chosen.run_id,
+        "chosen_episode_id": good.id,
+        "chosen_reward": good.reward,
+        "rejected_run_id": rejected.run_id,
+        "rejected_episode_id": bad.id,
+        "rejected_reward": bad.reward,
     }
 
 
 def _tools(*eps: Episode) -> list[dict[str, Any]]:
     by_name: dict[str, dict[str, Any]] = {}
     for ep in eps:
-        for t in tools_of(ep):
+        for t in tools_of(ep.detail):
             by_name.setdefault(t["function"]["name"], t)
     return list(by_name.values())
 
@@ -201,7 +219,7 @@ def _tools(*eps: Episode) -> list[dict[str, Any]]:
 def dpo_row(chosen: Episode, rejected: Episode, mode: str = "step") -> dict[str, Any] | None:
     """A preference pair from a successful (``chosen``) and a failed episode of the same task, or
     ``None`` when they do not diverge at an agent turn (nothing to prefer)."""
-    c, r = conversation(chosen), conversation(rejected)
+    c, r = conversation(chosen.detail), conversation(rejected.detail)
     i = common_prefix(c, r)
     if i >= len(c) or i >= len(r) or c[i]["role"] != "assistant" or r[i]["role"] != "assistant":
         return None
@@ -221,13 +239,16 @@ def dpo_row(chosen: Episode, rejected: Episode, mode: str = "step") -> dict[str,
 
 def rm_row(chosen: Episode, rejected: Episode) -> dict[str, Any] | None:
     """A (task, positive trajectory, negative trajectory) triplet in the implicit-prompt format."""
-    c = trim_to_last_assistant(conversation(chosen))
-    r = trim_to_last_assistant(conversation(rejected))
+    c = trim_to_last_assistant(conversation(chosen.detail))
+    r = trim_to_last_assistant(conversation(rejected.detail))
     if not c or not r:
         return None
-    return {"chosen": c, "rejected": r, "tools": _tools(chosen, rejected), "task": goal(chosen)} | _pair_meta(
-        chosen, rejected
-    )
+    return {
+        "chosen": c,
+        "rejected": r,
+        "tools": _tools(chosen, rejected),
+        "task": goal(chosen.detail),
+    } | _pair_meta(chosen, rejected)
 
 
 def pairings(successes: Sequence[T], failures: Sequence[T]) -> Iterator[tuple[T, T]]:
@@ -240,7 +261,7 @@ def pairings(successes: Sequence[T], failures: Sequence[T]) -> Iterator[tuple[T,
 
 def searched(ep: Episode) -> bool:
     """Whether any step of the episode holds a search tree in its trace."""
-    return any(isinstance((st.get("trace") or {}).get("tree"), dict) for st in ep["steps"])
+    return any(isinstance((st.trace or {}).get("tree"), dict) for st in ep.detail.steps)
 
 
 def _node_action(node: Mapping[str, Any], call_id: str) -> Message:
@@ -267,31 +288,32 @@ def search_dpo_rows(ep: Episode) -> Iterator[dict[str, Any]]:
     """Step-level pairs from the search trees of one episode: the best valued sibling against each
     lower valued one, with the conversation up to that step as the prompt."""
     prefix: list[Any] = []
-    tools = tools_of(ep)
-    for step in ep["steps"]:
-        prefix.extend(chat_message(m) for m in step["observation"])
-        tree = (step.get("trace") or {}).get("tree")
+    tools = tools_of(ep.detail)
+    row = ep.detail.row
+    for step in ep.detail.steps:
+        prefix.extend(chat_message(m) for m in step.observation)
+        tree = (step.trace or {}).get("tree")
         kids = _siblings(tree) if isinstance(tree, dict) else []
         for worse in kids[1:]:
             top = kids[0]
             if float(worse["value"]) >= float(top["value"]):
                 continue
-            call_id = f"call_{step['index']}"
+            call_id = f"call_{step.index}"
             yield {
                 "prompt": list(prefix),
                 "chosen": [chat_message(_node_action(top, call_id))],
                 "rejected": [chat_message(_node_action(worse, call_id))],
                 "tools": tools,
-                "run_id": ep["run_id"],
-                "episode_id": ep["id"],
-                "env": ep["env"],
-                "task_id": ep["task_id"],
-                "difficulty": ep["difficulty"],
-                "agent": ep["agent"],
-                "step": step["index"],
+                "run_id": ep.run_id,
+                "episode_id": row.id,
+                "env": row.env,
+                "task_id": row.task_id,
+                "difficulty": row.difficulty,
+                "agent": row.agent,
+                "step": step.index,
                 "chosen_value": float(top["value"]),
                 "rejected_value": float(worse["value"]),
                 "chosen_visits": int(top["visits"]),
                 "rejected_visits": int(worse["visits"]),
             }
-        prefix.append(chat_message(step["action"]))
+        prefix.append(chat_message(step.action))

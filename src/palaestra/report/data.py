@@ -16,6 +16,7 @@ from palaestra.eval.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
 from palaestra.report.episodes import EpisodeView, episode_view, pick_examples
 
 if TYPE_CHECKING:
+    from palaestra.store.rows import EpisodeRow
     from palaestra.store.sqlite import Store
 
 # A colour per run (the order of the runs on the command line): matplotlib's tab10, which every
@@ -155,15 +156,15 @@ def _add_examples(store: Store, run: RunData, n: int) -> None:
     """The best and worst ``n`` episodes per environment, and, when ``n > 0``, one episode of every
     failure category that none of those shows (so each count in the taxonomy links to an example)."""
     failed = {f["id"]: f for f in run.metrics["failed"]}
-    by_env: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in store.episodes(run.id):
-        by_env[row["env"]].append(row)
-    picks: dict[str, list[tuple[str, Mapping[str, Any]]]] = {
+    by_env: dict[str, list[EpisodeRow]] = defaultdict(list)
+    for row in store.episode_rows(run.id):
+        by_env[row.env].append(row)
+    picks: dict[str, list[tuple[str, EpisodeRow]]] = {
         env: pick_examples(rows, n) for env, rows in sorted(by_env.items())
     }
     if n > 0:
-        shown = {failed[r["id"]]["category"] for env in picks for _, r in picks[env] if r["id"] in failed}
-        rows_by_id = {r["id"]: r for rows in by_env.values() for r in rows}
+        shown = {failed[r.id]["category"] for env in picks for _, r in picks[env] if r.id in failed}
+        rows_by_id = {r.id: r for rows in by_env.values() for r in rows}
         for f in run.metrics["failed"]:  # in the store's order: env, then episode id
             if f["category"] not in shown:
                 shown.add(f["category"])
@@ -172,9 +173,9 @@ def _add_examples(store: Store, run: RunData, n: int) -> None:
         views = []
         for pick, ex in chosen:
             diagnosis: Mapping[str, Any] = failed.get(
-                ex["id"], {"category": "success", "detail": "", "tags": []}
+                ex.id, {"category": "success", "detail": "", "tags": []}
             )
-            ep = store.episode(run.id, ex["id"])
+            ep = store.episode_detail(run.id, ex.id)
             views.append(episode_view(ep, run_id=run.id, run_index=run.index, pick=pick, diagnosis=diagnosis))
         run.examples[env] = views
         for v in views:

@@ -10,8 +10,10 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+from palaestra.store.rows import EpisodeDetail, EpisodeRow, StepRow
 
 MAX_CHARS = 4000
 """Characters of one message shown; the rest is cut with a note (``palaestra show`` has it all)."""
@@ -19,7 +21,7 @@ MAX_TURNS = 40
 """Turns shown of one episode: the first and last half of this when there are more."""
 MAX_PARAMS_CHARS = 1500
 
-Row = Mapping[str, Any]
+R = TypeVar("R", bound=EpisodeRow | Mapping[str, Any])
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,8 @@ class EpisodeView:
     pick: str
     """Why it was picked: ``best`` or ``worst`` of its run on its environment, or ``example`` of its
     failure category."""
-    row: dict[str, Any]
+    row: EpisodeRow
+    """The episode's row; ``steps`` counts the steps stored."""
     category: str
     detail: str
     tags: list[str]
@@ -71,7 +74,7 @@ class EpisodeView:
 
     @property
     def tokens(self) -> int:
-        return int(self.row["input_tokens"]) + int(self.row["output_tokens"])
+        return self.row.input_tokens + self.row.output_tokens
 
 
 def anchor(run_index: int, episode_id: str) -> str:
@@ -81,25 +84,30 @@ def anchor(run_index: int, episode_id: str) -> str:
     return f"ep-{run_index}-{slug}-{digest}"
 
 
-def _rank(r: Row) -> tuple[Any, ...]:
+def _row(r: EpisodeRow | Mapping[str, Any]) -> EpisodeRow:
+    return EpisodeRow.from_dict(r) if isinstance(r, Mapping) else r
+
+
+def _rank(r: EpisodeRow) -> tuple[Any, ...]:
     """Higher is better: solved, then reward, then progress, then fewer steps."""
-    return (bool(r["success"]), float(r["reward"]), float(r["progress"]), -int(r["steps"]))
+    return (bool(r.success), r.reward, r.progress, -r.steps)
 
 
-def pick_examples(rows: Sequence[Row], n: int) -> list[tuple[str, Row]]:
+def pick_examples(rows: Sequence[R], n: int) -> list[tuple[str, R]]:
     """Up to ``n`` episodes of one run on one environment: the best ``ceil(n/2)`` and the worst rest.
 
     Best: solved, highest reward and progress, fewest steps. Worst: unsolved, lowest reward and
-    progress, most steps. An episode is picked once.
+    progress, most steps. An episode is picked once. ``rows`` are :class:`EpisodeRow` (or dicts
+    of their shape); the picks are returned as given.
     """
     if n <= 0 or not rows:
         return []
     n_best = (n + 1) // 2
-    ordered = sorted(rows, key=lambda r: r["id"])  # ties go to the first id, whatever the store order
-    best = sorted(ordered, key=_rank, reverse=True)[:n_best]
-    taken = {r["id"] for r in best}
-    worst = [r for r in sorted(ordered, key=_rank) if r["id"] not in taken][: n - len(best)]
-    return [("best", r) for r in best] + [("worst", r) for r in worst]
+    typed = sorted(((_row(r), r) for r in rows), key=lambda p: p[0].id)  # ties go to the first id
+    best = sorted(typed, key=lambda p: _rank(p[0]), reverse=True)[:n_best]
+    taken = {t.id for t, _ in best}
+    worst = [p for p in sorted(typed, key=lambda p: _rank(p[0])) if p[0].id not in taken][: n - len(best)]
+    return [("best", r) for _, r in best] + [("worst", r) for _, r in worst]
 
 
 def _cut(text: str, limit: int = MAX_CHARS) -> tuple[str, int]:
@@ -120,40 +128,36 @@ def message_view(m: Mapping[str, Any]) -> MessageView:
     return MessageView(str(m.get("role", "?")), content, cut, m.get("name"), calls)
 
 
-def _turn(step: Mapping[str, Any]) -> TurnView:
-    info = step.get("info") or {}
+def _turn(step: StepRow) -> TurnView:
     return TurnView(
-        index=int(step["index"]),
-        observation=tuple(message_view(m) for m in step.get("observation") or []),
-        action=message_view(step["action"]),
-        reward=float(step.get("reward") or 0.0),
-        invalid=bool(info.get("invalid_action")),
-        success=bool(info.get("success")),
+        index=step.index,
+        observation=tuple(message_view(m) for m in step.observation),
+        action=message_view(step.action),
+        reward=step.reward,
+        invalid=bool(step.info.get("invalid_action")),
+        success=bool(step.info.get("success")),
     )
 
 
 def episode_view(
-    ep: Mapping[str, Any], *, run_id: str, run_index: int, pick: str, diagnosis: Mapping[str, Any]
+    ep: EpisodeDetail, *, run_id: str, run_index: int, pick: str, diagnosis: Mapping[str, Any]
 ) -> EpisodeView:
-    """One stored episode (:meth:`Store.episode`) as the report shows it."""
-    steps = list(ep.get("steps") or [])
-    row = {k: v for k, v in ep.items() if k not in ("steps", "calls", "final", "task")}
-    row["steps"] = len(steps)
-    task = ep.get("task") or {}
-    params = json.dumps(task.get("params", {}), ensure_ascii=False, sort_keys=True, default=str)
+    """One stored episode (:meth:`Store.episode_detail`) as the report shows it."""
+    steps = ep.steps
+    params = json.dumps(ep.task.get("params", {}), ensure_ascii=False, sort_keys=True, default=str)
     view = EpisodeView(
-        anchor=anchor(run_index, str(ep["id"])),
+        anchor=anchor(run_index, ep.row.id),
         run_id=run_id,
         run_index=run_index,
         pick=pick,
-        row=row,
+        row=replace(ep.row, steps=len(steps)),
         category=str(diagnosis.get("category", "")),
         detail=str(diagnosis.get("detail", "")),
         tags=sorted(diagnosis.get("tags", [])),
         params=_cut(params, MAX_PARAMS_CHARS)[0] + ("…" if len(params) > MAX_PARAMS_CHARS else ""),
-        tools=[str(t.get("name")) for t in (steps[0].get("tools") or [])] if steps else [],
-        final=[message_view(m) for m in ep.get("final") or []],
-        error=str(ep.get("error") or ""),
+        tools=[str(t.get("name")) for t in (steps[0].tools or [])] if steps else [],
+        final=[message_view(m) for m in ep.final],
+        error=ep.row.error or "",
     )
     turns = [_turn(s) for s in steps]
     if len(turns) > MAX_TURNS:

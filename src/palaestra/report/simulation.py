@@ -65,7 +65,7 @@ def collect_sims(store: Store, run_ids: Sequence[str]) -> list[SimRunData]:
             info.get("summary") or {},
         )
         for e in store.episode_rows(rid):
-            data.rounds[e.id] = [s["info"] for s in store.episode(rid, e.id)["steps"]]
+            data.rounds[e.id] = [s.info for s in store.episode_detail(rid, e.id).steps]
         runs.append(data)
     return runs
 

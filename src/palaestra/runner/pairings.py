@@ -16,9 +16,9 @@ import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from itertools import combinations
-from typing import Any
 
-from palaestra.ratings import ratings
+from palaestra.ratings import Matches, ratings
+from palaestra.records import match_rows
 
 
 def _draw(seed: int, *parts: object) -> int:
@@ -59,34 +59,33 @@ def swiss_lineups(
     players: Sequence[str],
     k: int,
     filler: str | None,
-    prior: Sequence[dict[str, Any]],
+    earlier: Matches,
     *,
     seed: int = 0,
 ) -> list[list[str]]:
     """One Swiss round given the matches of the earlier rounds."""
+    prior = match_rows(earlier)
     rated = ratings(prior, players)
     order = sorted(players, key=lambda p: (-rated[p]["rating"], _draw(seed, p)))
     g = min(len(players), k)
     n_byes = len(order) % g
     if n_byes:  # the lowest-placed players among those with the fewest byes so far sit out
-        rounds_before = len({m["round"] for m in prior})
-        games = Counter(s["player"] for m in prior for s in m["seats"])
+        rounds_before = len({m.round for m in prior})
+        games = Counter(s.player for m in prior for s in m.seats)
         out = sorted(reversed(order), key=lambda p: rounds_before - games[p])[:n_byes]
         order = [p for p in order if p not in out]
     groups: list[list[str]]
     if g == 2:
         faced = {
-            frozenset(s["player"] for s in m["seats"] if s["player"] in rated)
-            for m in prior
-            if m["status"] != "error"
+            frozenset(s.player for s in m.seats if s.player in rated) for m in prior if m.status != "error"
         }
         groups = _pairs(order, faced, [10_000]) or [order[i : i + 2] for i in range(0, len(order), 2)]
     else:
         groups = [order[i : i + g] for i in range(0, len(order), g)]
     held: dict[tuple[str, int], int] = {}
     for m in prior:
-        for s in m["seats"]:
-            held[s["player"], s["idx"]] = held.get((s["player"], s["idx"]), 0) + 1
+        for s in m.seats:
+            held[s.player, s.idx] = held.get((s.player, s.idx), 0) + 1
     result = []
     for group in groups:
         lineup = [*group, *([filler or ""] * (k - len(group)))]

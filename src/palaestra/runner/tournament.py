@@ -27,7 +27,7 @@ from palaestra.errors import ModelError, UsageError
 from palaestra.models.base import Model
 from palaestra.multi import BotFactory, MultiAgentEnv
 from palaestra.ratings import standings
-from palaestra.records import MatchRecord, RunStore
+from palaestra.records import MatchRecord, MatchRow, RunStore
 from palaestra.runner.match import play_match, resolve_seats
 from palaestra.runner.pairings import round_robin_lineups, swiss_lineups
 from palaestra.runner.players import ModelPool, parse_player
@@ -233,7 +233,7 @@ class Scheduler:
             n += math.comb(len(c.players), g) * k if c.format == "round-robin" else len(c.players) // g
         return n
 
-    async def stage(self, r: int, prior: Sequence[dict[str, Any]]) -> list[MatchSpec]:
+    async def stage(self, r: int, prior: Sequence[MatchRow]) -> list[MatchSpec]:
         """The matches of stage ``r`` (a Swiss round; everything at once otherwise)."""
         c = self.config
         if isinstance(c, MatchConfig):
@@ -389,7 +389,7 @@ async def run_matches(
         if on_start:
             on_start(run_id, stats)
         for r in range(sched.stages):
-            prior = [m for m in store.matches(run_id) if m["round"] < r] if r else []
+            prior = [m for m in store.match_rows(run_id) if m.round < r] if r else []
             specs = [s for s in await sched.stage(r, prior) if s.id not in done]
             if not specs:
                 continue
@@ -405,7 +405,7 @@ async def run_matches(
         raise eg.exceptions[0] from None
     finally:
         writer.close()  # a write under way finishes before the run's status is set
-        summary = {"kind": config.kind, "game": config.game, **standings(store.matches(run_id), players)}
+        summary = {"kind": config.kind, "game": config.game, **standings(store.match_rows(run_id), players)}
         store.set_run_status(run_id, status, summary)
         await pool.aclose()
         if distributed:

@@ -12,13 +12,21 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from palaestra.runner.settings import shown
 from palaestra.store.open import ReadOnlyPool
-from palaestra.store.rows import EPISODE_COLS
+from palaestra.store.rows import (
+    EPISODE_COLS,
+    SEAT_COLS,
+    EpisodeRow,
+    MessageJSON,
+    SeatRow,
+    StepRow,
+    fields_dict,
+)
 
 LIST_COLS = EPISODE_COLS.removesuffix(", error") + ", substr(error, 1, 300) AS error"
 _DETAIL_COLS = EPISODE_COLS + ", task, final, finished"
@@ -26,6 +34,165 @@ _DETAIL_COLS = EPISODE_COLS + ", task, final, finished"
 
 def _loads(text: str | None) -> Any:
     return json.loads(text) if text else None
+
+
+# ---- what the viewer reads; as_dict() is the JSON its API answers with -------------------------
+@dataclass(frozen=True, slots=True)
+class RunBrief:
+    """A run in the viewer's list: its config's headline and its episode counts (``success_rate``
+    is ``None`` while it runs)."""
+
+    id: str
+    created: float
+    updated: float
+    status: str
+    envs: list[str]
+    agent: str
+    model: str
+    split: str
+    episodes: int
+    success_rate: float | None
+    errors: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return fields_dict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class RunView:
+    """A run with its config (as ``show`` shows it) and its summary: the stored one, or for a live
+    run one computed from its episodes so far (a summary's JSON, whichever version stored it)."""
+
+    brief: RunBrief
+    config: dict[str, Any]
+    summary: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.brief.as_dict() | {"config": self.config, "summary": self.summary}
+
+
+@dataclass(frozen=True, slots=True)
+class RunPage:
+    items: list[RunBrief]
+    has_more: bool
+    offset: int
+    limit: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"items": [r.as_dict() for r in self.items], "has_more": self.has_more} | {
+            "offset": self.offset,
+            "limit": self.limit,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodePage:
+    """A page of episode rows (errors cut to 300 characters) and the keyset cursors around it."""
+
+    items: list[EpisodeRow]
+    limit: int
+    next: str | None
+    prev: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "items": [r.as_dict() for r in self.items],
+            "limit": self.limit,
+            "next": self.next,
+            "prev": self.prev,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BrowsedCall:
+    """A model call as the viewer lists it; ``seat`` only in stores with matches."""
+
+    idx: int
+    input_tokens: int
+    output_tokens: int
+    latency: float
+    retries: int
+    cost: float | None
+    finish_reason: str | None
+    error: str | None
+    seat: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return fields_dict(self, omit_if_none=("seat",))
+
+
+@dataclass(frozen=True, slots=True)
+class BrowsedEpisode:
+    """An episode with one page of its steps (``steps_total`` in all, from ``steps_offset``), its
+    first 1000 model calls and, for a match, its result and seats."""
+
+    run_id: str
+    row: EpisodeRow
+    task: dict[str, Any]
+    final: list[MessageJSON]
+    finished: float
+    result: dict[str, Any] | None
+    seats: list[SeatRow]
+    steps_total: int
+    steps_offset: int
+    steps: list[StepRow]
+    calls: list[BrowsedCall]
+    result_column: bool = True
+    """Whether the store has the ``result`` column (schema 2 on): where it does not, ``result``
+    comes after ``run_id`` in :meth:`as_dict`, as it always did."""
+
+    def as_dict(self) -> dict[str, Any]:
+        out = self.row.as_dict()
+        out["steps"] = [s.as_dict() for s in self.steps]
+        out |= {"task": self.task, "final": self.final, "finished": self.finished}
+        if self.result_column:
+            out["result"] = self.result
+        out["run_id"] = self.run_id
+        out |= {
+            "result": self.result,
+            "seats": [{k: v for k, v in s.as_dict().items() if k != "idx"} for s in self.seats],
+            "steps_total": self.steps_total,
+            "steps_offset": self.steps_offset,
+            "calls": [c.as_dict() for c in self.calls],
+        }
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSide:
+    """One run's results on a task: episodes, successes, mean reward and progress, first episode."""
+
+    n: int
+    success: int
+    reward: float
+    progress: float
+    episode: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return fields_dict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class SharedTask:
+    env: str
+    task_id: str
+    a: TaskSide
+    b: TaskSide
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"env": self.env, "task_id": self.task_id, "a": self.a.as_dict(), "b": self.b.as_dict()}
+
+
+@dataclass(frozen=True, slots=True)
+class SharedPage:
+    items: list[SharedTask]
+    limit: int
+    next: tuple[str, str] | None
+    """The last (env, task) of the page when there are more."""
+
+    def as_dict(self) -> dict[str, Any]:
+        after = {"env": self.next[0], "task": self.next[1]} if self.next else None
+        return {"items": [t.as_dict() for t in self.items], "limit": self.limit, "next": after}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +234,10 @@ class StoreBrowser(ReadOnlyPool):
         model: str | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> dict[str, Any]:
+    ) -> RunPage:
         """Runs, newest first, with their episode counts and success rates."""
 
-        def q(con: sqlite3.Connection) -> dict[str, Any]:
+        def q(con: sqlite3.Connection) -> RunPage:
             where, args = [], []
             if env:
                 where.append("EXISTS (SELECT 1 FROM json_each(config, '$.envs') WHERE value=?)")
@@ -87,11 +254,11 @@ class StoreBrowser(ReadOnlyPool):
             sql += " ORDER BY created DESC, id LIMIT ? OFFSET ?"
             rows = con.execute(sql, [*args, limit + 1, offset]).fetchall()
             items = [self._run_row(con, r) for r in rows[:limit]]
-            return {"items": items, "has_more": len(rows) > limit, "offset": offset, "limit": limit}
+            return RunPage(items, has_more=len(rows) > limit, offset=offset, limit=limit)
 
         return self.read(q)
 
-    def _run_row(self, con: sqlite3.Connection, r: tuple[Any, ...]) -> dict[str, Any]:
+    def _run_row(self, con: sqlite3.Connection, r: tuple[Any, ...]) -> RunBrief:
         config = _loads(r[4]) or {}
         summary = _loads(r[5])
         if r[3] == "running" or not summary:  # a live (or killed) run: its stored summary is stale
@@ -104,37 +271,35 @@ class StoreBrowser(ReadOnlyPool):
             n = summary.get("episodes", 0)
             errors = summary.get("errors", 0) + summary.get("timeouts", 0)
             success_rate = summary.get("success_rate")
-        return {
-            "id": r[0],
-            "created": r[1],
-            "updated": r[2],
-            "status": r[3],
-            "envs": config.get("envs", []),
-            "agent": config.get("agent", ""),
-            "model": config.get("model") or "",
-            "split": config.get("split", ""),
-            "episodes": n,
-            "success_rate": success_rate,
-            "errors": errors,
-        }
+        return RunBrief(
+            id=r[0],
+            created=r[1],
+            updated=r[2],
+            status=r[3],
+            envs=config.get("envs", []),
+            agent=config.get("agent", ""),
+            model=config.get("model") or "",
+            split=config.get("split", ""),
+            episodes=n,
+            success_rate=success_rate,
+            errors=errors,
+        )
 
-    def run(self, run_id: str) -> dict[str, Any] | None:
+    def run(self, run_id: str) -> RunView | None:
         """One run with its config and per-environment summary (computed live for a running run)."""
 
-        def q(con: sqlite3.Connection) -> dict[str, Any] | None:
+        def q(con: sqlite3.Connection) -> RunView | None:
             row = con.execute(
                 "SELECT id, created, updated, status, config, summary FROM runs WHERE id=?", (run_id,)
             ).fetchone()
             if row is None:
                 return None
-            out = self._run_row(con, row)
-            out["config"] = shown(_loads(row[4]) or {})
+            brief = self._run_row(con, row)
             summary = _loads(row[5])
             if row[3] == "running" or not summary:
                 summary = self._live_summary(con, run_id)
-                out["success_rate"] = summary["success_rate"]
-            out["summary"] = summary
-            return out
+                brief = replace(brief, success_rate=summary["success_rate"])
+            return RunView(brief, shown(_loads(row[4]) or {}), summary)
 
         return self.read(q)
 
@@ -173,7 +338,7 @@ class StoreBrowser(ReadOnlyPool):
         after: str | None = None,
         before: str | None = None,
         offset: int = 0,
-    ) -> dict[str, Any]:
+    ) -> EpisodePage:
         """One page of a run's episodes in id order.
 
         ``after``/``before`` (an episode id) page by keyset: any page costs the same as the first.
@@ -181,7 +346,7 @@ class StoreBrowser(ReadOnlyPool):
         """
         cond, args = flt.sql()
 
-        def q(con: sqlite3.Connection) -> dict[str, Any]:
+        def q(con: sqlite3.Connection) -> EpisodePage:
             sql = f"SELECT {LIST_COLS} FROM episodes WHERE run_id=?{cond}"
             params: list[Any] = [run_id, *args]
             if before is not None:
@@ -193,7 +358,7 @@ class StoreBrowser(ReadOnlyPool):
                     params.append(after)
                 sql += " ORDER BY id LIMIT ? OFFSET ?"
                 params += [limit + 1, offset]
-            items = self.as_dicts(con.execute(sql, params))
+            items = [EpisodeRow(*r) for r in con.execute(sql, params)]
             more = len(items) > limit
             items = items[:limit]
             if before is not None:
@@ -201,12 +366,12 @@ class StoreBrowser(ReadOnlyPool):
                 has_prev, has_next = more, True
             else:
                 has_prev, has_next = after is not None or offset > 0, more
-            return {
-                "items": items,
-                "limit": limit,
-                "next": items[-1]["id"] if has_next and items else None,
-                "prev": items[0]["id"] if has_prev and items else None,
-            }
+            return EpisodePage(
+                items,
+                limit=limit,
+                next=items[-1].id if has_next and items else None,
+                prev=items[0].id if has_prev and items else None,
+            )
 
         return self.read(q)
 
@@ -222,67 +387,76 @@ class StoreBrowser(ReadOnlyPool):
 
     def episode(
         self, run_id: str, episode_id: str, *, steps_offset: int = 0, steps_limit: int = 100
-    ) -> dict[str, Any] | None:
+    ) -> BrowsedEpisode | None:
         """One episode with a page of its steps (``steps_total`` says how many there are)."""
 
-        def q(con: sqlite3.Connection) -> dict[str, Any] | None:
-            rows = self.as_dicts(
-                con.execute(
-                    f"SELECT {_DETAIL_COLS}{', result' if self.has_result else ''} FROM episodes "
-                    "WHERE run_id=? AND id=?",
-                    (run_id, episode_id),
-                )
-            )
-            if not rows:
+        def q(con: sqlite3.Connection) -> BrowsedEpisode | None:
+            found = con.execute(
+                f"SELECT {_DETAIL_COLS}{', result' if self.has_result else ''} FROM episodes "
+                "WHERE run_id=? AND id=?",
+                (run_id, episode_id),
+            ).fetchone()
+            if found is None:
                 return None
-            ep = rows[0]
-            ep["run_id"] = run_id
-            ep["task"] = _loads(ep["task"])
-            ep["final"] = _loads(ep["final"]) or []
-            ep["result"] = _loads(ep.get("result"))
-            ep["seats"] = []
-            if self.has_seats and ep["result"] is not None:
-                ep["seats"] = self.as_dicts(
-                    con.execute(
-                        "SELECT seat, player, model, score, won, forfeit, steps, invalid_actions, model_calls, "
-                        "input_tokens, output_tokens FROM seats WHERE run_id=? AND episode_id=? ORDER BY idx",
-                        (run_id, episode_id),
-                    )
-                )
+            n = len(fields(EpisodeRow))
+            row, (task, final, finished, *result) = EpisodeRow(*found[:n]), found[n:]
             key = (run_id, episode_id)
-            ep["steps_total"] = con.execute(
-                "SELECT count(*) FROM steps WHERE run_id=? AND episode_id=?", key
-            ).fetchone()[0]
-            ep["steps_offset"] = steps_offset
-            ep["steps"] = [
-                {
-                    "index": r[0],
-                    "seat": r[1],
-                    "observation": _loads(r[2]) or [],
-                    "action": _loads(r[3]),
-                    "reward": r[4],
-                    "info": _loads(r[5]) or {},
-                    "tools": _loads(r[6]),
-                    "trace": _loads(r[7]),
-                }
-                for r in con.execute(
-                    f"SELECT idx, seat, observation, action, reward, info, tools, "
-                    f"{'trace' if self.has_trace else 'NULL'} FROM steps "
-                    "WHERE run_id=? AND episode_id=? ORDER BY seat, idx LIMIT ? OFFSET ?",
-                    (*key, steps_limit, steps_offset),
-                )
-            ]
-            ep["calls"] = self.as_dicts(
-                con.execute(
-                    "SELECT idx, input_tokens, output_tokens, latency, retries, cost, finish_reason, error"
-                    f"{', seat' if self.has_seats else ''} "
-                    "FROM model_calls WHERE run_id=? AND episode_id=? ORDER BY idx LIMIT 1000",
-                    key,
-                )
+            outcome = _loads(result[0]) if result else None
+            return BrowsedEpisode(
+                run_id=run_id,
+                row=row,
+                task=_loads(task),
+                final=_loads(final) or [],
+                finished=finished,
+                result=outcome,
+                seats=self._seats(con, key) if self.has_seats and outcome is not None else [],
+                steps_total=con.execute(
+                    "SELECT count(*) FROM steps WHERE run_id=? AND episode_id=?", key
+                ).fetchone()[0],
+                steps_offset=steps_offset,
+                steps=self._steps(con, key, steps_limit, steps_offset),
+                calls=[
+                    BrowsedCall(*r)
+                    for r in con.execute(
+                        "SELECT idx, input_tokens, output_tokens, latency, retries, cost, finish_reason, error"
+                        f"{', seat' if self.has_seats else ''} "
+                        "FROM model_calls WHERE run_id=? AND episode_id=? ORDER BY idx LIMIT 1000",
+                        key,
+                    )
+                ],
+                result_column=self.has_result,
             )
-            return ep
 
         return self.read(q)
+
+    @staticmethod
+    def _seats(con: sqlite3.Connection, key: tuple[str, str]) -> list[SeatRow]:
+        return [
+            SeatRow(*r)
+            for r in con.execute(
+                f"SELECT {SEAT_COLS} FROM seats WHERE run_id=? AND episode_id=? ORDER BY idx", key
+            )
+        ]
+
+    def _steps(self, con: sqlite3.Connection, key: tuple[str, str], limit: int, offset: int) -> list[StepRow]:
+        return [
+            StepRow(
+                index=r[0],
+                seat=r[1],
+                observation=_loads(r[2]) or [],
+                action=_loads(r[3]),
+                reward=r[4],
+                info=_loads(r[5]) or {},
+                tools=_loads(r[6]),
+                trace=_loads(r[7]),
+            )
+            for r in con.execute(
+                f"SELECT idx, seat, observation, action, reward, info, tools, "
+                f"{'trace' if self.has_trace else 'NULL'} FROM steps "
+                "WHERE run_id=? AND episode_id=? ORDER BY seat, idx LIMIT ? OFFSET ?",
+                (*key, limit, offset),
+            )
+        ]
 
     # ---- two runs, task by task --------------------------------------------------------------
     def shared_tasks(
@@ -295,7 +469,7 @@ class StoreBrowser(ReadOnlyPool):
         env: str | None = None,
         differ: bool = False,
         drive_from_b: bool = False,
-    ) -> dict[str, Any]:
+    ) -> SharedPage:
         """Tasks that both runs played, in (env, task) order, with each run's results on them.
 
         One run drives: its episodes are walked through the ``(env, task_id)`` index from the keyset
@@ -334,25 +508,19 @@ class StoreBrowser(ReadOnlyPool):
             "limit": limit + 1,
         }
 
-        def q(con: sqlite3.Connection) -> dict[str, Any]:
+        def q(con: sqlite3.Connection) -> SharedPage:
             rows = con.execute(sql, params).fetchall()
             items = []
             for r in rows[:limit]:
-                mine = {"n": r[2], "success": r[3], "reward": r[4], "progress": r[5], "episode": r[6]}
-                o = json.loads(r[7])
-                theirs = {"n": o[0], "success": o[1], "reward": o[2], "progress": o[3], "episode": o[4]}
+                mine, theirs = TaskSide(*r[2:7]), TaskSide(*json.loads(r[7]))
                 a_side, b_side = (theirs, mine) if drive_from_b else (mine, theirs)
-                items.append({"env": r[0], "task_id": r[1], "a": a_side, "b": b_side})
+                items.append(SharedTask(r[0], r[1], a_side, b_side))
             more = len(rows) > limit and bool(items)
-            return {
-                "items": items,
-                "limit": limit,
-                "next": {"env": items[-1]["env"], "task": items[-1]["task_id"]} if more else None,
-            }
+            return SharedPage(items, limit, (items[-1].env, items[-1].task_id) if more else None)
 
         return self.read(q)
 
-    def task_episodes(self, run_id: str, task_id: str, env: str | None) -> list[dict[str, Any]]:
+    def task_episodes(self, run_id: str, task_id: str, env: str | None) -> list[EpisodeRow]:
         """Every episode (all samples) a run played on one task."""
         sql = f"SELECT {LIST_COLS} FROM episodes WHERE run_id=? AND task_id=?"
         args: list[Any] = [run_id, task_id]
@@ -360,4 +528,4 @@ class StoreBrowser(ReadOnlyPool):
             sql += " AND env=?"
             args.append(env)
         sql += " ORDER BY env, sample, id LIMIT 1000"
-        return self.read(lambda con: self.as_dicts(con.execute(sql, args)))
+        return self.read(lambda con: [EpisodeRow(*r) for r in con.execute(sql, args)])

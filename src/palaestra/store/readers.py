@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import fields, replace
 from typing import Any
 
 from palaestra.errors import StoreError
 from palaestra.store.open import StoreConnection
-from palaestra.store.rows import EPISODE_COLS, EpisodeRow, RunRow
+from palaestra.store.rows import (
+    EPISODE_COLS,
+    SEAT_COLS,
+    CallRow,
+    EnvSummary,
+    EpisodeDetail,
+    EpisodeRow,
+    MatchRow,
+    ModelCallRow,
+    RunListRow,
+    RunRow,
+    RunSummary,
+    SeatDetail,
+    SeatRow,
+    StepRow,
+)
+
+_DECODED = ("token_ids", "logprobs", "prompt_token_ids")
+"""The model_calls columns stored as JSON (or NULL)."""
 
 
 class StoreReaders(StoreConnection):
@@ -37,7 +56,8 @@ class StoreReaders(StoreConnection):
         """:meth:`run_row` as a dict."""
         return self.run_row(run_id).as_dict()
 
-    def runs(self, limit: int = 50) -> list[dict[str, Any]]:
+    def run_list(self, limit: int = 50) -> list[RunListRow]:
+        """The newest ``limit`` runs with their episode counts, success rates and errors."""
         rows = self.con.execute(
             """SELECT r.id, r.created, r.status, r.config, count(e.id), coalesce(avg(e.success), 0),
                       coalesce(sum(e.status = 'error'), 0)
@@ -45,18 +65,11 @@ class StoreReaders(StoreConnection):
                GROUP BY r.id ORDER BY r.created DESC LIMIT ?""",
             (limit,),
         ).fetchall()
-        return [
-            {
-                "id": r[0],
-                "created": r[1],
-                "status": r[2],
-                "config": json.loads(r[3]),
-                "episodes": r[4],
-                "success_rate": r[5],
-                "errors": r[6],
-            }
-            for r in rows
-        ]
+        return [RunListRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6]) for r in rows]
+
+    def runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        """:meth:`run_list` as dicts."""
+        return [r.as_dict() for r in self.run_list(limit)]
 
     def empty_run_ids(self) -> list[str]:
         """Runs without a single episode (stopped before their first, or left by older versions)."""
@@ -73,70 +86,69 @@ class StoreReaders(StoreConnection):
         return row[0] if row else None
 
     # ---- episodes and matches ----------------------------------------------------------------
-    _SEAT_COLS = (
-        "seat, idx, player, model, score, won, forfeit, steps, invalid_actions, model_calls, "
-        "input_tokens, output_tokens"
-    )
-
-    def matches(self, run_id: str) -> list[dict[str, Any]]:
+    def match_rows(self, run_id: str) -> list[MatchRow]:
         """The run's matches in id order (the schedule's order), each with its result and its seats
         (in seat order, without steps)."""
-        out: dict[str, dict[str, Any]] = {}
+        seats: dict[str, list[SeatRow]] = {}
         for r in self.con.execute(
-            "SELECT id, env, task_id, difficulty, sample, status, wall, error, result FROM episodes "
-            "WHERE run_id=? AND result IS NOT NULL ORDER BY id",
-            (run_id,),
+            f"SELECT episode_id, {SEAT_COLS} FROM seats WHERE run_id=? ORDER BY episode_id, idx", (run_id,)
         ):
-            out[r[0]] = {
-                "id": r[0],
-                "game": r[1],
-                "task_id": r[2],
-                "difficulty": r[3],
-                "round": r[4],
-                "status": r[5],
-                "wall": r[6],
-                "error": r[7],
-                "result": json.loads(r[8]),
-                "seats": [],
-            }
-        cur = self.con.execute(
-            f"SELECT episode_id, {self._SEAT_COLS} FROM seats WHERE run_id=? ORDER BY episode_id, idx",
-            (run_id,),
-        )
-        names = [d[0] for d in cur.description][1:]
-        for r in cur:
-            if r[0] in out:
-                out[r[0]]["seats"].append(dict(zip(names, r[1:], strict=True)))
-        return list(out.values())
+            seats.setdefault(r[0], []).append(SeatRow(*r[1:]))
+        return [
+            MatchRow(
+                id=r[0],
+                game=r[1],
+                task_id=r[2],
+                difficulty=r[3],
+                round=r[4],
+                status=r[5],
+                wall=r[6],
+                error=r[7],
+                result=json.loads(r[8]),
+                seats=seats.get(r[0], []),
+            )
+            for r in self.con.execute(
+                "SELECT id, env, task_id, difficulty, sample, status, wall, error, result FROM episodes "
+                "WHERE run_id=? AND result IS NOT NULL ORDER BY id",
+                (run_id,),
+            )
+        ]
 
-    def match(self, run_id: str, episode_id: str) -> dict[str, Any]:
-        """One match: the episode (with every seat's steps and model calls), its result and its seats
-        with what each was told after its last move."""
-        ep = self.episode(run_id, episode_id)
+    def matches(self, run_id: str) -> list[dict[str, Any]]:
+        """:meth:`match_rows` as dicts."""
+        return [m.as_dict() for m in self.match_rows(run_id)]
+
+    def match_detail(self, run_id: str, episode_id: str) -> EpisodeDetail:
+        """One match: the episode (with every seat's steps and model calls, each call with its seat),
+        its result and its seats with what each was told after its last move."""
+        ep = self.episode_detail(run_id, episode_id)
         row = self.con.execute(
             "SELECT result FROM episodes WHERE run_id=? AND id=?", (run_id, episode_id)
         ).fetchone()
-        ep["result"] = json.loads(row[0]) if row and row[0] else None
-        cur = self.con.execute(
-            f"SELECT {self._SEAT_COLS}, final FROM seats WHERE run_id=? AND episode_id=? ORDER BY idx",
-            (run_id, episode_id),
-        )
-        names = [d[0] for d in cur.description]
-        ep["seats"] = []
-        for r in cur:
-            seat = dict(zip(names, r, strict=True))
-            seat["final"] = json.loads(seat["final"])
-            ep["seats"].append(seat)
-        for call, seat in zip(
-            ep["calls"],
-            self.con.execute(
-                "SELECT seat FROM model_calls WHERE run_id=? AND episode_id=? ORDER BY idx",
+        seats = [
+            SeatDetail(**dict(zip(SEAT_COLS.split(", "), r[:-1], strict=True)), final=json.loads(r[-1]))
+            for r in self.con.execute(
+                f"SELECT {SEAT_COLS}, final FROM seats WHERE run_id=? AND episode_id=? ORDER BY idx",
                 (run_id, episode_id),
-            ),
-            strict=True,
-        ):
-            call["seat"] = seat[0]
-        return ep
+            )
+        ]
+        calls = [
+            replace(call, seat=seat[0])
+            for call, seat in zip(
+                ep.calls,
+                self.con.execute(
+                    "SELECT seat FROM model_calls WHERE run_id=? AND episode_id=? ORDER BY idx",
+                    (run_id, episode_id),
+                ),
+                strict=True,
+            )
+        ]
+        result = json.loads(row[0]) if row and row[0] else None
+        return replace(ep, calls=calls, result=result, seats=seats)
+
+    def match(self, run_id: str, episode_id: str) -> dict[str, Any]:
+        """:meth:`match_detail` as a dict."""
+        return self.match_detail(run_id, episode_id).as_dict()
 
     def episode_rows(
         self,
@@ -207,82 +219,72 @@ class StoreReaders(StoreConnection):
         )
         return {eid: json.loads(info) for eid, info in self.con.execute(sql, (run_id, run_id))}
 
-    def episode(self, run_id: str, episode_id: str) -> dict[str, Any]:
+    def episode_detail(self, run_id: str, episode_id: str) -> EpisodeDetail:
         """One episode with its task, steps and model calls."""
-        cur = self.con.execute(
+        row = self.con.execute(
             f"SELECT {EPISODE_COLS}, task, final FROM episodes WHERE run_id=? AND id=?",
             (run_id, episode_id),
-        )
-        row = cur.fetchone()
+        ).fetchone()
         if row is None:
             raise StoreError(f"no episode {episode_id!r} in run {run_id!r}")
-        names = [d[0] for d in cur.description]
-        ep = dict(zip(names, row, strict=True))
-        ep["task"] = json.loads(ep["task"])
-        ep["final"] = json.loads(ep["final"])
-        ep["steps"] = [
-            {
-                "index": r[0],
-                "seat": r[1],
-                "observation": json.loads(r[2]),
-                "action": json.loads(r[3]),
-                "reward": r[4],
-                "info": json.loads(r[5]),
-                "tools": json.loads(r[6]) if r[6] else None,
-                "trace": json.loads(r[7]) if r[7] else None,
-            }
+        steps = [
+            StepRow(
+                index=r[0],
+                seat=r[1],
+                observation=json.loads(r[2]),
+                action=json.loads(r[3]),
+                reward=r[4],
+                info=json.loads(r[5]),
+                tools=json.loads(r[6]) if r[6] else None,
+                trace=json.loads(r[7]) if r[7] else None,
+            )
             for r in self.con.execute(
                 "SELECT idx, seat, observation, action, reward, info, tools, trace FROM steps "
                 "WHERE run_id=? AND episode_id=? ORDER BY seat, idx",
                 (run_id, episode_id),
             )
         ]
-        ep["calls"] = [
-            dict(
-                zip(
-                    ("input_tokens", "output_tokens", "latency", "retries", "cost", "error", "ttft"),
-                    r,
-                    strict=True,
-                )
-            )
+        calls = [
+            CallRow(*r)
             for r in self.con.execute(
                 "SELECT input_tokens, output_tokens, latency, retries, cost, error, ttft FROM model_calls "
                 "WHERE run_id=? AND episode_id=? ORDER BY idx",
                 (run_id, episode_id),
             )
         ]
-        return ep
+        return EpisodeDetail(
+            row=EpisodeRow(*row[:-2]),
+            task=json.loads(row[-2]),
+            final=json.loads(row[-1]),
+            steps=steps,
+            calls=calls,
+        )
 
-    def model_calls(self, run_id: str, episode_id: str) -> list[dict[str, Any]]:
+    def episode(self, run_id: str, episode_id: str) -> dict[str, Any]:
+        """:meth:`episode_detail` as a dict."""
+        return self.episode_detail(run_id, episode_id).as_dict()
+
+    def model_call_rows(self, run_id: str, episode_id: str) -> list[ModelCallRow]:
         """Every stored field of an episode's model calls, in order, with token ids and logprobs decoded
         (``None`` where the model server did not return them)."""
-        cols = (
-            "idx",
-            "input_tokens",
-            "output_tokens",
-            "latency",
-            "retries",
-            "cost",
-            "finish_reason",
-            "token_ids",
-            "logprobs",
-            "prompt_token_ids",
-            "error",
-            "ttft",
-        )
-        out = []
-        for r in self.con.execute(
-            f"SELECT {', '.join(cols)} FROM model_calls WHERE run_id=? AND episode_id=? ORDER BY idx",
-            (run_id, episode_id),
-        ):
-            call = dict(zip(cols, r, strict=True))
-            for key in ("token_ids", "logprobs", "prompt_token_ids"):
-                if call[key] is not None:
-                    call[key] = json.loads(call[key])
-            out.append(call)
-        return out
 
-    def summary(self, run_id: str) -> dict[str, Any]:
+        def decoded(text: str | None) -> Any:
+            return None if text is None else json.loads(text)
+
+        cols = [f.name for f in fields(ModelCallRow)]
+        return [
+            ModelCallRow(*(decoded(v) if c in _DECODED else v for c, v in zip(cols, r, strict=True)))
+            for r in self.con.execute(
+                f"SELECT {', '.join(cols)} FROM model_calls WHERE run_id=? AND episode_id=? ORDER BY idx",
+                (run_id, episode_id),
+            )
+        ]
+
+    def model_calls(self, run_id: str, episode_id: str) -> list[dict[str, Any]]:
+        """:meth:`model_call_rows` as dicts."""
+        return [c.as_dict() for c in self.model_call_rows(run_id, episode_id)]
+
+    def summary_of(self, run_id: str) -> RunSummary:
         """Aggregates per environment and overall, computed from what is stored."""
         cur = self.con.execute(
             """SELECT env, count(*), avg(success), avg(reward), avg(progress),
@@ -292,48 +294,54 @@ class StoreReaders(StoreConnection):
                FROM episodes WHERE run_id=? GROUP BY env ORDER BY env""",
             (run_id,),
         )
-        per_env: dict[str, dict[str, Any]] = {}
-        for r in cur:
-            per_env[r[0]] = {
-                "episodes": r[1],
-                "success_rate": r[2],
-                "mean_reward": r[3],
-                "mean_progress": r[4],
-                "invalid_action_rate": (r[5] / r[6]) if r[6] else 0.0,
-                "steps": r[6],
-                "errors": r[7],
-                "timeouts": r[8],
-                "truncated": r[9],
-                "input_tokens": r[10],
-                "output_tokens": r[11],
-                "model_calls": r[12],
-                "cost": r[13],
-                "episode_wall_s": r[14],
-            }
-        total_eps = sum(e["episodes"] for e in per_env.values())
+        per_env = {
+            r[0]: EnvSummary(
+                episodes=r[1],
+                success_rate=r[2],
+                mean_reward=r[3],
+                mean_progress=r[4],
+                invalid_action_rate=(r[5] / r[6]) if r[6] else 0.0,
+                steps=r[6],
+                errors=r[7],
+                timeouts=r[8],
+                truncated=r[9],
+                input_tokens=r[10],
+                output_tokens=r[11],
+                model_calls=r[12],
+                cost=r[13],
+                episode_wall_s=r[14],
+            )
+            for r in cur
+        }
+        envs = per_env.values()
+        total_eps = sum(e.episodes for e in envs)
 
-        def _mean(key: str) -> float:
+        def _mean(value: Callable[[EnvSummary], float]) -> float:
             if not total_eps:
                 return 0.0
-            return float(sum(e[key] * e["episodes"] for e in per_env.values()) / total_eps)
+            return float(sum(value(e) * e.episodes for e in envs) / total_eps)
 
-        steps = sum(e["steps"] for e in per_env.values())
-        return {
-            "run_id": run_id,
-            "episodes": total_eps,
-            "success_rate": _mean("success_rate"),
-            "mean_reward": _mean("mean_reward"),
-            "mean_progress": _mean("mean_progress"),
-            "invalid_action_rate": (
-                sum(e["invalid_action_rate"] * e["steps"] for e in per_env.values()) / steps if steps else 0.0
+        steps = sum(e.steps for e in envs)
+        return RunSummary(
+            run_id=run_id,
+            episodes=total_eps,
+            success_rate=_mean(lambda e: e.success_rate),
+            mean_reward=_mean(lambda e: e.mean_reward),
+            mean_progress=_mean(lambda e: e.mean_progress),
+            invalid_action_rate=(
+                sum(e.invalid_action_rate * e.steps for e in envs) / steps if steps else 0.0
             ),
-            "errors": sum(e["errors"] for e in per_env.values()),
-            "timeouts": sum(e["timeouts"] for e in per_env.values()),
-            "input_tokens": sum(e["input_tokens"] for e in per_env.values()),
-            "output_tokens": sum(e["output_tokens"] for e in per_env.values()),
-            "model_calls": sum(e["model_calls"] for e in per_env.values()),
-            "envs": per_env,
-        }
+            errors=sum(e.errors for e in envs),
+            timeouts=sum(e.timeouts for e in envs),
+            input_tokens=sum(e.input_tokens for e in envs),
+            output_tokens=sum(e.output_tokens for e in envs),
+            model_calls=sum(e.model_calls for e in envs),
+            envs=per_env,
+        )
+
+    def summary(self, run_id: str) -> dict[str, Any]:
+        """:meth:`summary_of` as a dict (the shape stored as a run's summary)."""
+        return self.summary_of(run_id).as_dict()
 
     def step_counters(self, run_id: str, keys: Sequence[str]) -> dict[str, dict[str, int]]:
         """Per episode, the total of each counter in ``keys`` that its steps' ``info`` carries:

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from palaestra.chat import ChatMessage, chat_message
 from palaestra.errors import UsageError
+from palaestra.store.rows import EpisodeDetail
 from palaestra.train.loop import LoopRecord, check_positive, run_model, success_by_env
 from palaestra.types import Message, Split, Task
 
@@ -110,7 +111,7 @@ def _same(observed: Sequence[Message], stored: Sequence[dict[str, Any]]) -> bool
 
 
 async def label_episode(
-    env_name: str, episode: dict[str, Any], *, max_steps: int | None = None
+    env_name: str, episode: EpisodeDetail, *, max_steps: int | None = None
 ) -> tuple[list[dict[str, Any]], int, bool]:
     """The expert's labels of a stored episode's states: ``(rows, agreed, diverged)``.
 
@@ -124,7 +125,7 @@ async def label_episode(
     env = make(env_name)
     if not isinstance(env, Env):
         raise UsageError(f"{env_name} is a multi-agent game; dagger trains single-agent envs")
-    task = Task.model_validate(episode["task"])
+    task = Task.model_validate(episode.task)
     tools = tools_of(episode) or None
     env.turn_limit = max_steps or env.spec.max_steps  # as the runner sets it: the same goal text
     rows: list[dict[str, Any]] = []
@@ -132,17 +133,17 @@ async def label_episode(
     history: list[ChatMessage] = []
     try:
         obs = await env.reset(task)
-        for step in episode["steps"]:
-            if env.done or not _same(obs.messages, step["observation"]):
+        for step in episode.steps:
+            if env.done or not _same(obs.messages, step.observation):
                 diverged = not env.done
                 break
-            history += [chat_message(m) for m in step["observation"]]
+            history += [chat_message(m) for m in step.observation]
             expert = env.expert()  # built on the env as it is now
             if expert is None:
                 raise UsageError(f"{env_name} has no expert to label states with")
             await expert.reset(task)
             label = await expert.act(obs)
-            taken = Message.model_validate(step["action"])
+            taken = Message.model_validate(step.action)
             agreed += _calls(label) == _calls(taken)
             rows.append(
                 {
@@ -151,8 +152,8 @@ async def label_episode(
                     "train_turns": [len(history)],
                     "env": env_name,
                     "task_id": task.id,
-                    "episode_id": episode["id"],
-                    "step": step["index"],
+                    "episode_id": episode.row.id,
+                    "step": step.index,
                 }
             )
             history.append(chat_message(taken))
@@ -171,7 +172,7 @@ def label_run(store: Any, run_id: str, out: Path, *, max_steps: int | None) -> t
     episodes = states = agreed = diverged = 0
     with out.open("w", encoding="utf-8") as f:
         for row in store.episode_rows(run_id):
-            ep = store.episode(run_id, row.id)
+            ep = store.episode_detail(run_id, row.id)
             rows, ok, off = asyncio.run(label_episode(row.env, ep, max_steps=max_steps))
             for r in rows:
                 f.write(json.dumps(r) + "\n")

@@ -63,9 +63,9 @@ def run_model(
 
 def success_by_env(store: Store, run_id: str) -> tuple[dict[str, float], float]:
     """A run's success rate per environment and over all its episodes."""
-    summary = store.summary(run_id)
-    per_env = {env: float(s["success_rate"]) for env, s in summary["envs"].items()}
-    return per_env, float(summary["success_rate"])
+    summary = store.summary_of(run_id)
+    per_env = {env: float(s.success_rate) for env, s in summary.envs.items()}
+    return per_env, float(summary.success_rate)
 
 
 class LoopRecord:

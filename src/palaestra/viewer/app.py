@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from palaestra.errors import UsageError
-from palaestra.store.browse import EpisodeFilter, StoreBrowser
+from palaestra.store.browse import EpisodeFilter, RunView, StoreBrowser
 from palaestra.store.open import QueryTimeout
 
 T = TypeVar("T")
@@ -125,7 +125,7 @@ async def _read(request: web.Request, fn: Callable[..., T], *args: Any, **kwargs
         raise _error(web.HTTPServiceUnavailable, str(e)) from None
 
 
-async def _need_run(request: web.Request, run_id: str) -> dict[str, Any]:
+async def _need_run(request: web.Request, run_id: str) -> RunView:
     run = await _read(request, request.app[DB].run, run_id)
     if run is None:
         raise _error(web.HTTPNotFound, f"no run {run_id!r} in this store")
@@ -164,11 +164,11 @@ async def api_runs(request: web.Request) -> web.Response:
         limit=_int(request, "limit", 100, 1, MAX_LIMIT),
         offset=_int(request, "offset", 0, 0, 10**9),
     )
-    return _json(page)
+    return _json(page.as_dict())
 
 
 async def api_run(request: web.Request) -> web.Response:
-    return _json(await _need_run(request, request.match_info["run_id"]))
+    return _json((await _need_run(request, request.match_info["run_id"])).as_dict())
 
 
 async def api_episodes(request: web.Request) -> web.Response:
@@ -184,7 +184,7 @@ async def api_episodes(request: web.Request) -> web.Response:
     page = await _read(
         request, db.episodes, run_id, flt, limit=limit, after=after, before=before, offset=offset
     )
-    return _json(page)
+    return _json(page.as_dict())
 
 
 async def api_count(request: web.Request) -> web.Response:
@@ -207,7 +207,7 @@ async def api_episode(request: web.Request) -> web.Response:
     if ep is None:
         await _need_run(request, run_id)
         raise _error(web.HTTPNotFound, f"no episode {episode_id!r} in run {run_id!r}")
-    return _json(ep)
+    return _json(ep.as_dict())
 
 
 def _pair(request: web.Request) -> tuple[str, str]:
@@ -234,14 +234,22 @@ async def api_compare(request: web.Request) -> web.Response:
         after=after,
         env=_str(request, "env"),
         differ=differ,
-        drive_from_b=runs[1]["episodes"] < runs[0]["episodes"],
+        drive_from_b=runs[1].brief.episodes < runs[0].brief.episodes,
     )
-    page["runs"] = {"a": _brief(runs[0]), "b": _brief(runs[1])}
-    return _json(page)
+    return _json(page.as_dict() | {"runs": {"a": _brief(runs[0]), "b": _brief(runs[1])}})
 
 
-def _brief(run: dict[str, Any]) -> dict[str, Any]:
-    return {k: run[k] for k in ("id", "status", "envs", "agent", "model", "episodes", "success_rate")}
+def _brief(run: RunView) -> dict[str, Any]:
+    b = run.brief
+    return {
+        "id": b.id,
+        "status": b.status,
+        "envs": b.envs,
+        "agent": b.agent,
+        "model": b.model,
+        "episodes": b.episodes,
+        "success_rate": b.success_rate,
+    }
 
 
 async def api_compare_task(request: web.Request) -> web.Response:
@@ -255,13 +263,15 @@ async def api_compare_task(request: web.Request) -> web.Response:
     for key, run_id in (("a", a), ("b", b)):
         run = await _need_run(request, run_id)
         episodes = await _read(request, db.task_episodes, run_id, task, env)
-        chosen = next((e for e in episodes if e["sample"] == sample), episodes[0] if episodes else None)
+        chosen = next((e for e in episodes if e.sample == sample), episodes[0] if episodes else None)
         detail = (
-            await _read(request, db.episode, run_id, chosen["id"], steps_limit=steps_limit)
-            if chosen
-            else None
+            await _read(request, db.episode, run_id, chosen.id, steps_limit=steps_limit) if chosen else None
         )
-        out[key] = {"run": _brief(run), "episodes": episodes, "episode": detail}
+        out[key] = {
+            "run": _brief(run),
+            "episodes": [e.as_dict() for e in episodes],
+            "episode": detail.as_dict() if detail else None,
+        }
     if not out["a"]["episodes"] and not out["b"]["episodes"]:
         raise _error(web.HTTPNotFound, f"neither run has task {task!r}")
     return _json(out)
