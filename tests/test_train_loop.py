@@ -115,21 +115,21 @@ def test_dagger_labels_the_states_the_model_visited_with_the_expert(dagger_dir: 
     assert zero["iteration"] == 0 and zero["model"] == str(sft) and zero["eval_run"]
     store = Store(dagger_dir / "dagger.db")
     try:
-        episodes = [store.episode(one["rollout_run"], r.id) for r in store.episode_rows(one["rollout_run"])]
+        episodes = [store.episode_detail(one["rollout_run"], r.id) for r in store.episode_rows(one["rollout_run"])]
         assert store.run_row(zero["eval_run"]) and len(episodes) == 2
     finally:
         store.close()
     labels = [json.loads(line) for line in (dagger_dir / "iter1" / "labels.jsonl").read_text().splitlines()]
     # one label per state the model visited (no replay diverged: envs are deterministic)
-    assert one["diverged"] == 0 and one["states"] == len(labels) == sum(len(e["steps"]) for e in episodes)
+    assert one["diverged"] == 0 and one["states"] == len(labels) == sum(len(e.steps) for e in episodes)
     expert_rows = len((dagger_dir.parent / "expert.jsonl").read_text().splitlines())
     assert one["rows"] == len(labels) + expert_rows  # aggregated with the --data demonstrations
     from palaestra.export.conversation import conversation
 
     for ep in episodes:
-        mine = [r for r in labels if r["episode_id"] == ep["id"]]
+        mine = [r for r in labels if r["episode_id"] == ep.row.id]
         conv = conversation(ep, final=False)
-        low, high = ep["task"]["params"]["low"], ep["task"]["params"]["high"]
+        low, high = ep.task["params"]["low"], ep.task["params"]["high"]
         for k, row in enumerate(mine):
             *prompt, label = row["messages"]
             assert row["train_turns"] == [len(prompt)]  # only the expert's label is trained on
