@@ -18,7 +18,13 @@ from typing import Any
 
 from pydantic import Field
 
-from palaestra.agents.base import agent_needs_model, check_agent_options, make_agent, use_memory
+from palaestra.agents.base import (
+    agent_needs_model,
+    check_agent_options,
+    make_agent,
+    use_memory,
+    use_model_options,
+)
 from palaestra.env import Env, env_factory, make
 from palaestra.errors import ModelError, PalaestraError, StoreError, UsageError
 from palaestra.models.base import GenerateConfig, Model, ModelOutput, get_model
@@ -304,7 +310,11 @@ async def _episodes(
                     on_episode(rec, stats)
 
         # cross-episode strategies remember in the run's store (when it keeps memories)
-        with use_memory(store if isinstance(store, MemoryBank) else None):
+        # and members' own models are built with the run's model options (--base-url, --api-key)
+        with (
+            use_memory(store if isinstance(store, MemoryBank) else None),
+            use_model_options(config.model, config.model_options),
+        ):
             async with asyncio.TaskGroup() as tg:
                 for _ in range(min(concurrency, max(1, todo))):
                     tg.create_task(worker())
