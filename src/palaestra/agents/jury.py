@@ -156,7 +156,8 @@ class Jury:
                 await self.models.aclose()
 
 
-def _member_specs(members: Any, model: Model | None) -> list[str | None]:
+def member_specs(members: Any, model: Model | None) -> list[str | None]:
+    """Model specs of ``members`` (a list, ``"A|B|C"``), or None per member on the run's model (a number)."""
     if isinstance(members, str):
         members = [m.strip() for m in members.split("|") if m.strip()]
     if isinstance(members, int) and not isinstance(members, bool) and members >= 1:
@@ -187,7 +188,7 @@ def jury_agent(
         raise UsageError(f"jury: rounds must be 0 or more, got {rounds!r}")
     built: list[tuple[str, Agent]] = []
     models = Members(model)
-    for i, spec in enumerate(_member_specs(members, model)):
+    for i, spec in enumerate(member_specs(members, model)):
         member = models.model(spec, f"jury member {i}")
         name = f"{i}:{spec or member.name}"
         built.append(
