@@ -60,6 +60,7 @@ for _name, _ref, _needs in (
     ("jury", "palaestra.agents.jury:jury_agent", True),
     ("escalate", "palaestra.agents.jury:escalate_agent", True),
     ("dylan", "palaestra.agents.dylan:dylan_agent", True),
+    ("flow", "palaestra.agents.flow:flow_agent", True),
     ("state", "palaestra.agents.state:state_agent", True),
     ("gullible", "palaestra.agents.victims:gullible_agent", False),
     ("careful", "palaestra.agents.victims:careful_agent", False),

@@ -30,7 +30,7 @@ from typing import Any
 
 from palaestra.agents.base import agent_needs_model, memory_bank
 from palaestra.agents.jury import Jury, TieBreak, member_specs
-from palaestra.agents.strategy import Members, build_inner, close_agent
+from palaestra.agents.strategy import Members, build_inner, close_agent, close_all
 from palaestra.env import Env, make
 from palaestra.errors import UsageError
 from palaestra.models.base import GenerateConfig, Model
@@ -165,11 +165,7 @@ class Dylan:
         return trace
 
     async def aclose(self) -> None:
-        try:
-            for _, _, agent in self.pool:
-                await close_agent(agent)
-        finally:
-            await self.models.aclose()
+        await close_all([agent for _, _, agent in self.pool], self.models)
 
     # ---- calibration ---------------------------------------------------------------------------
     def key(self, i: int, difficulty: int) -> str:

@@ -39,7 +39,7 @@ from palaestra.agents.strategy import (
     build_inner,
     canonical,
     clip,
-    close_agent,
+    close_all,
     render_action,
     retract,
 )
@@ -148,12 +148,7 @@ class Jury:
         return trace
 
     async def aclose(self) -> None:
-        try:
-            for _, member in self.members:
-                await close_agent(member)
-        finally:
-            if self.models is not None:
-                await self.models.aclose()
+        await close_all([member for _, member in self.members], self.models)
 
 
 def member_specs(members: Any, model: Model | None) -> list[str | None]:

@@ -15,6 +15,7 @@ canonical form of an action that votes compare (:func:`canonical`) and short tex
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from palaestra.agents.base import make_agent, run_model_options
@@ -178,6 +179,16 @@ async def close_agent(agent: Agent) -> None:
         await aclose()
 
 
+async def close_all(agents: Iterable[Agent], members: Members | None) -> None:
+    """Close ``agents``, then the models ``members`` built, even if an agent's close fails."""
+    try:
+        for agent in agents:
+            await close_agent(agent)
+    finally:
+        if members is not None:
+            await members.aclose()
+
+
 class Wrapper:
     """Base of a strategy around one inner agent: resets and closes it, and hands over the trace of
     the last decision (``self.trace``) with the inner agent's own under ``"inner"``."""
@@ -206,8 +217,4 @@ class Wrapper:
         return trace
 
     async def aclose(self) -> None:
-        try:
-            await close_agent(self.inner)
-        finally:
-            if self.members is not None:
-                await self.members.aclose()
+        await close_all([self.inner], self.members)
