@@ -116,12 +116,15 @@ async def test_an_agent_asked_late_first_reads_the_steps_it_missed(tmp_path: Pat
         "    action = await step.act('tools')\n"
         "    if step.index == 2:\n"
         "        await step.act('react')\n"
+        "        await step.act('react', note='Once more.')\n"
         "    return action\n"
     )
     model = Bisector()
     rec = await _episode(f"{program}:late", model, max_steps=3)
     react_prompts = [m for has_tools, m in model.prompts if not has_tools]
-    assert len(react_prompts) == 1
+    assert len(react_prompts) == 2
+    # asked again: its first reply taken back, the note added, nothing else
+    assert react_prompts[1][:-1] == react_prompts[0] and react_prompts[1][-1].content == "Once more."
     said = "\n".join(m.content for m in react_prompts[0])
     first, second = (s.action.tool_calls[0].arguments["number"] for s in rec.steps[:2])
     assert f"{first} is too" in said and f"{second} is too" in said  # both earlier steps' feedback

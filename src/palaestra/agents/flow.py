@@ -9,7 +9,8 @@ function, once per step of the episode; it takes a :class:`FlowStep` and returns
 - ``await step.act(inner="tools", model="model", note="") -> Message``: agent ``inner`` (any action
   format) on role ``model``'s model proposes an action for this step's observation, ``note`` added
   to what it reads. Each (inner, model) pair is one agent for the whole episode; one that was not
-  asked at earlier steps reads what it missed (observations and the actions taken) first;
+  asked at earlier steps reads what it missed (observations and the actions taken) first; one asked
+  twice in a step takes its first proposal back and reads only the new note;
 - ``step.call(tool, **arguments) -> Message``: the action that calls ``tool`` directly;
 - ``step.vote(proposals) -> Message``: the action most proposals agree on (canonical tool calls; a
   tie goes to the earliest).
@@ -41,6 +42,7 @@ from palaestra.agents.strategy import (
     goal_text,
     render_action,
     render_step,
+    retract,
     with_note,
 )
 from palaestra.env import Env
@@ -85,7 +87,11 @@ class FlowStep:
     async def act(self, inner: str = "tools", model: str = RUN_MODEL, note: str = "") -> Message:
         """Agent ``inner`` on role ``model``'s model: its action for this step, ``note`` added."""
         agent, seen = await self._flow.agent(inner, model)
-        observation = self._flow.catch_up(seen, self.observation)
+        if seen == self.index:  # asked again this step: its proposal is taken back, it answers anew
+            retract(agent)
+            observation = self.observation.model_copy(update={"messages": []})
+        else:
+            observation = self._flow.catch_up(seen, self.observation)
         message = await agent.act(with_note(observation, note))
         agent_trace(agent)  # the program's trace says what each agent proposed
         self._flow.seen[(inner, model)] = self.index
