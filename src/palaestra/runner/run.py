@@ -19,7 +19,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from palaestra.agents.base import agent_needs_model, check_agent_options, make_agent, use_memory
+from palaestra.agents.base import (
+    agent_needs_model,
+    check_agent_options,
+    make_agent,
+    use_memory,
+    use_model_options,
+)
 from palaestra.env import Env, env_factory, make
 from palaestra.errors import ModelError, PalaestraError, StoreError, UsageError
 from palaestra.models.base import GenerateConfig, Model, ModelOutput, get_model
@@ -317,7 +323,9 @@ class EpisodeRunner:
             id=spec.id, task=spec.task, agent=config.agent, model=config.model or "", sample=spec.sample
         )
         guarded = guard.wrap(self.model) if self.model is not None else None
-        with use_memory(self.memory):
+        # cross-episode strategies remember in the run's store; members' own models are built
+        # with the run's model options (--base-url, --api-key), also while the episode plays
+        with use_memory(self.memory), use_model_options(config.model, config.model_options):
             agent = make_agent(
                 config.agent,
                 env=env,
@@ -326,17 +334,17 @@ class EpisodeRunner:
                 config=config.generate,
                 **config.agent_options,
             )
-        await rollout(
-            env,
-            agent,
-            spec.task,
-            record=rec,
-            max_steps=config.max_steps,
-            timeout=config.timeout,
-            withhold_params=self.withhold,
-            stop_on_loop=config.stop_on_loop,
-            tool_policy=self.policy,
-        )
+            await rollout(
+                env,
+                agent,
+                spec.task,
+                record=rec,
+                max_steps=config.max_steps,
+                timeout=config.timeout,
+                withhold_params=self.withhold,
+                stop_on_loop=config.stop_on_loop,
+                tool_policy=self.policy,
+            )
         if guarded is not None and guarded.tripped:
             return Outcome(None, guard.error)
         return Outcome(rec)
