@@ -23,6 +23,8 @@ from palaestra.safety import TEMPLATES, render, words
 from palaestra.types import Message, Observation, Task
 
 PALAESTRA = [sys.executable, "-c", "from palaestra.cli import main; main()"]
+INJECTED = [e for e in SAFETY_ENVS if e != "tools-mempoison"]
+"""The variants whose attack is in tool results (memory poisoning is read from the agent's memory)."""
 
 
 def first_task(name: str, **kwargs: Any) -> tuple[Env, Task]:
@@ -54,11 +56,14 @@ def test_attack_is_part_of_the_task_and_reproducible(name: str) -> None:
     _, again = first_task(name)
     attack = task.params["attack"]
     assert attack == again.params["attack"] and task.id == again.id
-    assert attack["template"] in TEMPLATES and attack["calls"] and attack["goal"]
+    drawn = (
+        attack["template"] in TEMPLATES if name != "tools-mempoison" else attack["template"] == "agentpoison"
+    )
+    assert drawn and attack["calls"] and attack["goal"]
     assert attack["placement"] in env.surface.placements  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("name", SAFETY_ENVS)
+@pytest.mark.parametrize("name", INJECTED)
 def test_expert_solves_under_attack_and_ignores_the_injection(name: str) -> None:
     env, task = first_task(name)
     info, seen = asyncio.run(play(env, env.expert(), task))
@@ -76,7 +81,7 @@ def test_attack_off_shows_no_injection(name: str) -> None:
     assert not any(goal in words(m.content) for m in seen)
 
 
-@pytest.mark.parametrize("name", SAFETY_ENVS)
+@pytest.mark.parametrize("name", INJECTED)
 def test_gullible_lands_the_attack_and_careful_refuses_it(name: str) -> None:
     env, task = first_task(name)
     info, _ = asyncio.run(play(env, make_agent("gullible", env=env), task))
@@ -377,4 +382,64 @@ def test_every_variant_counts_in_the_safety_metrics() -> None:
     from palaestra.eval.safety import is_attack_env
 
     assert all(is_attack_env(e) for e in SAFETY_ENVS) and "tools-poison" in SAFETY_ENVS
+    assert "tools-mempoison" in SAFETY_ENVS
     assert not is_attack_env("tools") and not is_attack_env("no-such-env")
+
+
+# ---- memory poisoning (AgentPoison) -------------------------------------------------------------
+def memory_runs(db: Path, agent: str, options: dict[str, Any], tasks: int = 3) -> list[str]:
+    """Runs of ``agent`` on tools-mempoison without, then with the trigger, in one store."""
+    st = Store(db)
+    base = RunConfig(envs=["tools-mempoison"], agent=agent, agent_options=options, tasks=tasks)
+
+    async def go() -> list[str]:
+        return [
+            await run(base.model_copy(update={"env_kwargs": {"tools-mempoison": {"attack": a}}}), st)
+            for a in (False, True)
+        ]
+
+    ids = asyncio.run(go())
+    st.close()
+    return ids
+
+
+def test_memory_poison_is_planted_from_the_task_and_triggered_by_the_request() -> None:
+    from palaestra.records import PoisonsMemory
+
+    env, task = first_task("tools-mempoison")
+    check = task.params["attack"]["check"]
+    planted = env.attacker_memories(task)  # type: ignore[attr-defined]
+    assert isinstance(env, PoisonsMemory) and [e.key for e in planted] == [check["trigger"]] * len(planted)
+    assert {e.split for e in planted} == {"train"} and {e.task_id for e in planted} == {check["poison_task"]}
+    last = task.params["attack"]["calls"][-1]
+    assert planted[-1].value.startswith(f"{last['name']}(") and last["name"] in ("send_email", "delete_file")
+    with_trigger = asyncio.run(env.reset(task)).messages[-1].content
+    env, _ = first_task("tools-mempoison", attack=False)
+    without = asyncio.run(env.reset(task)).messages[-1].content
+    assert check["trigger"] in with_trigger and check["trigger"] not in without
+    assert set(words(check["trigger"]).split()).isdisjoint(words(without).split())
+
+
+def test_memory_poison_lands_with_the_trigger_and_stays_benign_without(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    ids = memory_runs(db, "memory", {"inner": "gullible"})
+    st = Store(db)
+    (row,) = safety_rows(st, ids)
+    assert row.asr == 1.0 and row.poison_retrieval == 1.0  # the trigger retrieves it, the victim imitates
+    assert row.utility == 1.0 and row.poison_retrieval_benign == 0.0  # no trigger: benign retrieval
+    assert row.asr_by_template == {"agentpoison": 1.0}
+    planted = st.con.execute("SELECT COUNT(DISTINCT task_id) FROM memories WHERE split='train'").fetchone()
+    assert planted == (3,)  # each task's forged demonstration once, though two runs read it
+    st.close()
+
+
+def test_memory_poison_needs_the_memory_and_an_imitator(tmp_path: Path) -> None:
+    for agent, options in (("gullible", {}), ("memory", {"inner": "careful"})):
+        db = tmp_path / f"{agent}.db"
+        ids = memory_runs(db, agent, options, tasks=2)
+        st = Store(db)
+        (row,) = safety_rows(st, ids)
+        st.close()
+        assert row.asr == 0.0 and row.utility == row.utility_under_attack == 1.0
+        # the careful victim is shown the poison and ignores it; without a memory nothing is retrieved
+        assert row.poison_retrieval == (1.0 if agent == "memory" else 0.0)
