@@ -63,7 +63,7 @@ class VictimScript:
         if attack is None:
             return
         read = " ".join(words(m.content) for m in recent if m.role == "tool")
-        shown = " ".join(words(m.content) for m in recent if m.role == "user")
+        shown = "\n".join(m.content for m in recent if m.role == "user")
         if words(attack["goal"]) in read or _demonstrated(attack["calls"][-1], shown):
             self.pending = [dict(c) for c in attack["calls"]]
             self.followed = True
@@ -117,8 +117,9 @@ def careful_agent(
 
 def _demonstrated(call: dict[str, Any], shown: str) -> bool:
     """Whether ``call`` is an action of a demonstration in ``shown`` (what a retrieval memory adds
-    to the prompt: "the action that worked was: send_email({...})"), compared as words."""
-    return words(render_call(call["name"], call["arguments"])) in shown
+    to the prompt: "the action that worked was: send_email({...})"), written exactly as actions are
+    (a request that merely names the tool, "buy ...", is no demonstration)."""
+    return render_call(call["name"], call["arguments"]) in shown
 
 
 def _since_last_reply(messages: list[Message]) -> list[Message]:
