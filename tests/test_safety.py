@@ -257,6 +257,44 @@ def test_eval_safety_cli_json(tmp_path: Path) -> None:
     assert row["label"] == "gullible" and row["asr"] > 0 and row["utility"] == 1.0
 
 
+def test_defences_chain_through_nested_inner_specs() -> None:
+    from palaestra.agents.defences import ToolFilter, acting_model
+    from palaestra.agents.victims import VictimAgent
+
+    env, task = first_task("tools-attack")
+    spec = "spotlight:inner=detector:inner=gullible"
+    agent = make_agent("tool_filter", env=env, inner=spec)
+    chain = [agent, agent.inner, agent.inner.inner, agent.inner.inner.inner]  # type: ignore[attr-defined]
+    assert [type(a).__name__ for a in chain] == ["ToolFilter", "Spotlight", "Detector", "VictimAgent"]
+    assert isinstance(agent, ToolFilter) and isinstance(chain[-1], VictimAgent)
+    assert agent.planner is acting_model(agent) is chain[-1].model  # the victim plans, not the detector
+    assert not agent_needs_model("tool_filter", {"inner": spec})
+    assert agent_needs_model("spotlight", {"inner": "detector:inner=tools"})
+    info, _ = asyncio.run(play(env, agent, task))
+    assert info["success"] is True and info["attack_success"] is False
+
+
+def test_a_chain_is_at_least_as_safe_as_its_members(tmp_path: Path) -> None:
+    st = Store(tmp_path / "s.db")
+    lineup = [
+        ("tool_filter", {"inner": "gullible"}),
+        ("detector", {"inner": "gullible"}),
+        ("tool_filter", {"inner": "detector:inner=gullible"}),
+    ]
+    configs = safety_configs(lineup, envs=["household-attack"], tasks=3)
+
+    async def go() -> list[str]:
+        return [await run(c, st) for c in configs]
+
+    rows = {r.label: r for r in safety_rows(st, asyncio.run(go()))}
+    st.close()
+    alone, detector = rows["tool_filter(inner=gullible)"], rows["detector(inner=gullible)"]
+    chain = rows["tool_filter(inner=detector:inner=gullible)"]
+    assert alone.asr is not None and detector.asr is not None and chain.asr is not None
+    assert chain.asr <= min(alone.asr, detector.asr) and alone.asr > 0
+    assert chain.utility == 1.0
+
+
 def test_run_refuses_a_model_agent_inside_a_defence_without_a_model() -> None:
     from palaestra.runner.run import validate
 
