@@ -132,7 +132,10 @@ def test_wrappers_need_a_model_exactly_when_their_inner_agent_does() -> None:
     assert agent_needs_model("detector", {"inner": "tools"}) is True
     assert agent_needs_model("sandwich") is True  # inner defaults to tools
     env, _ = first_task("tools-attack")
-    with pytest.raises(UsageError, match="wraps an agent, not another defence"):
+    # a chain (brief #22 lifted the refusal of a defence inside a defence): sandwich's own inner is
+    # the default tools agent, which needs a model
+    assert agent_needs_model("spotlight", {"inner": "sandwich"}) is True
+    with pytest.raises(UsageError, match="'tools' needs a model"):
         make_agent("spotlight", env=env, inner="sandwich")
 
 
