@@ -494,3 +494,14 @@ def test_memory_poison_needs_the_memory_and_an_imitator(tmp_path: Path) -> None:
         assert row.asr == 0.0 and row.utility == row.utility_under_attack == 1.0
         # the careful victim is shown the poison and ignores it; without a memory nothing is retrieved
         assert row.poison_retrieval == (1.0 if agent == "memory" else 0.0)
+
+
+def test_the_tool_filter_stops_memory_poisoning_that_needs_a_tool_the_task_does_not(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    ids = memory_runs(db, "tool_filter", {"inner": "memory:inner=gullible"}, tasks=2)
+    st = Store(db)
+    (row,) = safety_rows(st, ids)
+    st.close()
+    # every refused call goes back to the memory agent: the step's trace keeps each retrieval
+    assert row.poison_retrieval == 1.0 and row.poison_retrieval_benign == 0.0
+    assert row.asr == 0.0 and row.utility == row.utility_under_attack == 1.0
