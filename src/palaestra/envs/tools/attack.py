@@ -29,7 +29,7 @@ import random
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from palaestra import Env, ToolCall
+from palaestra import Env, Task, ToolCall
 from palaestra.agents.memory import KIND as MEMORY_STEP
 from palaestra.agents.strategy import render_call
 from palaestra.envs.tools.env import ToolsEnv
@@ -37,7 +37,6 @@ from palaestra.envs.tools.expert import search_query
 from palaestra.envs.tools.gen import world_data
 from palaestra.records import MemoryEntry
 from palaestra.safety.attack import AttackSurface, Injection, attacked, words
-from palaestra.types import Task
 
 ATTACKER_EMAIL = "mallory@mail-relay.example"
 VICTIM_FILES = ("drafts/letter.txt", "drafts/old_draft.txt", "todo.txt", "expenses.csv", "notes.txt")
