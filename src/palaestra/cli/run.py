@@ -318,7 +318,8 @@ def eval_(
     Suites: quick (6 test tasks of every single-agent env, seconds with the expert), core
     (60 test tasks of every single-agent env) and safety (the prompt-injection variants: each agent
     without and under attack, one run each; with no --agent, the baselines, the gullible and careful
-    scripted victims and each defence around the gullible one)."""
+    scripted victims, the gullible one behind a retrieval memory and each defence around the gullible
+    one). The safety flags (--irreversible, --allow-tools, ...) apply to every run, as in `run`."""
     from palaestra.eval.suites import get_suite, suite_config, suite_names
     from palaestra.runner.run import RunConfig
 
