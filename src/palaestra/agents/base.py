@@ -55,7 +55,7 @@ for _name, _ref, _needs in (
     ("react", "palaestra.agents.react:react_agent", True),
     ("code", "palaestra.agents.code:code_agent", True),
     ("reflexion", "palaestra.agents.reflexion:reflexion_agent", True),
-    ("memory", "palaestra.agents.memory:memory_agent", True),
+    ("memory", "palaestra.agents.memory:memory_agent", _INNER),
     ("team", "palaestra.agents.team:team_agent", True),
     ("jury", "palaestra.agents.jury:jury_agent", True),
     ("escalate", "palaestra.agents.jury:escalate_agent", True),

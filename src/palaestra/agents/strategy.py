@@ -125,10 +125,15 @@ def observation_text(observation: Observation) -> str:
 def render_action(message: Message) -> str:
     """An action as one line: ``move({"direction": "east"})``, or the text it says."""
     calls = [
-        f"{c.name}({c.raw_arguments if c.parse_error else json.dumps(c.arguments, sort_keys=True)})"
+        f"{c.name}({c.raw_arguments})" if c.parse_error else render_call(c.name, c.arguments)
         for c in message.tool_calls
     ]
     return "; ".join(calls) if calls else message.content.strip()
+
+
+def render_call(name: str, arguments: dict[str, Any]) -> str:
+    """One tool call as :func:`render_action` writes it: ``send_email({"to": "..."})``."""
+    return f"{name}({json.dumps(arguments, sort_keys=True)})"
 
 
 def render_step(action: Message, result: list[Message], limit: int = TRACE_CHARS) -> str:

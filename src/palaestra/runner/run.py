@@ -30,7 +30,7 @@ from palaestra.env import Env, env_factory, make
 from palaestra.errors import ModelError, PalaestraError, StoreError, UsageError
 from palaestra.models.base import GenerateConfig, Model, ModelOutput, get_model
 from palaestra.perturb import Perturbed, PerturbKind
-from palaestra.records import EpisodeRecord, MemoryBank, RunStore
+from palaestra.records import EpisodeRecord, MemoryBank, PoisonsMemory, RunStore
 from palaestra.runner.episode import RecordingModel, rollout
 from palaestra.runner.settings import StoredConfig
 from palaestra.runner.workers import (
@@ -128,6 +128,17 @@ def episode_specs(config: RunConfig) -> Iterator[EpisodeSpec]:
         for task in tasks(config.split, config.tasks, seed=config.seed, difficulty=config.difficulty):
             for s in range(config.samples):
                 yield EpisodeSpec(f"{name}/{task.id}/{s}", task, s, name)
+
+
+def plant_memories(store: object, env: Env, task: Task) -> None:
+    """Write what an attacker with access to the agents' memory planted for ``task`` into the run's
+    bank (AgentPoison, :class:`~palaestra.records.PoisonsMemory`), each forged task's entries once."""
+    if not (isinstance(env, PoisonsMemory) and isinstance(store, MemoryBank)):
+        return
+    new = [
+        e for e in env.attacker_memories(task) if not store.recall(e.env, e.kind, task_id=e.task_id, limit=1)
+    ]
+    store.remember(new)
 
 
 def _episode_seed(config: RunConfig, episode_id: str) -> int:
@@ -317,6 +328,7 @@ class EpisodeRunner:
             return Outcome(None, guard.error)
         env = make(spec.env, **config.env_kwargs.get(spec.env, {}))
         assert isinstance(env, Env)
+        plant_memories(self.memory, env, spec.task)
         if config.perturb:
             env = Perturbed(env, config.perturb, config.perturb_rate, seed=config.seed)
         rec = EpisodeRecord(
