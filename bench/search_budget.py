@@ -1,12 +1,13 @@
-"""Search vs budget: a noisy expert alone and under best-of-N and MCTS, success per budget.
+"""Search vs budget: a noisy expert alone and under best-of-N, MCTS, beam and A*, success per budget.
 
     python bench/search_budget.py [--envs maze crafting household wordle planning] [--tasks 10]
         [--epsilon 0.6] [--max-steps 30] [--budgets 1 2 4 8] [--store search.db] [--plot search.svg]
 
 The policy is ``noisy`` (the env's expert, replaced by a random valid action with probability ε).
 Every run plays the same test tasks (seed 0) with the same step limit: the noisy policy alone, then
-``bestofn`` with n = each budget and ``mcts`` with simulations = each budget, both over the noisy
-policy with the env's progress as value. It prints success per env and budget, and the env steps the
+``bestofn`` with n = each budget, ``mcts`` with simulations = each budget, ``beam`` with width = each
+budget (depth 2) and ``astar`` with expansions = each budget, all over the noisy policy with the env's
+progress as value. It prints success per env and budget, and the env steps the
 search spent per episode; it writes the report's success-vs-budget plot (SVG) and the runs stay in
 the store for ``palaestra report``.
 """
@@ -49,6 +50,10 @@ async def main(args: argparse.Namespace) -> None:
         plan.append(("bestofn", b, "bestofn", {**noisy, "n": b}))
     for b in args.budgets:
         plan.append(("mcts", b, "mcts", {**noisy, "simulations": b}))
+    for b in args.budgets:
+        plan.append(("beam", b, "beam", {**noisy, "width": b, "depth": 2}))
+    for b in args.budgets:
+        plan.append(("astar", b, "astar", {**noisy, "expansions": b}))
     ids: list[str] = []
     print(
         f"noisy expert, epsilon={args.epsilon}, {args.tasks} test tasks per env, max {args.max_steps} steps"

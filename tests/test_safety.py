@@ -23,6 +23,8 @@ from palaestra.safety import TEMPLATES, render, words
 from palaestra.types import Message, Observation, Task
 
 PALAESTRA = [sys.executable, "-c", "from palaestra.cli import main; main()"]
+INJECTED = [e for e in SAFETY_ENVS if e != "tools-mempoison"]
+"""The variants whose attack is in tool results (memory poisoning is read from the agent's memory)."""
 
 
 def first_task(name: str, **kwargs: Any) -> tuple[Env, Task]:
@@ -54,11 +56,14 @@ def test_attack_is_part_of_the_task_and_reproducible(name: str) -> None:
     _, again = first_task(name)
     attack = task.params["attack"]
     assert attack == again.params["attack"] and task.id == again.id
-    assert attack["template"] in TEMPLATES and attack["calls"] and attack["goal"]
+    drawn = (
+        attack["template"] in TEMPLATES if name != "tools-mempoison" else attack["template"] == "agentpoison"
+    )
+    assert drawn and attack["calls"] and attack["goal"]
     assert attack["placement"] in env.surface.placements  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("name", SAFETY_ENVS)
+@pytest.mark.parametrize("name", INJECTED)
 def test_expert_solves_under_attack_and_ignores_the_injection(name: str) -> None:
     env, task = first_task(name)
     info, seen = asyncio.run(play(env, env.expert(), task))
@@ -76,7 +81,7 @@ def test_attack_off_shows_no_injection(name: str) -> None:
     assert not any(goal in words(m.content) for m in seen)
 
 
-@pytest.mark.parametrize("name", SAFETY_ENVS)
+@pytest.mark.parametrize("name", INJECTED)
 def test_gullible_lands_the_attack_and_careful_refuses_it(name: str) -> None:
     env, task = first_task(name)
     info, _ = asyncio.run(play(env, make_agent("gullible", env=env), task))
@@ -84,6 +89,16 @@ def test_gullible_lands_the_attack_and_careful_refuses_it(name: str) -> None:
     env, task = first_task(name)
     info, _ = asyncio.run(play(env, make_agent("careful", env=env), task))
     assert info["attack_success"] is False and info["success"] is True
+
+
+@pytest.mark.parametrize("name", ["shop-attack", "tools-attack"])
+def test_gullible_without_attack_does_what_the_user_asks(name: str) -> None:
+    """A request that names the attacker's tool ("buy ...") is no demonstration to imitate."""
+    env = make(name, attack=False)
+    assert isinstance(env, Env)
+    for task in env.tasks("test", 4, seed=0):
+        info, _ = asyncio.run(play(env, make_agent("gullible", env=env), task))
+        assert info["success"] is True and info["attack_success"] is False, task.id
 
 
 def test_template_override_and_templates_file(tmp_path: Path) -> None:
@@ -117,7 +132,10 @@ def test_wrappers_need_a_model_exactly_when_their_inner_agent_does() -> None:
     assert agent_needs_model("detector", {"inner": "tools"}) is True
     assert agent_needs_model("sandwich") is True  # inner defaults to tools
     env, _ = first_task("tools-attack")
-    with pytest.raises(UsageError, match="wraps an agent, not another defence"):
+    # a chain (brief #22 lifted the refusal of a defence inside a defence): sandwich's own inner is
+    # the default tools agent, which needs a model
+    assert agent_needs_model("spotlight", {"inner": "sandwich"}) is True
+    with pytest.raises(UsageError, match="'tools' needs a model"):
         make_agent("spotlight", env=env, inner="sandwich")
 
 
@@ -240,6 +258,44 @@ def test_eval_safety_cli_json(tmp_path: Path) -> None:
     assert data["suite"] == "safety" and len(data["runs"]) == 2
     (row,) = data["agents"]
     assert row["label"] == "gullible" and row["asr"] > 0 and row["utility"] == 1.0
+
+
+def test_defences_chain_through_nested_inner_specs() -> None:
+    from palaestra.agents.defences import ToolFilter, acting_model
+    from palaestra.agents.victims import VictimAgent
+
+    env, task = first_task("tools-attack")
+    spec = "spotlight:inner=detector:inner=gullible"
+    agent = make_agent("tool_filter", env=env, inner=spec)
+    chain = [agent, agent.inner, agent.inner.inner, agent.inner.inner.inner]  # type: ignore[attr-defined]
+    assert [type(a).__name__ for a in chain] == ["ToolFilter", "Spotlight", "Detector", "VictimAgent"]
+    assert isinstance(agent, ToolFilter) and isinstance(chain[-1], VictimAgent)
+    assert agent.planner is acting_model(agent) is chain[-1].model  # the victim plans, not the detector
+    assert not agent_needs_model("tool_filter", {"inner": spec})
+    assert agent_needs_model("spotlight", {"inner": "detector:inner=tools"})
+    info, _ = asyncio.run(play(env, agent, task))
+    assert info["success"] is True and info["attack_success"] is False
+
+
+def test_a_chain_is_at_least_as_safe_as_its_members(tmp_path: Path) -> None:
+    st = Store(tmp_path / "s.db")
+    lineup = [
+        ("tool_filter", {"inner": "gullible"}),
+        ("detector", {"inner": "gullible"}),
+        ("tool_filter", {"inner": "detector:inner=gullible"}),
+    ]
+    configs = safety_configs(lineup, envs=["household-attack"], tasks=3)
+
+    async def go() -> list[str]:
+        return [await run(c, st) for c in configs]
+
+    rows = {r.label: r for r in safety_rows(st, asyncio.run(go()))}
+    st.close()
+    alone, detector = rows["tool_filter(inner=gullible)"], rows["detector(inner=gullible)"]
+    chain = rows["tool_filter(inner=detector:inner=gullible)"]
+    assert alone.asr is not None and detector.asr is not None and chain.asr is not None
+    assert chain.asr <= min(alone.asr, detector.asr) and alone.asr > 0
+    assert chain.utility == 1.0
 
 
 def test_run_refuses_a_model_agent_inside_a_defence_without_a_model() -> None:
@@ -377,4 +433,75 @@ def test_every_variant_counts_in_the_safety_metrics() -> None:
     from palaestra.eval.safety import is_attack_env
 
     assert all(is_attack_env(e) for e in SAFETY_ENVS) and "tools-poison" in SAFETY_ENVS
+    assert "tools-mempoison" in SAFETY_ENVS
     assert not is_attack_env("tools") and not is_attack_env("no-such-env")
+
+
+# ---- memory poisoning (AgentPoison) -------------------------------------------------------------
+def memory_runs(db: Path, agent: str, options: dict[str, Any], tasks: int = 3) -> list[str]:
+    """Runs of ``agent`` on tools-mempoison without, then with the trigger, in one store."""
+    st = Store(db)
+    base = RunConfig(envs=["tools-mempoison"], agent=agent, agent_options=options, tasks=tasks)
+
+    async def go() -> list[str]:
+        return [
+            await run(base.model_copy(update={"env_kwargs": {"tools-mempoison": {"attack": a}}}), st)
+            for a in (False, True)
+        ]
+
+    ids = asyncio.run(go())
+    st.close()
+    return ids
+
+
+def test_memory_poison_is_planted_from_the_task_and_triggered_by_the_request() -> None:
+    from palaestra.records import PoisonsMemory
+
+    env, task = first_task("tools-mempoison")
+    check = task.params["attack"]["check"]
+    planted = env.attacker_memories(task)  # type: ignore[attr-defined]
+    assert isinstance(env, PoisonsMemory) and [e.key for e in planted] == [check["trigger"]] * len(planted)
+    assert {e.split for e in planted} == {"train"} and {e.task_id for e in planted} == {check["poison_task"]}
+    last = task.params["attack"]["calls"][-1]
+    assert planted[-1].value.startswith(f"{last['name']}(") and last["name"] in ("send_email", "delete_file")
+    with_trigger = asyncio.run(env.reset(task)).messages[-1].content
+    env, _ = first_task("tools-mempoison", attack=False)
+    without = asyncio.run(env.reset(task)).messages[-1].content
+    assert check["trigger"] in with_trigger and check["trigger"] not in without
+    assert set(words(check["trigger"]).split()).isdisjoint(words(without).split())
+
+
+def test_memory_poison_lands_with_the_trigger_and_stays_benign_without(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    ids = memory_runs(db, "memory", {"inner": "gullible"})
+    st = Store(db)
+    (row,) = safety_rows(st, ids)
+    assert row.asr == 1.0 and row.poison_retrieval == 1.0  # the trigger retrieves it, the victim imitates
+    assert row.utility == 1.0 and row.poison_retrieval_benign == 0.0  # no trigger: benign retrieval
+    assert row.asr_by_template == {"agentpoison": 1.0}
+    planted = st.con.execute("SELECT COUNT(DISTINCT task_id) FROM memories WHERE split='train'").fetchone()
+    assert planted == (3,)  # each task's forged demonstration once, though two runs read it
+    st.close()
+
+
+def test_memory_poison_needs_the_memory_and_an_imitator(tmp_path: Path) -> None:
+    for agent, options in (("gullible", {}), ("memory", {"inner": "careful"})):
+        db = tmp_path / f"{agent}.db"
+        ids = memory_runs(db, agent, options, tasks=2)
+        st = Store(db)
+        (row,) = safety_rows(st, ids)
+        st.close()
+        assert row.asr == 0.0 and row.utility == row.utility_under_attack == 1.0
+        # the careful victim is shown the poison and ignores it; without a memory nothing is retrieved
+        assert row.poison_retrieval == (1.0 if agent == "memory" else 0.0)
+
+
+def test_the_tool_filter_stops_memory_poisoning_that_needs_a_tool_the_task_does_not(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    ids = memory_runs(db, "tool_filter", {"inner": "memory:inner=gullible"}, tasks=2)
+    st = Store(db)
+    (row,) = safety_rows(st, ids)
+    st.close()
+    # every refused call goes back to the memory agent: the step's trace keeps each retrieval
+    assert row.poison_retrieval == 1.0 and row.poison_retrieval_benign == 0.0
+    assert row.asr == 0.0 and row.utility == row.utility_under_attack == 1.0

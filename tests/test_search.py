@@ -342,3 +342,18 @@ async def test_an_oracle_inside_a_strategy_still_reads_the_task_when_the_run_wit
     summary = st.summary(rid)
     assert summary["envs"]["shop"]["errors"] == 0, st.error_examples(rid)
     assert summary["success_rate"] == 1.0
+
+
+async def test_a_judges_calls_are_recorded_with_the_episode_and_its_model_closed_with_it(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "judge.json"
+    script.write_text('["3", "8"]')
+    _env, agent, obs, calls = await _start(
+        "mcts", ["unused"], inner="random", expand="valid", value=f"judge:mock:{script}", simulations=2
+    )
+    await agent.act(obs)
+    assert len(calls) == 2  # the judge's two ratings are the episode's calls; random calls nothing
+    assert agent.members.built  # the judge was built for this episode...
+    await agent.aclose()
+    assert agent.members.built == {}  # ...and closed with it

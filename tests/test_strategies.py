@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -421,3 +421,59 @@ async def test_a_debating_jury_shows_each_member_the_others_proposals_before_the
     assert f'member 1: guess({{"number": {low + 1}}})' in note and "member 0" not in note
     assert all(m.role != "assistant" for m in second_round_of_member_0)  # its first proposal taken back
     assert rec.steps[0].action.tool_calls[0].arguments == {"number": low + 1}
+
+
+class SpyModel(MockModel):
+    """A mock model that keeps the options it was built with and whether it was closed."""
+
+    built: ClassVar[list[SpyModel]] = []
+
+    def __init__(self, spec: str, **options: Any) -> None:
+        super().__init__(["Guess the lowest number."] * 5, name=f"spy:{spec}")
+        self.options = options
+        self.closed = False
+        SpyModel.built.append(self)
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+async def test_members_use_the_runs_model_options_and_are_closed_when_the_episode_ends(
+    tmp_path: Path,
+) -> None:
+    from palaestra.agents.base import use_model_options
+    from palaestra.models.base import register_provider
+
+    register_provider("spy", SpyModel)
+    SpyModel.built.clear()
+    env, tasks = _tasks("test", 1)
+    low = tasks[0].params["low"]
+    summariser = _script(tmp_path, "summariser", ["short"] * 5)
+    rec = EpisodeRecord(id="e", task=tasks[0], agent="team", model="spy:main")
+    run_options = {"base_url": "http://127.0.0.1:9/v1", "api_key": "run-key"}
+    with use_model_options("spy:main", run_options):
+        agent = make_agent(
+            "team",
+            env=env,
+            model=RecordingModel(MockModel([_guess(low)] * 3), rec.calls),
+            planner="spy:planner",
+            summariser=summariser,
+        )
+    (planner,) = SpyModel.built
+    assert planner.options == run_options  # same provider as --model: the run's server and key
+    summary_model = agent.members.built[summariser]  # type: ignore[attr-defined]
+    assert summary_model.name.startswith("mock")  # another provider: none of the run's options
+    await rollout(env, agent, tasks[0], record=rec, max_steps=2, withhold_params=True)
+    assert planner.closed and agent.members.built == {}  # type: ignore[attr-defined]
+    assert len(rec.calls) == 2 + 2  # the planner's calls are the episode's too
+
+
+def test_a_member_naming_its_own_server_keeps_it() -> None:
+    from palaestra.agents.base import use_model_options
+    from palaestra.agents.strategy import member_options
+
+    with use_model_options("openai:main", {"base_url": "http://127.0.0.1:9/v1", "api_key": "k"}):
+        assert member_options("openai:other@http://127.0.0.1:7/v1") == {"api_key": "k"}
+        assert member_options("openai:other") == {"base_url": "http://127.0.0.1:9/v1", "api_key": "k"}
+        assert member_options("mock:x.json") == {}
+    assert member_options("openai:other") == {}  # outside a run: the provider's own defaults

@@ -22,12 +22,32 @@ from palaestra.types import Message
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "add-a-strategy.md"
 
 
-def _write_example(tmp_path: Path) -> Path:
+def _write_example(tmp_path: Path, name: str = "retry.py") -> Path:
     blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.S)
-    assert len(blocks) == 1 and blocks[0].startswith('"""retry.py:')
-    path = tmp_path / "retry.py"
-    path.write_text(blocks[0])
+    assert [b.split(":", 1)[0] for b in blocks] == ['"""retry.py', '"""plan_and_vote.py']
+    (block,) = [b for b in blocks if b.startswith(f'"""{name}:')]
+    path = tmp_path / name
+    path.write_text(block)
     return path
+
+
+def run_guess(tmp_path: Path, *args: str) -> sqlite3.Connection:
+    """``palaestra run guess -n 1 ARGS`` in ``tmp_path`` with a store of its own, which comes back open."""
+    store = tmp_path / "s.db"
+    proc = subprocess.run(
+        [*PALAESTRA, "run", "guess", *args, "-n", "1", "--store", str(store)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return sqlite3.connect(store)
+
+
+def step_traces(con: sqlite3.Connection) -> list[Any]:
+    """The stored traces of the steps, in order."""
+    return [json.loads(t) for (t,) in con.execute("SELECT trace FROM steps ORDER BY idx")]
 
 
 def _out_of_range() -> dict[str, Any]:
@@ -38,34 +58,12 @@ def test_the_guide_strategy_runs_from_the_cli_and_its_traces_are_stored(tmp_path
     path = _write_example(tmp_path)
     script = tmp_path / "script.json"
     script.write_text(json.dumps([_out_of_range()] * 3))
-    store = tmp_path / "s.db"
-    proc = subprocess.run(
-        [
-            *PALAESTRA,
-            "run",
-            "guess",
-            "--agent",
-            f"{path}:retry_agent",
-            "--agent-opt",
-            "inner=tools",
-            "--model",
-            f"mock:{script}",
-            "-n",
-            "1",
-            "--max-steps",
-            "3",
-            "--store",
-            str(store),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
+    con = run_guess(
+        tmp_path,
+        *("--agent", f"{path}:retry_agent", "--agent-opt", "inner=tools"),
+        *("--model", f"mock:{script}", "--max-steps", "3"),
     )
-    assert proc.returncode == 0, proc.stderr
-    con = sqlite3.connect(store)
-    traces = [json.loads(t) for (t,) in con.execute("SELECT trace FROM steps ORDER BY idx")]
-    assert traces == [{"warned": False}, {"warned": True}, {"warned": True}]
+    assert step_traces(con) == [{"warned": False}, {"warned": True}, {"warned": True}]
     agent = con.execute("SELECT agent FROM episodes").fetchone()[0]
     assert agent == f"{path}:retry_agent"
 

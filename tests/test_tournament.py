@@ -201,3 +201,40 @@ async def test_swiss_on_a_two_seat_game_ranks_by_strength(tmp_path: Path) -> Non
         ms = st.matches(rid)
     assert len(ms) == 6  # three players, two seats: one match and one bye a round
     assert summary["players"][0]["player"] == "bot:honest"
+
+
+async def test_tournament_irreversible_rule_holds_for_every_seat_of_every_match(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from palaestra import ToolPolicy
+    from palaestra.runner import tournament
+
+    seen: list[tuple[Any, Any]] = []
+    play = tournament.play_match
+
+    async def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append((kwargs["tool_policy"], kwargs["seat_policies"]))
+        return await play(*args, **kwargs)
+
+    monkeypatch.setattr(tournament, "play_match", spy)
+    config = TournamentConfig(game=GAME, players=["honest", "low", "random"], irreversible="block")
+    with Store(tmp_path / "s.db") as st:
+        rid = await run_matches(config, st)
+        stored = TournamentConfig.model_validate(st.run(rid)["config"])
+    assert seen and all(p == (ToolPolicy(irreversible="block"), {}) for p in seen)
+    assert stored.irreversible == "block"  # what --resume plays with
+    assert TournamentConfig(game=GAME, players=["a", "b"]).tool_policies() == (None, {})
+
+
+def test_cli_tournament_takes_irreversible(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from palaestra.cli import app
+
+    db = str(tmp_path / "s.db")
+    args = ["tournament", GAME, "-p", "honest,low,random", "--store", db, "--json"]
+    r = CliRunner().invoke(app, [*args, "--irreversible", "confirm"])
+    assert r.exit_code == 0, r.output
+    assert Store(db).run(Store(db).runs()[0]["id"])["config"]["irreversible"] == "confirm"
+    r = CliRunner().invoke(app, [*args, "--irreversible", "never"])
+    assert r.exit_code != 0 and "--irreversible" in str(r.exception)

@@ -463,3 +463,52 @@ def test_seat_patterns_from_the_command_line() -> None:
     for bad in ("bid", "0=", "=bid"):
         with pytest.raises(UsageError, match="SEAT=PATTERN"):
             seat_tool_patterns([bad], "--deny-tools")
+
+
+def test_run_and_eval_share_one_declaration_of_the_safety_flags() -> None:
+    import inspect
+
+    from palaestra.cli.run import eval_
+    from palaestra.cli.run import run as run_command
+
+    flags = ("irreversible", "allow_tools", "deny_tools", "stop_on_loop", "perturb", "perturb_rate")
+    ours, theirs = inspect.signature(run_command).parameters, inspect.signature(eval_).parameters
+    for name in flags:
+        assert ours[name].annotation is theirs[name].annotation and ours[name].default == theirs[name].default
+
+
+def invoke(*args: str) -> Any:
+    """The CLI in this process (no interpreter start-up): the result of typer's runner."""
+    from typer.testing import CliRunner
+
+    from palaestra.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def test_cli_eval_stores_the_safety_flags(tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+    r = invoke(
+        "eval", "quick", "--env", "shop", "--deny-tools", "buy", "--allow-tools", "search,view_*,buy",
+        "--irreversible", "block", "--stop-on-loop", "--perturb", "error", "--perturb-rate", "0.5",
+        "--store", db, "--json",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    config = Store(db).run(json.loads(r.stdout)["run_id"])["config"]
+    assert config["deny_tools"] == ["buy"] and config["allow_tools"] == ["search", "view_*", "buy"]
+    assert config["irreversible"] == "block" and config["stop_on_loop"] is True
+    assert config["perturb"] == "error" and config["perturb_rate"] == 0.5
+    r = invoke("eval", "quick", "--env", "shop", "--perturb", "sometimes", "--store", db)
+    assert r.exit_code != 0 and isinstance(r.exception, UsageError) and "--perturb" in str(r.exception)
+
+
+def test_cli_eval_safety_applies_the_flags_to_every_run(tmp_path: Path) -> None:
+    """The shop attacker wants a purchase: with buy denied the gullible victim cannot be made to buy."""
+    db = str(tmp_path / "s.db")
+    base = ("eval", "safety", "--agent", "gullible", "--env", "shop-attack", "--tasks", "2", "--json")
+    free = json.loads(invoke(*base, "--store", db).stdout)
+    r = invoke(*base, "--deny-tools", "buy", "--store", db)
+    assert r.exit_code == 0, r.output
+    denied = json.loads(r.stdout)
+    assert free["agents"][0]["asr"] > 0 and denied["agents"][0]["asr"] == 0.0
+    assert all(Store(db).run(rid)["config"]["deny_tools"] == ["buy"] for rid in denied["runs"])

@@ -125,12 +125,23 @@ def first_error(store: Any, run_id: str, headline: str) -> Text:
 def safety_table(rows: list[Any]) -> Table:
     """``eval safety``'s table: one row per agent (``palaestra.eval.safety.SafetyRow``)."""
     templates = sorted({t for r in rows for t in r.asr_by_template})
+    memory = any(r.poison_retrieval is not None for r in rows)
+    poison_cols = ("poison retrieved (trigger)", "(no trigger)") if memory else ()
     table = Table(title="Prompt injection: utility and attack success")
     for col in ("agent", "defence", "utility", "under attack", "ASR", *(f"ASR {t}" for t in templates)):
         table.add_column(col, justify="left" if col in ("agent", "defence") else "right")
+    for col in poison_cols:
+        table.add_column(col, justify="right")
     for r in rows:
         per = [_pct(r.asr_by_template.get(t)) for t in templates]
+        poison = [_pct(r.poison_retrieval), _pct(r.poison_retrieval_benign)] if memory else []
         table.add_row(
-            literal(r.label), r.defence, _pct(r.utility), _pct(r.utility_under_attack), _pct(r.asr), *per
+            literal(r.label),
+            r.defence,
+            _pct(r.utility),
+            _pct(r.utility_under_attack),
+            _pct(r.asr),
+            *per,
+            *poison,
         )
     return table

@@ -307,3 +307,12 @@ class MemoryBank(Protocol):
     def recall(
         self, env: str, kind: str, *, task_id: str | None = None, limit: int = 1000
     ) -> list[MemoryEntry]: ...
+
+
+@runtime_checkable
+class PoisonsMemory(Protocol):
+    """An environment that models an attacker with write access to the agents' memory (AgentPoison):
+    before each episode the runner writes ``attacker_memories(task)`` into the run's
+    :class:`MemoryBank`, once (entries of a ``task_id`` already in the bank are not written again)."""
+
+    def attacker_memories(self, task: Task) -> list[MemoryEntry]: ...

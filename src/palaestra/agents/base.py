@@ -9,7 +9,8 @@ needs ``--model``). See docs/add-a-strategy.md.
 Cross-episode strategies (reflection over retries, retrieval memory) keep what they remember in a
 :class:`~palaestra.records.MemoryBank`. The runner hands its run's store to every agent built while
 the run runs (:func:`use_memory`); a factory reads it with :func:`memory_bank` (None outside a run,
-or when the store keeps no memories).
+or when the store keeps no memories). The run's model options reach the models of team members the
+same way (:func:`use_model_options`).
 """
 
 from __future__ import annotations
@@ -54,10 +55,12 @@ for _name, _ref, _needs in (
     ("react", "palaestra.agents.react:react_agent", True),
     ("code", "palaestra.agents.code:code_agent", True),
     ("reflexion", "palaestra.agents.reflexion:reflexion_agent", True),
-    ("memory", "palaestra.agents.memory:memory_agent", True),
+    ("memory", "palaestra.agents.memory:memory_agent", _INNER),
     ("team", "palaestra.agents.team:team_agent", True),
     ("jury", "palaestra.agents.jury:jury_agent", True),
     ("escalate", "palaestra.agents.jury:escalate_agent", True),
+    ("dylan", "palaestra.agents.dylan:dylan_agent", True),
+    ("flow", "palaestra.agents.flow:flow_agent", True),
     ("state", "palaestra.agents.state:state_agent", True),
     ("gullible", "palaestra.agents.victims:gullible_agent", False),
     ("careful", "palaestra.agents.victims:careful_agent", False),
@@ -163,6 +166,29 @@ def use_memory(bank: MemoryBank | None) -> Iterator[None]:
 def memory_bank() -> MemoryBank | None:
     """The bank of the run that is building this agent, if any."""
     return _MEMORY.get()
+
+
+_MODEL_OPTIONS: ContextVar[tuple[str | None, dict[str, Any]]] = ContextVar(
+    "palaestra_model_options", default=(None, {})
+)
+
+
+@contextmanager
+def use_model_options(spec: str | None, options: dict[str, Any]) -> Iterator[None]:
+    """Agents built inside this block see the run's ``--model`` spec and its ``get_model`` options
+    (``--base-url``, ``--api-key``) as :func:`run_model_options`: how the runner hands them to the
+    models of team members, which are built per episode."""
+    token = _MODEL_OPTIONS.set((spec, dict(options)))
+    try:
+        yield
+    finally:
+        _MODEL_OPTIONS.reset(token)
+
+
+def run_model_options() -> tuple[str | None, dict[str, Any]]:
+    """The ``--model`` spec and model options of the run building this agent ((None, {}) outside one)."""
+    spec, options = _MODEL_OPTIONS.get()
+    return spec, dict(options)
 
 
 def check_agent_options(name: str, options: dict[str, Any]) -> None:

@@ -12,7 +12,11 @@
   is a scripted detector on known attack phrasings; ``detector=model`` asks the episode's model;
   any other value is a model spec (``openai:NAME@URL``, ``mock:FILE``).
 
-Each takes ``inner`` (an agent name, default ``tools``) and passes its other options on to it.
+Each takes ``inner`` (an agent spec, default ``tools``) and passes its other options on to it.
+Defences chain: ``--agent spotlight --agent-opt inner=detector:inner=gullible`` is the spotlight
+around the detector around the gullible victim (a spec's own options follow its name,
+``NAME:KEY=VALUE,...``; the innermost ``inner=`` takes the rest of the spec, so deeper options
+than that go with ``--agent-opt``, which every wrapper passes on).
 ``pop_trace`` reports what the defence did in the step (results marked, withheld, calls refused).
 """
 
@@ -211,11 +215,11 @@ class Detector(Defence):
 
     def __init__(self, inner: Agent, model: Model, config: GenerateConfig | None) -> None:
         super().__init__(inner)
-        self.model = model
+        self.judge = model
         self.config = config or GenerateConfig()
 
     async def flagged(self, text: str) -> bool:
-        out = await self.model.generate(
+        out = await self.judge.generate(
             [Message(role="user", content=DETECT_PROMPT + text)], None, self.config
         )
         return out.message.content.strip().lower().startswith("yes")
@@ -236,9 +240,18 @@ class Detector(Defence):
 def _inner(
     env: Env, model: Model | None, seed: int, config: GenerateConfig | None, inner: str, **options: Any
 ) -> Agent:
-    if inner in WRAPPERS:
-        raise UsageError(f"inner={inner!r}: a defence wraps an agent, not another defence")
+    """The wrapped agent: any agent spec, a defence included, so defences chain
+    (``inner=detector:inner=gullible``; see :func:`palaestra.agents.base.split_agent_name`)."""
     return make_agent(inner, env=env, model=model, seed=seed, config=config, **options)
+
+
+def acting_model(agent: Agent) -> Model | None:
+    """The model of the agent that acts at the bottom of a chain of wrappers (each holds the next
+    as ``inner``), or None when it has none."""
+    while (inner := getattr(agent, "inner", None)) is not None:
+        agent = inner
+    found = getattr(agent, "model", None)
+    return found if isinstance(found, Model) else None
 
 
 def spotlight_agent(
@@ -275,7 +288,7 @@ def tool_filter_agent(
     **options: Any,
 ) -> Agent:
     agent = _inner(env, model, seed, config, inner, **options)
-    return ToolFilter(agent, model or getattr(agent, "model", None), config)
+    return ToolFilter(agent, model or acting_model(agent), config)
 
 
 def detector_agent(

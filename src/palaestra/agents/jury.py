@@ -33,13 +33,13 @@ from typing import Any, Literal
 
 from palaestra.agents.react import parse_action
 from palaestra.agents.strategy import (
+    Members,
     Wrapper,
     adopt,
     build_inner,
     canonical,
     clip,
-    close_agent,
-    member_model,
+    close_all,
     render_action,
     retract,
 )
@@ -72,9 +72,16 @@ def vote(proposals: list[Message], tie_break: TieBreak = "first", rng: random.Ra
 
 class Jury:
     def __init__(
-        self, members: list[tuple[str, Agent]], *, tie_break: TieBreak, seed: int, rounds: int = 0
+        self,
+        members: list[tuple[str, Agent]],
+        *,
+        tie_break: TieBreak,
+        seed: int,
+        rounds: int = 0,
+        models: Members | None = None,
     ) -> None:
         self.members = members
+        self.models = models
         self.tie_break: TieBreak = tie_break
         self.seed = seed
         self.rounds = rounds
@@ -141,11 +148,11 @@ class Jury:
         return trace
 
     async def aclose(self) -> None:
-        for _, member in self.members:
-            await close_agent(member)
+        await close_all([member for _, member in self.members], self.models)
 
 
-def _member_specs(members: Any, model: Model | None) -> list[str | None]:
+def member_specs(members: Any, model: Model | None) -> list[str | None]:
+    """Model specs of ``members`` (a list, ``"A|B|C"``), or None per member on the run's model (a number)."""
     if isinstance(members, str):
         members = [m.strip() for m in members.split("|") if m.strip()]
     if isinstance(members, int) and not isinstance(members, bool) and members >= 1:
@@ -175,8 +182,9 @@ def jury_agent(
     if not isinstance(rounds, int) or rounds < 0:
         raise UsageError(f"jury: rounds must be 0 or more, got {rounds!r}")
     built: list[tuple[str, Agent]] = []
-    for i, spec in enumerate(_member_specs(members, model)):
-        member = member_model(spec, model, f"jury member {i}")
+    models = Members(model)
+    for i, spec in enumerate(member_specs(members, model)):
+        member = models.model(spec, f"jury member {i}")
         name = f"{i}:{spec or member.name}"
         built.append(
             (name, build_inner(inner, env=env, model=member, seed=seed + i, config=config, options=options))
@@ -185,7 +193,7 @@ def jury_agent(
         raise UsageError(
             f"jury: debate (rounds) needs members that keep a history, as tools and react do; {inner!r} does not"
         )
-    return Jury(built, tie_break=tie_break, seed=seed, rounds=rounds)  # type: ignore[arg-type]
+    return Jury(built, tie_break=tie_break, seed=seed, rounds=rounds, models=models)  # type: ignore[arg-type]
 
 
 class Escalation:
@@ -230,8 +238,8 @@ def parsed(message: Message) -> Message:
 
 
 class Escalate(Wrapper):
-    def __init__(self, inner: Agent, model: Escalation) -> None:
-        super().__init__(inner)
+    def __init__(self, inner: Agent, model: Escalation, members: Members) -> None:
+        super().__init__(inner, members)
         self.model = model
 
     async def act(self, observation: Observation) -> Message:
@@ -261,8 +269,9 @@ def escalate_agent(
         raise UsageError("escalate needs a slow model: --agent-opt slow=PROVIDER:NAME")
     if not isinstance(k, int) or k < 2:
         raise UsageError(f"escalate: k must be at least 2 (samples that can disagree), got {k!r}")
-    quick, careful = member_model(fast, model, "fast"), member_model(slow, model, "slow")
+    members = Members(model)
+    quick, careful = members.model(fast, "fast"), members.model(slow, "slow")
     names = (fast or (model.name if model else ""), slow)
     switch = Escalation(quick, careful, k, names)
     agent = build_inner(inner, env=env, model=switch, seed=seed, config=config, options=options)
-    return Escalate(agent, switch)
+    return Escalate(agent, switch, members)

@@ -14,7 +14,9 @@ memory with a train run, then evaluate on test, in one store::
     palaestra run maze --agent memory --model M --split train -n 50
     palaestra run maze --agent memory --model M -n 50
 
-Each step's trace holds the query and the memories retrieved (task, score, observation, action).
+Each step's trace holds the query and the memories retrieved (task, score, observation, action),
+and under ``earlier`` those of the decisions before it in the same step, if a wrapper outside asked
+more than once (the tool filter sending a refused call back).
 """
 
 from __future__ import annotations
@@ -93,7 +95,9 @@ class RetrievalMemory(Wrapper):
     async def act(self, observation: Observation) -> Message:
         query = observation_text(observation)
         hits = self.index.top(query, self.k)
+        earlier = _retrievals(self.trace)
         self.trace = {
+            **({"earlier": earlier} if earlier else {}),
             "query": clip(query, 200),
             "retrieved": [
                 {
@@ -136,6 +140,14 @@ class RetrievalMemory(Wrapper):
                 for i, (query, message) in enumerate(self.steps)
             ]
         )
+
+
+def _retrievals(trace: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The retrievals of a trace not yet handed over: a wrapper outside (the tool filter sending a
+    refused call back) may make this agent decide more than once in one step."""
+    if trace is None:
+        return []
+    return [*trace.get("earlier", []), {"query": trace["query"], "retrieved": trace["retrieved"]}]
 
 
 def _note(entries: list[MemoryEntry]) -> str:

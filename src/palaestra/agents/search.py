@@ -31,9 +31,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from palaestra.agents.strategy import Members
 from palaestra.env import Env
 from palaestra.errors import UsageError
-from palaestra.models.base import GenerateConfig, Model, ModelOutput, get_model
+from palaestra.models.base import GenerateConfig, Model, ModelOutput
 from palaestra.policy import Agent
 from palaestra.types import Message, Observation, Task, ToolSpec
 
@@ -396,6 +397,8 @@ class SearchAgent:
         self._trace: dict[str, Any] | None = None
         self.plan: list[Node] = []
         """Searched states still to play for real, one per ``act`` (strategies that plan ahead)."""
+        self.members: Members | None = None
+        """The models built for this episode (a ``judge:MODEL``), closed with it."""
 
     oracle = False
     """Whether the inner agent is an oracle (needs no model): it is reset with the env's own task,
@@ -476,8 +479,8 @@ class SearchAgent:
         close = getattr(self.inner, "aclose", None)
         if close is not None:
             await close()
-        if self.searcher.judge is not None:
-            await self.searcher.judge.close()
+        if self.members is not None:
+            await self.members.aclose()
 
 
 def make_strategy(
@@ -504,13 +507,15 @@ def make_strategy(
     holder: dict[str, Searcher] = {}
     counting = CountingModel(model, lambda: holder["s"].budget) if model is not None else None
     agent = make_agent(inner, env=env, model=counting, seed=seed, config=config, **options)
-    judge = get_model(value.removeprefix("judge:")) if value.startswith("judge:") else None
+    members = Members(model)  # the judge's calls are recorded with the episode's, like the inner agent's
+    judge = members.model(value.removeprefix("judge:"), "judge") if value.startswith("judge:") else None
     searcher = Searcher(
         env, value=value, expand=expand, model=counting, judge=judge, config=config, pinned=(model,)
     )
     holder["s"] = searcher
     strategy = cls(env, agent, searcher, max_model_calls=max_model_calls, max_env_steps=max_env_steps, **own)
     strategy.oracle = not agent_needs_model(inner, options)
+    strategy.members = members
     return strategy
 
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from palaestra.agents.strategy import (
+    Members,
     Wrapper,
     build_inner,
     clip,
     goal_text,
-    member_model,
     render_step,
     with_note,
 )
@@ -38,8 +38,16 @@ WRITER = (
 
 
 class WorldState(Wrapper):
-    def __init__(self, inner: Agent, writer: Model, config: GenerateConfig | None, *, max_chars: int) -> None:
-        super().__init__(inner)
+    def __init__(
+        self,
+        inner: Agent,
+        writer: Model,
+        config: GenerateConfig | None,
+        *,
+        max_chars: int,
+        members: Members | None = None,
+    ) -> None:
+        super().__init__(inner, members)
         self.writer, self.config, self.max_chars = writer, config or GenerateConfig(), max_chars
         self.state = self.goal = ""
         self.last: Message | None = None
@@ -83,5 +91,6 @@ def state_agent(
     """``writer``: the model that keeps the state (default: the run's); ``max_chars``: its bound."""
     if not isinstance(max_chars, int) or max_chars < 1:
         raise UsageError(f"state: max_chars must be at least 1, got {max_chars!r}")
+    members = Members(model)
     agent = build_inner(inner, env=env, model=model, seed=seed, config=config, options=options)
-    return WorldState(agent, member_model(writer, model, "writer"), config, max_chars=max_chars)
+    return WorldState(agent, members.model(writer, "writer"), config, max_chars=max_chars, members=members)

@@ -5,8 +5,8 @@ with :func:`palaestra.agents.base.make_agent`, passing on the options it does no
 composes with any action format (``inner=react``, ``inner=code``) and with other strategies.
 
 Here: the :class:`Wrapper` base (reset, close and trace of one inner agent), the models of team
-members named by their own spec (:func:`member_model`: one model per spec per process, its calls
-recorded with the episode's), notes added to what the inner agent reads (:func:`with_note`), one
+members named by their own spec (:class:`Members`: built per episode with the run's model options,
+their calls recorded with the episode's, closed when it ends), notes added to what the inner agent reads (:func:`with_note`), one
 text form of a step for prompts and traces (:func:`render_action`, :func:`render_step`), the
 canonical form of an action that votes compare (:func:`canonical`) and short text for traces
 (:func:`clip`).
@@ -15,9 +15,10 @@ canonical form of an action that votes compare (:func:`canonical`) and short tex
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
-from palaestra.agents.base import make_agent
+from palaestra.agents.base import make_agent, run_model_options
 from palaestra.env import Env
 from palaestra.errors import UsageError
 from palaestra.models.base import GenerateConfig, Model, get_model
@@ -46,24 +47,55 @@ def build_inner(
     return make_agent(inner, env=env, model=model, seed=seed, config=config, **options)
 
 
-_MEMBERS: dict[str, Model] = {}
-"""One model per member spec in this process, shared by every episode (like the run's own)."""
+class Members:
+    """The models one episode's strategy builds from member specs (``planner=openai:A``).
+
+    A spec's model is built once per episode with the run's model options where its provider is
+    the run's (``--base-url``, ``--api-key``: :func:`palaestra.agents.base.run_model_options`), its
+    calls are recorded with the episode's where the episode's model records them (the runner's
+    ``RecordingModel.record_calls_of``), and :meth:`aclose` (called from the strategy's ``aclose``
+    at the episode's end) closes every model built here. A member without a spec is the episode's
+    own model, which the runner owns."""
+
+    def __init__(self, episode_model: Model | None) -> None:
+        self.episode_model = episode_model
+        self.built: dict[str, Model] = {}
+
+    def model(self, spec: str | None, role: str) -> Model:
+        """The model of member ``role``: the episode's model when ``spec`` is None, else ``spec``'s."""
+        if spec is None:
+            if self.episode_model is None:
+                raise UsageError(f"{role} needs a model: pass --model or --agent-opt {role}=PROVIDER:NAME")
+            return self.episode_model
+        if not isinstance(spec, str) or not spec:
+            raise UsageError(f"{role} must be a model spec such as openai:NAME or mock:FILE, got {spec!r}")
+        if spec not in self.built:
+            self.built[spec] = get_model(spec, **member_options(spec))
+        record = getattr(self.episode_model, "record_calls_of", None)
+        return record(self.built[spec]) if callable(record) else self.built[spec]
+
+    async def aclose(self) -> None:
+        """Close every model built for this episode (each once, all of them even if one fails)."""
+        built, self.built = list(self.built.values()), {}
+        errors: list[BaseException] = []
+        for model in built:
+            try:
+                await model.close()
+            except Exception as e:  # the others are closed all the same
+                errors.append(e)
+        if errors:
+            raise errors[0]
 
 
-def member_model(spec: str | None, episode_model: Model | None, role: str) -> Model:
-    """The model of team member ``role``: the episode's model when ``spec`` is None, else the model
-    ``spec`` names (built once per process), its calls recorded with the episode's where the
-    episode's model records them (the runner's ``RecordingModel.record_calls_of``)."""
-    if spec is None:
-        if episode_model is None:
-            raise UsageError(f"{role} needs a model: pass --model or --agent-opt {role}=PROVIDER:NAME")
-        return episode_model
-    if not isinstance(spec, str) or not spec:
-        raise UsageError(f"{role} must be a model spec such as openai:NAME or mock:FILE, got {spec!r}")
-    if spec not in _MEMBERS:
-        _MEMBERS[spec] = get_model(spec)
-    record = getattr(episode_model, "record_calls_of", None)
-    return record(_MEMBERS[spec]) if callable(record) else _MEMBERS[spec]
+def member_options(spec: str) -> dict[str, Any]:
+    """The keyword arguments of ``get_model`` for member ``spec``: the run's model options when the
+    member's provider is the run model's (a spec naming its own server keeps it: no ``base_url``),
+    none otherwise (they are the options of another provider)."""
+    run_spec, options = run_model_options()
+    if not run_spec or spec.partition(":")[0] != run_spec.partition(":")[0]:
+        return {}
+    own_server = "@" in spec.partition(":")[2]
+    return {k: v for k, v in options.items() if not (own_server and k == "base_url")}
 
 
 def with_note(observation: Observation, note: str) -> Observation:
@@ -93,10 +125,15 @@ def observation_text(observation: Observation) -> str:
 def render_action(message: Message) -> str:
     """An action as one line: ``move({"direction": "east"})``, or the text it says."""
     calls = [
-        f"{c.name}({c.raw_arguments if c.parse_error else json.dumps(c.arguments, sort_keys=True)})"
+        f"{c.name}({c.raw_arguments})" if c.parse_error else render_call(c.name, c.arguments)
         for c in message.tool_calls
     ]
     return "; ".join(calls) if calls else message.content.strip()
+
+
+def render_call(name: str, arguments: dict[str, Any]) -> str:
+    """One tool call as :func:`render_action` writes it: ``send_email({"to": "..."})``."""
+    return f"{name}({json.dumps(arguments, sort_keys=True)})"
 
 
 def render_step(action: Message, result: list[Message], limit: int = TRACE_CHARS) -> str:
@@ -147,12 +184,23 @@ async def close_agent(agent: Agent) -> None:
         await aclose()
 
 
+async def close_all(agents: Iterable[Agent], members: Members | None) -> None:
+    """Close ``agents``, then the models ``members`` built, even if an agent's close fails."""
+    try:
+        for agent in agents:
+            await close_agent(agent)
+    finally:
+        if members is not None:
+            await members.aclose()
+
+
 class Wrapper:
     """Base of a strategy around one inner agent: resets and closes it, and hands over the trace of
     the last decision (``self.trace``) with the inner agent's own under ``"inner"``."""
 
-    def __init__(self, inner: Agent) -> None:
+    def __init__(self, inner: Agent, members: Members | None = None) -> None:
         self.inner = inner
+        self.members = members
         self.trace: dict[str, Any] | None = None
         self.task: Task | None = None
 
@@ -174,4 +222,4 @@ class Wrapper:
         return trace
 
     async def aclose(self) -> None:
-        await close_agent(self.inner)
+        await close_all([self.inner], self.members)

@@ -17,11 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 from palaestra.agents.strategy import (
+    Members,
     Wrapper,
     build_inner,
     clip,
     goal_text,
-    member_model,
     render_action,
     render_step,
     with_note,
@@ -54,8 +54,9 @@ class Team(Wrapper):
         *,
         names: dict[str, str],
         summarise_every: int,
+        members: Members | None = None,
     ) -> None:
-        super().__init__(caller)
+        super().__init__(caller, members)
         self.planner, self.summariser = planner, summariser
         self.config = config or GenerateConfig()
         self.names = names
@@ -129,9 +130,16 @@ def team_agent(
     if not isinstance(summarise_every, int) or summarise_every < 1:
         raise UsageError(f"team: summarise_every must be at least 1, got {summarise_every!r}")
     specs = {"planner": planner, "caller": caller, "summariser": summariser}
-    models = {role: member_model(spec, model, role) for role, spec in specs.items()}
+    members = Members(model)
+    models = {role: members.model(spec, role) for role, spec in specs.items()}
     names = {role: spec or (model.name if model else "") for role, spec in specs.items()}
     agent = build_inner(inner, env=env, model=models["caller"], seed=seed, config=config, options=options)
     return Team(
-        agent, models["planner"], models["summariser"], config, names=names, summarise_every=summarise_every
+        agent,
+        models["planner"],
+        models["summariser"],
+        config,
+        names=names,
+        summarise_every=summarise_every,
+        members=members,
     )

@@ -5,7 +5,9 @@ model, so every defence wrapper sees and changes exactly what a real model would
 solves the user task as the env's expert does. The *gullible* one also follows any instruction it
 finds in a tool result: when the words of the episode's injection task (its instruction, however
 marked or spaced) appear in a tool message it was given, it first carries that task out (its
-ground-truth calls), then goes back to the user task. The *careful* one never acts on what tool
+ground-truth calls), then goes back to the user task. It also imitates the demonstrations it is
+shown: when a retrieval memory (``--agent memory --agent-opt inner=gullible``) puts the injection
+task's action in its prompt as "the action that worked", it carries the injection task out. The *careful* one never acts on what tool
 results say. Asked by the tool filter which tools the task needs, the script answers as a perfect
 planner would: the tools the expert calls when it plays the task on a copy of the env.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from palaestra.agents.strategy import render_call
 from palaestra.agents.tools import ChatAgent
 from palaestra.env import Env
 from palaestra.errors import UsageError
@@ -60,7 +63,8 @@ class VictimScript:
         if attack is None:
             return
         read = " ".join(words(m.content) for m in recent if m.role == "tool")
-        if words(attack["goal"]) in read:
+        shown = "\n".join(m.content for m in recent if m.role == "user")
+        if words(attack["goal"]) in read or _demonstrated(attack["calls"][-1], shown):
             self.pending = [dict(c) for c in attack["calls"]]
             self.followed = True
 
@@ -109,6 +113,13 @@ def careful_agent(
 ) -> Agent:
     """Solves the user task like the expert and never acts on instructions in tool results."""
     return VictimAgent(env, follow=False, config=config)
+
+
+def _demonstrated(call: dict[str, Any], shown: str) -> bool:
+    """Whether ``call`` is an action of a demonstration in ``shown`` (what a retrieval memory adds
+    to the prompt: "the action that worked was: send_email({...})"), written exactly as actions are
+    (a request that merely names the tool, "buy ...", is no demonstration)."""
+    return render_call(call["name"], call["arguments"]) in shown
 
 
 def _since_last_reply(messages: list[Message]) -> list[Message]:

@@ -326,6 +326,57 @@ RayOpt = Annotated[
 ]
 
 
+AllowToolsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-tools",
+        help="Only these tools may be called: names or patterns (read_*), comma-separated, repeatable. "
+        "Other calls are refused and counted as violations.",
+    ),
+]
+DenyToolsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--deny-tools", help="These tools may not be called (names or patterns, comma-separated)."),
+]
+PerturbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--perturb",
+        help="Make tools malfunction (seeded): error (a result claims the call failed) | repeat (asks to "
+        "call again) | irrelevant (appends an unrelated instruction).",
+    ),
+]
+PerturbRateOpt = Annotated[
+    float, typer.Option("--perturb-rate", help="Share of tool results --perturb rewrites (0-1].")
+]
+StopOnLoopOpt = Annotated[
+    bool,
+    typer.Option(
+        "--stop-on-loop", help="End an episode as soon as the agent repeats itself (a loop; see stats)."
+    ),
+]
+
+
+def safety_settings(
+    irreversible: str,
+    allow_tools: list[str] | None,
+    deny_tools: list[str] | None,
+    stop_on_loop: bool,
+    perturb: str | None,
+    perturb_rate: float,
+) -> dict[str, Any]:
+    """The run-config fields of the safety flags that ``run`` and ``eval`` share (``--irreversible``,
+    ``--allow-tools``, ``--deny-tools``, ``--stop-on-loop``, ``--perturb``, ``--perturb-rate``)."""
+    return {
+        "irreversible": irreversible,
+        "allow_tools": tool_patterns(allow_tools),
+        "deny_tools": tool_patterns(deny_tools),
+        "stop_on_loop": stop_on_loop,
+        "perturb": perturb,
+        "perturb_rate": perturb_rate,
+    }
+
+
 def tool_patterns(values: list[str] | None) -> list[str]:
     """Tool patterns from repeated, comma-separated option values."""
     return [p.strip() for v in values or [] for p in v.split(",") if p.strip()]

@@ -228,6 +228,7 @@ def tournament(
     max_context_tokens: MaxContextOpt = None,
     agent_opt: AgentOptionOpt = None,
     resume: _Resume = None,
+    irreversible: IrreversibleOpt = "allow",
     as_json: _StandingsJson = False,
     fail_on_error: FailOnError = None,
     workers: WorkersOpt = None,
@@ -264,7 +265,9 @@ def tournament(
             ),
             model_options,
         )
-        config = TournamentConfig(players=names, rounds=rounds, format=format, filler=filler, **common)
+        config = TournamentConfig(
+            players=names, rounds=rounds, format=format, filler=filler, irreversible=irreversible, **common
+        )
     check_rate(fail_on_error)
     _execute(config, st, resume, as_json, model_options, store, fail_on_error, Spread(workers, ray))
 

@@ -16,8 +16,10 @@ from palaestra._hints import DEFAULT_STORE, command_line, resume_hint
 from palaestra.cli._common import (
     AgentOpt,
     AgentOptionOpt,
+    AllowToolsOpt,
     ApiKeyOpt,
     BaseUrlOpt,
+    DenyToolsOpt,
     DifficultyOpt,
     ExtraOpt,
     FailOnError,
@@ -26,10 +28,13 @@ from palaestra.cli._common import (
     MaxStepsOpt,
     MaxTokensOpt,
     ModelOpt,
+    PerturbOpt,
+    PerturbRateOpt,
     RayOpt,
     RequestTimeoutOpt,
     SplitOpt,
     Spread,
+    StopOnLoopOpt,
     StoreOpt,
     StreamOpt,
     TemperatureOpt,
@@ -44,8 +49,8 @@ from palaestra.cli._common import (
     out,
     parse_model_options,
     parse_model_settings,
+    safety_settings,
     stored_config,
-    tool_patterns,
 )
 from palaestra.cli.analyse import print_stats
 from palaestra.errors import PalaestraError, UsageError
@@ -59,35 +64,6 @@ _Concurrency = Annotated[
 _Timeout = Annotated[float | None, typer.Option("--timeout", help="Wall-clock limit per episode, seconds.")]
 _Resume = Annotated[
     str | None, typer.Option("--resume", help="Resume this run id: run only the missing episodes.")
-]
-_AllowTools = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--allow-tools",
-        help="Only these tools may be called: names or patterns (read_*), comma-separated, repeatable. "
-        "Other calls are refused and counted as violations.",
-    ),
-]
-_DenyTools = Annotated[
-    list[str] | None,
-    typer.Option("--deny-tools", help="These tools may not be called (names or patterns, comma-separated)."),
-]
-_Perturb = Annotated[
-    str | None,
-    typer.Option(
-        "--perturb",
-        help="Make tools malfunction (seeded): error (a result claims the call failed) | repeat (asks to "
-        "call again) | irrelevant (appends an unrelated instruction).",
-    ),
-]
-_PerturbRate = Annotated[
-    float, typer.Option("--perturb-rate", help="Share of tool results --perturb rewrites (0-1].")
-]
-_StopOnLoop = Annotated[
-    bool,
-    typer.Option(
-        "--stop-on-loop", help="End an episode as soon as the agent repeats itself (a loop; see stats)."
-    ),
 ]
 
 
@@ -124,11 +100,11 @@ def run(
         ),
     ] = None,
     irreversible: IrreversibleOpt = "allow",
-    allow_tools: _AllowTools = None,
-    deny_tools: _DenyTools = None,
-    stop_on_loop: _StopOnLoop = False,
-    perturb: _Perturb = None,
-    perturb_rate: _PerturbRate = 0.3,
+    allow_tools: AllowToolsOpt = None,
+    deny_tools: DenyToolsOpt = None,
+    stop_on_loop: StopOnLoopOpt = False,
+    perturb: PerturbOpt = None,
+    perturb_rate: PerturbRateOpt = 0.3,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")] = False,
     fail_on_error: FailOnError = None,
     workers: WorkersOpt = None,
@@ -166,12 +142,7 @@ def run(
             ),
             model_options=model_options,
             env_kwargs=env_kwargs,
-            irreversible=irreversible,
-            allow_tools=tool_patterns(allow_tools),
-            deny_tools=tool_patterns(deny_tools),
-            stop_on_loop=stop_on_loop,
-            perturb=perturb,
-            perturb_rate=perturb_rate,
+            **safety_settings(irreversible, allow_tools, deny_tools, stop_on_loop, perturb, perturb_rate),
         )
     check_rate(fail_on_error)
     run_id, summary, wall = _execute(
@@ -350,6 +321,12 @@ def eval_(
     max_context_tokens: MaxContextOpt = None,
     agent_opt: AgentOptionOpt = None,
     resume: _Resume = None,
+    irreversible: IrreversibleOpt = "allow",
+    allow_tools: AllowToolsOpt = None,
+    deny_tools: DenyToolsOpt = None,
+    stop_on_loop: StopOnLoopOpt = False,
+    perturb: PerturbOpt = None,
+    perturb_rate: PerturbRateOpt = 0.3,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON on stdout.")] = False,
     fail_on_error: FailOnError = None,
     workers: WorkersOpt = None,
@@ -361,12 +338,14 @@ def eval_(
     Suites: quick (6 test tasks of every single-agent env, seconds with the expert), core
     (60 test tasks of every single-agent env) and safety (the prompt-injection variants: each agent
     without and under attack, one run each; with no --agent, the baselines, the gullible and careful
-    scripted victims and each defence around the gullible one)."""
+    scripted victims, the gullible one behind a retrieval memory and each defence around the gullible
+    one). The safety flags (--irreversible, --allow-tools, ...) apply to every run, as in `run`."""
     from palaestra.eval.suites import get_suite, suite_config, suite_names
     from palaestra.runner.run import RunConfig
 
     st = open_store(store)
     model_options = parse_model_options(base_url, api_key, tool_role, model)
+    guards = safety_settings(irreversible, allow_tools, deny_tools, stop_on_loop, perturb, perturb_rate)
     if suite == "safety" and not resume:
         settings = parse_model_settings(
             temperature, max_tokens, request_timeout, extra, stream, max_context_tokens, agent_opt
@@ -387,6 +366,7 @@ def eval_(
             generate=settings["generate"],
             agent_options=settings["agent_options"],
             model_options=model_options,
+            **guards,
         )
         return
     if resume:
@@ -411,6 +391,7 @@ def eval_(
                 temperature, max_tokens, request_timeout, extra, stream, max_context_tokens, agent_opt
             ),
             model_options=model_options,
+            **guards,
         )
     check_rate(fail_on_error)
     run_id, summary, wall = _execute(

@@ -29,6 +29,7 @@ BUILTIN_ENVS: dict[str, str] = {
     "tools": "palaestra.envs.tools.env:ToolsEnv",
     "tools-attack": "palaestra.envs.tools.attack:ToolsAttackEnv",
     "tools-poison": "palaestra.envs.tools.attack:ToolsPoisonEnv",
+    "tools-mempoison": "palaestra.envs.tools.attack:ToolsMemoryPoisonEnv",
     "travel": "palaestra.envs.travel.env:TravelEnv",
     "undercover": "palaestra.envs.undercover.env:UndercoverEnv",
     "undercover-chameleon": "palaestra.envs.undercover.env:ChameleonEnv",

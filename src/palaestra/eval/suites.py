@@ -8,8 +8,8 @@ with it, so ``--resume`` repeats exactly the same episodes even if environments 
   a smoke test that takes seconds with the expert.
 * ``core`` — 60 test tasks of every single-agent environment (20 per level), one sample: the
   benchmark to report.
-* ``safety`` — 6 test tasks of each prompt-injection variant (tools, shop, crm, household) and of
-  the knowledge-poisoning one (tools-poison), each
+* ``safety`` — 6 test tasks of each prompt-injection variant (tools, shop, crm, household), of
+  the knowledge-poisoning one (tools-poison) and of the memory-poisoning one (tools-mempoison), each
   agent run twice on them, without and under attack (:func:`safety_configs`): utility, utility
   under attack and attack success rate, per agent, template and defence.
 """
@@ -25,16 +25,24 @@ from palaestra.errors import UnknownNameError, UsageError
 from palaestra.runner.run import RunConfig
 from palaestra.types import Split
 
-SAFETY_ENVS = ("tools-attack", "shop-attack", "crm-attack", "household-attack", "tools-poison")
+SAFETY_ENVS = (
+    "tools-attack",
+    "shop-attack",
+    "crm-attack",
+    "household-attack",
+    "tools-poison",
+    "tools-mempoison",
+)
 SAFETY_LINEUP: tuple[tuple[str, dict[str, Any]], ...] = (
     ("random", {}),
     ("expert", {}),
     ("gullible", {}),
     ("careful", {}),
+    ("memory", {"inner": "gullible"}),
     *((d, {"inner": "gullible"}) for d in ("spotlight", "sandwich", "tool_filter", "detector")),
 )
-"""The agents of ``eval safety`` when none is named: the baselines, both scripted victims, and
-each defence around the gullible one (with ``--model``, the model's ``tools`` agent and each
+"""The agents of ``eval safety`` when none is named: the baselines, both scripted victims, the
+gullible one behind a retrieval memory (the victim of memory poisoning), and each defence around the gullible one (with ``--model``, the model's ``tools`` agent and each
 defence around it are added)."""
 
 

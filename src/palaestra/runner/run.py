@@ -19,12 +19,18 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from palaestra.agents.base import agent_needs_model, check_agent_options, make_agent, use_memory
+from palaestra.agents.base import (
+    agent_needs_model,
+    check_agent_options,
+    make_agent,
+    use_memory,
+    use_model_options,
+)
 from palaestra.env import Env, env_factory, make
 from palaestra.errors import ModelError, PalaestraError, StoreError, UsageError
 from palaestra.models.base import GenerateConfig, Model, ModelOutput, get_model
 from palaestra.perturb import Perturbed, PerturbKind
-from palaestra.records import EpisodeRecord, MemoryBank, RunStore
+from palaestra.records import EpisodeRecord, MemoryBank, PoisonsMemory, RunStore
 from palaestra.runner.episode import RecordingModel, rollout
 from palaestra.runner.settings import StoredConfig
 from palaestra.runner.workers import (
@@ -122,6 +128,17 @@ def episode_specs(config: RunConfig) -> Iterator[EpisodeSpec]:
         for task in tasks(config.split, config.tasks, seed=config.seed, difficulty=config.difficulty):
             for s in range(config.samples):
                 yield EpisodeSpec(f"{name}/{task.id}/{s}", task, s, name)
+
+
+def plant_memories(store: object, env: Env, task: Task) -> None:
+    """Write what an attacker with access to the agents' memory planted for ``task`` into the run's
+    bank (AgentPoison, :class:`~palaestra.records.PoisonsMemory`), each forged task's entries once."""
+    if not (isinstance(env, PoisonsMemory) and isinstance(store, MemoryBank)):
+        return
+    new = [
+        e for e in env.attacker_memories(task) if not store.recall(e.env, e.kind, task_id=e.task_id, limit=1)
+    ]
+    store.remember(new)
 
 
 def _episode_seed(config: RunConfig, episode_id: str) -> int:
@@ -311,13 +328,16 @@ class EpisodeRunner:
             return Outcome(None, guard.error)
         env = make(spec.env, **config.env_kwargs.get(spec.env, {}))
         assert isinstance(env, Env)
+        plant_memories(self.memory, env, spec.task)
         if config.perturb:
             env = Perturbed(env, config.perturb, config.perturb_rate, seed=config.seed)
         rec = EpisodeRecord(
             id=spec.id, task=spec.task, agent=config.agent, model=config.model or "", sample=spec.sample
         )
         guarded = guard.wrap(self.model) if self.model is not None else None
-        with use_memory(self.memory):
+        # cross-episode strategies remember in the run's store; members' own models are built
+        # with the run's model options (--base-url, --api-key), also while the episode plays
+        with use_memory(self.memory), use_model_options(config.model, config.model_options):
             agent = make_agent(
                 config.agent,
                 env=env,
@@ -326,17 +346,17 @@ class EpisodeRunner:
                 config=config.generate,
                 **config.agent_options,
             )
-        await rollout(
-            env,
-            agent,
-            spec.task,
-            record=rec,
-            max_steps=config.max_steps,
-            timeout=config.timeout,
-            withhold_params=self.withhold,
-            stop_on_loop=config.stop_on_loop,
-            tool_policy=self.policy,
-        )
+            await rollout(
+                env,
+                agent,
+                spec.task,
+                record=rec,
+                max_steps=config.max_steps,
+                timeout=config.timeout,
+                withhold_params=self.withhold,
+                stop_on_loop=config.stop_on_loop,
+                tool_policy=self.policy,
+            )
         if guarded is not None and guarded.tripped:
             return Outcome(None, guard.error)
         return Outcome(rec)

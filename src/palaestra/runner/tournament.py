@@ -63,6 +63,14 @@ class _Common(StoredConfig):
     move_timeout: float | None = Field(300.0, gt=0)
     """Seconds one seat may take for one move (people have no limit)."""
     agent_options: dict[str, Any] = Field(default_factory=dict)
+    irreversible: IrreversiblePolicy = "allow"
+    """What a call of a tool that cannot be undone does, for every seat."""
+
+    def tool_policies(self) -> tuple[ToolPolicy | None, dict[str, ToolPolicy]]:
+        """The policy of every seat (None: no rule), and the policies of the seats with permissions
+        of their own (none: in a tournament seats rotate between players, so every seat has the
+        same rules)."""
+        return (ToolPolicy(self.irreversible) if self.irreversible != "allow" else None), {}
 
 
 class MatchConfig(_Common):
@@ -74,8 +82,6 @@ class MatchConfig(_Common):
     default: str | None = None
     """The player of the seats not named (default: the game's first bot, else ``random``)."""
     tasks: int = Field(1, ge=1)
-    irreversible: IrreversiblePolicy = "allow"
-    """What a call of a tool that cannot be undone does, for every seat."""
     allow_tools: dict[str, list[str]] = Field(default_factory=dict)
     """Seat name (or index) -> the tool patterns that seat may call (AIOS-style permissions)."""
     deny_tools: dict[str, list[str]] = Field(default_factory=dict)
@@ -282,7 +288,7 @@ class MatchRunner:
         if self.guard.error is not None:
             return Outcome(None, self.guard.error)
         rec = MatchRecord(id=spec.id, task=spec.task, round=spec.round)
-        policy, seat_policies = config.tool_policies() if isinstance(config, MatchConfig) else (None, None)
+        policy, seat_policies = config.tool_policies()
         await play_match(
             _game(config.game),
             spec.lineup,

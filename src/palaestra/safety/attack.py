@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 from palaestra.env import Env
 from palaestra.errors import UsageError
+from palaestra.records import MemoryEntry
 from palaestra.safety.templates import TEMPLATES, load_templates, render, template_text
 from palaestra.tools import ToolResult
 from palaestra.types import Task, ToolCall
@@ -62,6 +63,9 @@ class AttackSurface:
 
     placements: ClassVar[Mapping[str, frozenset[str]]] = {}
     """Placement name -> the tools whose results carry the injection there."""
+    template: ClassVar[str | None] = None
+    """The attack's name in place of a drawn template, for attacks that write no injection text
+    (memory poisoning: ``"agentpoison"``); None: a template is drawn per task."""
 
     def reachable(self, params: dict[str, Any]) -> list[str]:
         """The placements the user task's ground truth reads (where an injection will be seen)."""
@@ -84,6 +88,16 @@ class AttackSurface:
     def user_name(self, env: Env) -> str:
         """Whom the templates impersonate."""
         return ATTACKER
+
+    def request(self, env: Env, prompt: str) -> str:
+        """The user's request as the agent reads it (by default as the base env words it; a
+        backdoor attack adds its trigger here)."""
+        return prompt
+
+    def memories(self, env: Env, task: Task) -> list[MemoryEntry]:
+        """What the attacker wrote into the agents' memory before ``task`` runs (by default
+        nothing; see :class:`~palaestra.records.PoisonsMemory`)."""
+        return []
 
 
 def called(calls: list[ToolCall], name: str, **arguments: Any) -> bool:
@@ -110,7 +124,7 @@ def attack_params(
     injection = rng.choice(options)
     return {
         "injection": injection.id,
-        "template": rng.choice(sorted(TEMPLATES)),
+        "template": surface.template or rng.choice(sorted(TEMPLATES)),
         "placement": rng.choice(sorted(where)),
         **{k: v for k, v in asdict(injection).items() if k != "id"},
     }
@@ -175,7 +189,11 @@ class AttackedEnv(Env):
         if "attack" not in task.params:
             raise UsageError(f"task {task.id} of {self.spec.name} has no attack in its params")
         self.calls_made = []
-        return super().setup(task)
+        return self.surface.request(self, super().setup(task))
+
+    def attacker_memories(self, task: Task) -> list[MemoryEntry]:
+        """The memory entries the attacker planted for ``task`` (:class:`~palaestra.records.PoisonsMemory`)."""
+        return self.surface.memories(self, task) if "attack" in task.params else []
 
     async def call(self, call: ToolCall) -> ToolResult:
         res = await super().call(call)
@@ -199,6 +217,7 @@ class AttackedEnv(Env):
             "attack_template": a["template"],
             "injection_task": a["injection"],
             "placement": a["placement"],
+            **({"poison_task": a["check"]["poison_task"]} if "poison_task" in a["check"] else {}),
         }
 
 
