@@ -11,6 +11,7 @@ from palaestra.play import play_terminal
 SINGLE = [n for n in env_names() if isinstance(make(n), Env) and n not in ("counter", "slow")]
 
 
+@pytest.mark.slow  # every env twice through the whole runner: ~6 s idle; CI runs it
 async def test_expert_and_random_through_the_runner(tmp_path) -> None:  # type: ignore[no-untyped-def]
     st = Store(tmp_path / "s.db")
     expert = await run(RunConfig(envs=SINGLE, agent="expert", tasks=3, seed=1), st)

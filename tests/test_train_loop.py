@@ -29,6 +29,9 @@ from palaestra.train.grpo import (
 )
 from palaestra.types import Task
 
+# the whole micro pipeline (export, SFT, DAgger, GRPO, load, run): about 20 s of CPU; CI runs it
+pytestmark = pytest.mark.slow
+
 
 class Parity(Env):
     """One reply: it succeeds when its text has an even number of characters. A random model
@@ -115,7 +118,9 @@ def test_dagger_labels_the_states_the_model_visited_with_the_expert(dagger_dir: 
     assert zero["iteration"] == 0 and zero["model"] == str(sft) and zero["eval_run"]
     store = Store(dagger_dir / "dagger.db")
     try:
-        episodes = [store.episode_detail(one["rollout_run"], r.id) for r in store.episode_rows(one["rollout_run"])]
+        episodes = [
+            store.episode_detail(one["rollout_run"], r.id) for r in store.episode_rows(one["rollout_run"])
+        ]
         assert store.run_row(zero["eval_run"]) and len(episodes) == 2
     finally:
         store.close()
