@@ -350,3 +350,32 @@ def test_a_report_of_mixed_runs_leaves_the_simulation_out_with_a_note(
     res = write_report(st, [episodes_id, sim_id], tmp_path / "r.html")
     assert res.runs == [episodes_id]
     assert len(res.skipped) == 1 and f"run {sim_id} is a simulation" in res.skipped[0]
+
+
+def test_sim_without_numpy_says_which_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from palaestra.cli import app
+
+    for name in [m for m in sys.modules if m == "palaestra.sim" or m.startswith("palaestra.sim.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "numpy", None)  # as on a base install: import numpy fails
+    result = CliRunner().invoke(
+        app,
+        [
+            "sim",
+            "donor",
+            "--agents",
+            "10",
+            "--rounds",
+            "1",
+            "--model",
+            "mock:x",
+            "--store",
+            str(tmp_path / "s.db"),
+        ],
+    )
+    assert isinstance(result.exception, UsageError)  # main() prints it as one line, exit 2
+    assert "pip install 'palaestra[sim]'" in str(result.exception)

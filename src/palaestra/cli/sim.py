@@ -105,7 +105,13 @@ def sim(
 ) -> None:
     """Simulate a population (numpy arrays) over rounds; a model decides per archetype and situation."""
     from palaestra.models.base import GenerateConfig, get_model
-    from palaestra.sim import SimRun, run_sim
+
+    try:
+        from palaestra.sim import SimRun, run_sim
+    except ModuleNotFoundError as e:
+        if e.name != "numpy":
+            raise
+        raise UsageError("palaestra sim needs numpy: pip install 'palaestra[sim]'") from None
 
     if mode not in _MODES:
         raise UsageError(f"--mode must be archetype, individual or compare, got {mode!r}")
