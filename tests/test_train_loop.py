@@ -3,6 +3,7 @@ each stage checked for what it must change; the GRPO loss's parts on their own."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from pathlib import Path
@@ -358,3 +359,56 @@ def test_grpo_full_fine_tune_with_kl_to_a_frozen_base(root: Path, sft: Path, tmp
     assert changed(sft, tmp_path / "full" / "model")  # every weight is trainable
     assert not (tmp_path / "full" / "adapter").exists()
     assert (tmp_path / "full" / "checkpoints" / "step-1" / "model" / "model.safetensors").is_file()
+
+
+def adapter_tensors(path: Path) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    return load_file(str(path / "adapter_model.safetensors"))
+
+
+def test_one_adapter_is_trained_through_sft_dagger_and_grpo(root: Path, sft: Path, tmp_path: Path) -> None:
+    """The shipped default's path: SFT writes only a LoRA adapter naming its base; DAgger from it
+    (warm start, only the states the model got wrong) and GRPO from that train the same adapter
+    further; each stage's adapter is relative to the same base and the local provider acts with it."""
+    import torch
+
+    from palaestra.models.local import LocalModel
+
+    micro = root / "micro"
+    adapter_sft = tmp_path / "sft"
+    invoke(
+        "train", "sft", str(root / "expert.jsonl"), "--model", str(micro), "--out", str(adapter_sft), "--lora",
+        "--adapter-only", "--max-steps", "2", "--batch-size", "2", "--lr", "1e-2", "--max-prompt-tokens",
+        "200", "--precision", "fp32",
+    )  # fmt: skip
+    assert not (adapter_sft / "model.safetensors").exists() and not (adapter_sft / "config.json").exists()
+    config = json.loads((adapter_sft / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == str(micro)
+    work = tmp_path / "dagger"
+    invoke(
+        "train", "dagger", "guess", "--model", str(micro), "--start", str(adapter_sft), "--warm-start", "--label",
+        "disagreements", "--adapter-only", "--out", str(work), "--iterations", "1", "--tasks", "2",
+        "--eval-tasks", "1", "--difficulty", "1", "--max-steps", "3", "--max-tokens", "16",
+        "--max-train-steps", "1", "--lr", "1e-2", "--max-prompt-tokens", "200", "--json",
+    )  # fmt: skip
+    zero, one = json.loads((work / "dagger.json").read_text())["rows"]
+    assert zero["model"] == str(adapter_sft)  # iteration 0 is the SFT adapter, not the base
+    labels = [json.loads(line) for line in (work / "iter1" / "labels.jsonl").read_text().splitlines()]
+    assert one["states"] >= len(labels) and not any(r["agreed"] for r in labels)  # only the wrong ones
+    it1 = work / "iter1" / "model"
+    config = json.loads((it1 / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == str(micro) and not (it1 / "config.json").exists()
+    before, after = adapter_tensors(adapter_sft), adapter_tensors(it1)
+    assert before.keys() == after.keys()  # the same adapter, trained further
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    grpo_dir = tmp_path / "grpo"
+    invoke("train", "grpo", "parity", "--model", str(it1), "--out", str(grpo_dir), "--steps", "1", *GRPO_ARGS)
+    adapter = grpo_dir / "adapter"
+    assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == str(micro)
+    assert adapter_tensors(adapter).keys() == after.keys()
+    model = LocalModel(str(adapter), dtype="float32")
+    try:
+        assert model.hf_model.config.vocab_size > 0  # the adapter loads on its base, merged
+    finally:
+        asyncio.run(model.close())

@@ -37,6 +37,16 @@ _Lr = Annotated[float, typer.Option("--lr", help="Peak learning rate (larger, e.
 _Batch = Annotated[int, typer.Option("--batch-size", help="Examples per step.")]
 _Accum = Annotated[int, typer.Option("--grad-accum", help="Batches accumulated per optimiser step.")]
 _Lora = Annotated[bool, typer.Option("--lora/--no-lora", help="Train a LoRA adapter, merged at the end.")]
+_Merge = Annotated[
+    bool,
+    typer.Option(
+        "--merge/--adapter-only",
+        help="LoRA: write the merged model, or only the adapter (a few MB, loaded on its base).",
+    ),
+]
+_Precision = Annotated[
+    str, typer.Option("--precision", help="auto (bf16 where the GPU or CPU has it) | bf16 | fp32.")
+]
 _LoraR = Annotated[int, typer.Option("--lora-r", help="LoRA rank.")]
 _LoraAlpha = Annotated[int, typer.Option("--lora-alpha", help="LoRA alpha.")]
 _MaxPrompt = Annotated[
@@ -93,10 +103,12 @@ def train_sft_command(
     batch_size: _Batch = 8,
     grad_accum: _Accum = 1,
     lora: _Lora = False,
+    merge: _Merge = True,
     lora_r: _LoraR = 16,
     lora_alpha: _LoraAlpha = 32,
     max_prompt_tokens: _MaxPrompt = None,
     seed: _SeedT = 0,
+    precision: _Precision = "auto",
     completion_only: Annotated[
         bool,
         typer.Option(
@@ -124,10 +136,12 @@ def train_dpo_command(
     batch_size: _Batch = 8,
     grad_accum: _Accum = 1,
     lora: _Lora = False,
+    merge: _Merge = True,
     lora_r: _LoraR = 16,
     lora_alpha: _LoraAlpha = 32,
     max_prompt_tokens: _MaxPrompt = None,
     seed: _SeedT = 0,
+    precision: _Precision = "auto",
     beta: Annotated[float, typer.Option(help="DPO beta: pull towards the base (reference) model.")] = 0.1,
     logging_steps: _LogSteps = 10,
     device: _Device = "auto",
@@ -292,13 +306,36 @@ def train_dagger_command(
     max_prompt_tokens: _MaxPrompt = None,
     seed: _LoopSeed = 0,
     concurrency: _Concurrency = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--start", help="The first policy rolled out (an SFT model or adapter; default: --model)."
+        ),
+    ] = None,
+    label: Annotated[
+        str,
+        typer.Option(
+            "--label", help="States trained on: all | disagreements (the model's action was wrong)."
+        ),
+    ] = "all",
+    warm_start: Annotated[
+        bool,
+        typer.Option(
+            "--warm-start/--from-base",
+            help="Train each iteration's model further on its own labels (a LoRA adapter stays one "
+            "adapter), or from --model on every label so far.",
+        ),
+    ] = False,
+    merge: _Merge = True,
     as_json: _JsonT = False,
 ) -> None:
     """DAgger: roll the model out, let the env's expert label the states it visited, train on all labels so far, repeat."""
     from palaestra.train.dagger import DaggerConfig, DaggerRow, dagger
 
     base, out_dir = _loop_args("dagger", model, work)
-    train: dict[str, Any] = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "lora": lora, "seed": seed}
+    train: dict[str, Any] = {
+        "epochs": epochs, "lr": lr, "batch_size": batch_size, "lora": lora, "seed": seed, "merge": merge,
+    }  # fmt: skip
     if max_train_steps is not None:
         train["max_steps"] = max_train_steps
     if max_prompt_tokens is not None:
@@ -308,7 +345,7 @@ def train_dagger_command(
         envs=env, model=base, iterations=iterations, tasks=tasks, temperature=temperature,
         eval_tasks=eval_tasks, eval_split=eval_split, difficulty=difficulty, max_steps=max_steps,
         max_tokens=max_tokens, data=[str(p) for p in data or []], seed=seed, concurrency=concurrency,
-        train=train,
+        train=train, start=start, label=label, warm_start=warm_start,
     )  # fmt: skip
 
     def show(row: DaggerRow) -> None:
@@ -366,6 +403,13 @@ def train_grpo_command(
     seed: _LoopSeed = 0,
     concurrency: _Concurrency = None,
     device: _Device = "auto",
+    rollout_dtype: Annotated[
+        str,
+        typer.Option(
+            "--rollout-dtype",
+            help="float32 (log-probabilities exactly the policy's) | auto (bf16 where fast).",
+        ),
+    ] = "float32",
     as_json: _JsonT = False,
 ) -> None:
     """Online RL (GRPO) over whole episodes: groups of samples per task, env rewards, clipped token-level loss."""

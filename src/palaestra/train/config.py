@@ -45,8 +45,16 @@ class TrainConfig(BaseModel):
     save_steps: int | None = Field(
         None, ge=1, description="Keep a checkpoint every N steps in OUT/checkpoints (default: none)."
     )
-    device: Literal["auto", "cpu", "cuda"] = Field(
-        "auto", description="auto: cuda when available (bf16), else cpu (fp32)."
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda when available, else cpu.")
+    precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto",
+        description="auto: bf16 mixed precision where the hardware has it (CUDA, or a CPU with AMX or "
+        "AVX512-BF16), else fp32.",
+    )
+    merge: bool = Field(
+        True,
+        description="LoRA: save the merged model (True) or only the adapter, loadable as local:OUT on "
+        "top of its base (a few MB; the base's directory, or smollm2, is named in adapter_config.json).",
     )
 
 

@@ -21,7 +21,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,6 +59,14 @@ class DaggerConfig(BaseModel):
     """Tokens per reply (default: the model's ``max_new_tokens``)."""
     data: list[str] = Field(default_factory=list)
     """SFT export files (expert demonstrations) trained on in every iteration, with the labels."""
+    start: str | None = None
+    """The first policy rolled out (iteration 0), e.g. an SFT model or adapter (default: ``model``)."""
+    label: Literal["all", "disagreements"] = "all"
+    """Which visited states become training rows: all, or only those where the model's action was
+    not the expert's (where the policy needs correcting; a fraction of the compute)."""
+    warm_start: bool = False
+    """Train each iteration from the previous one's model on ``data`` and that iteration's labels
+    (with LoRA: the same adapter trained further), instead of from ``model`` on every label so far."""
     seed: int = 0
     concurrency: int | None = None
     train: dict[str, Any] = Field(default_factory=lambda: {"lora": True})
@@ -144,7 +152,8 @@ async def label_episode(
             await expert.reset(task)
             label = await expert.act(obs)
             taken = Message.model_validate(step.action)
-            agreed += _calls(label) == _calls(taken)
+            same = _calls(label) == _calls(taken)
+            agreed += same
             rows.append(
                 {
                     "messages": [*history, chat_message(label)],
@@ -154,6 +163,7 @@ async def label_episode(
                     "task_id": task.id,
                     "episode_id": episode.row.id,
                     "step": step.index,
+                    "agreed": same,
                 }
             )
             history.append(chat_message(taken))
@@ -167,15 +177,20 @@ def _calls(m: Message) -> list[tuple[str, str]]:
     return [(c.name, json.dumps(c.arguments, sort_keys=True)) for c in m.tool_calls]
 
 
-def label_run(store: Any, run_id: str, out: Path, *, max_steps: int | None) -> tuple[int, int, int, int]:
-    """Label every episode of ``run_id`` into ``out`` (JSONL); ``(episodes, states, agreed, diverged)``."""
+def label_run(
+    store: Any, run_id: str, out: Path, *, max_steps: int | None, only_disagreements: bool = False
+) -> tuple[int, int, int, int]:
+    """Label every episode of ``run_id`` into ``out`` (JSONL; with ``only_disagreements`` just the
+    states where the model's action was not the expert's); ``(episodes, states, agreed, diverged)``
+    counting every state visited."""
     episodes = states = agreed = diverged = 0
     with out.open("w", encoding="utf-8") as f:
         for row in store.episode_rows(run_id):
             ep = store.episode_detail(run_id, row.id)
             rows, ok, off = asyncio.run(label_episode(row.env, ep, max_steps=max_steps))
             for r in rows:
-                f.write(json.dumps(r) + "\n")
+                if not (only_disagreements and r["agreed"]):
+                    f.write(json.dumps(r) + "\n")
             episodes += 1
             states += len(rows)
             agreed += ok
@@ -236,7 +251,7 @@ def dagger(
                 on_row(row)
 
         if not rows:
-            finish(time.perf_counter(), base)
+            finish(time.perf_counter(), resolve_model_dir(cfg.start) if cfg.start else base)
         while len(rows) <= cfg.iterations:
             k, t0 = len(rows), time.perf_counter()
             current = Path(rows[-1].model)
@@ -247,15 +262,19 @@ def dagger(
                 temperature=cfg.temperature, **common("train"),
             )  # fmt: skip
             episodes, states, agreed, diverged = label_run(
-                store, rollout, it_dir / "labels.jsonl", max_steps=cfg.max_steps
-            )
-            labels = [work / f"iter{i}" / "labels.jsonl" for i in range(1, k + 1)]
+                store, rollout, it_dir / "labels.jsonl", max_steps=cfg.max_steps,
+                only_disagreements=cfg.label == "disagreements",
+            )  # fmt: skip
+            labels = [
+                work / f"iter{i}" / "labels.jsonl" for i in range(1 if not cfg.warm_start else k, k + 1)
+            ]
             data = [*extra, *(f for f in labels if f.stat().st_size)]
             if not data:
                 raise UsageError(
                     f"iteration {k}: the rollouts reached no state to label ({episodes} episodes)"
                 )
-            result = train_sft(data, base, it_dir / "model", train_config, overwrite=True)
+            source = current if cfg.warm_start else base
+            result = train_sft(data, source, it_dir / "model", train_config, overwrite=True)
             finish(
                 t0, it_dir / "model", rollout_run=rollout, episodes=episodes, states=states,
                 agreement=round(agreed / states, 4) if states else None, diverged=diverged,

@@ -93,6 +93,10 @@ class GrpoConfig(BaseModel):
     seed: int = 0
     concurrency: int | None = None
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    rollout_dtype: Literal["float32", "auto"] = "float32"
+    """Precision the rollouts generate in: float32 (the policy's own, the recorded log-probabilities
+    match the trained ones) or auto (bf16 where the hardware has it: ~2.6x faster generation on a CPU
+    with AMX; the importance ratio then carries bf16 noise, which the clipping bounds)."""
 
 
 class StepRow(BaseModel):
@@ -258,19 +262,34 @@ def build_policy(cfg: GrpoConfig, base: Path, device: str, resume: Path | None) 
     import torch
     import transformers
 
+    from palaestra.models.chat_format import adapter_base, resolve_model_dir
+
     tokenizer = transformers.AutoTokenizer.from_pretrained(base, local_files_only=True)
-    source = resume / "model" if resume is not None and not cfg.lora else base
+    # a LoRA adapter as the start: its base's weights, the adapter trained further (one adapter
+    # relative to that base comes out, as small as the one that went in)
+    start = adapter_base(base)
+    weights = resolve_model_dir(start) if start is not None else base
+    source = resume / "model" if resume is not None and not cfg.lora else weights
     auto: Any = transformers.AutoModelForCausalLM
     model = auto.from_pretrained(source, local_files_only=True, dtype=torch.float32).to(device)
+    if start is not None and (resume is None or cfg.lora):
+        import peft
+
+        model = peft.PeftModel.from_pretrained(model, base, is_trainable=cfg.lora, local_files_only=True)
+        if not cfg.lora:
+            model = model.merge_and_unload()
     if not cfg.lora:
         return model, tokenizer
     import peft
 
-    lora = peft.LoraConfig(
-        r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0, target_modules="all-linear",
-        task_type="CAUSAL_LM",
-    )  # fmt: skip
-    policy = peft.get_peft_model(model, lora)
+    if start is not None:
+        policy = model
+    else:
+        lora = peft.LoraConfig(
+            r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0, target_modules="all-linear",
+            task_type="CAUSAL_LM",
+        )  # fmt: skip
+        policy = peft.get_peft_model(model, lora)
     if resume is not None:
         from safetensors.torch import load_file
 
@@ -394,14 +413,15 @@ def latest_checkpoint(work: Path, at_most: int) -> tuple[int, Path | None]:
 class _Rollouts:
     """Builds, for each rollout phase, a ``local`` provider model holding the policy's weights."""
 
-    def __init__(self, base: Path, device: str, work: Path) -> None:
-        self.base, self.device, self.work = base, device, work
+    def __init__(self, base: Path, device: str, work: Path, dtype: str = "float32") -> None:
+        self.base, self.device, self.work, self.dtype = base, device, work, dtype
 
     def model(self, policy: Any, lora: bool, step: int) -> Any:
         from palaestra.models.local import LocalModel
 
-        # float32 like the policy, so the recorded log-probabilities are the policy's own
-        local = LocalModel(str(self.base), device=self.device, dtype="float32", name=self.name(step))
+        # float32 like the policy, so the recorded log-probabilities are the policy's own (unless
+        # rollout_dtype asks for speed: the clipped ratio then also absorbs the precision gap)
+        local = LocalModel(str(self.base), device=self.device, dtype=self.dtype, name=self.name(step))
         sync_weights(policy, local.hf_model, lora)
         return local
 
@@ -472,7 +492,7 @@ def _grpo(
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     optimizer = _optimizer(policy, cfg.lr, device, ckpt)
     ref_model = _reference(cfg, base, device)
-    rollouts = _Rollouts(base, device, work)
+    rollouts = _Rollouts(base, device, work, cfg.rollout_dtype)
     common: dict[str, Any] = {
         "difficulty": cfg.difficulty, "max_steps": cfg.max_steps, "max_tokens": cfg.max_tokens,
         "concurrency": cfg.concurrency,
@@ -559,15 +579,19 @@ def _reference(cfg: GrpoConfig, base: Path, device: str) -> Any:
 
 
 def _write_model(policy: Any, tokenizer: Any, base: Path, work: Path, cfg: GrpoConfig) -> None:
-    """``work/model``: the trained weights as a plain model (LoRA merged); ``work/adapter`` with LoRA."""
-    from palaestra.models.chat_format import SETTINGS_FILE
+    """``work/model``: the trained weights as a plain model (LoRA merged); ``work/adapter`` with LoRA
+    (relative to the base model: when the run started from an adapter, that adapter's base)."""
+    from palaestra.models.chat_format import SETTINGS_FILE, adapter_base, resolve_model_dir
+    from palaestra.train.trainer import save_adapter
 
     out, tmp = work / "model", work / ".model.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     if cfg.lora:
         adapter = work / "adapter"
         shutil.rmtree(adapter, ignore_errors=True)
-        policy.save_pretrained(adapter)
+        start = adapter_base(base)
+        weights = resolve_model_dir(start) if start is not None else base
+        save_adapter(policy, adapter, start if start is not None else cfg.model, weights)
         merged = policy.merge_and_unload()
     else:
         merged = policy

@@ -45,7 +45,8 @@ class LocalModel:
             ``adapter_config.json`` names its base (``smollm2`` or a directory); optional
             ``palaestra.json`` gives ``max_prompt_tokens`` and ``max_new_tokens``.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; default CUDA when available, else CPU.
-        dtype: ``"auto"`` (bfloat16 on CUDA, float32 on CPU), ``"float32"``, ``"bfloat16"`` or ``"float16"``.
+        dtype: ``"auto"`` (bfloat16 on CUDA and on CPUs with native bf16 (AMX, AVX512-BF16),
+            else float32), ``"float32"``, ``"bfloat16"`` or ``"float16"``.
         max_batch: most calls generated together in one batch.
         max_concurrency: what the runner may run at once (episodes in flight).
         threads: ``torch.set_num_threads`` (a process-wide setting); default: leave it alone.

@@ -25,6 +25,18 @@ def _cache_kw(model: Any) -> str:
     return "cache" if "cache" in params else "past_key_values"
 
 
+def cpu_has_bf16(torch: Any) -> bool:
+    """Whether this CPU computes in bfloat16 natively (AMX or AVX512-BF16): there bf16 runs a small
+    model's forward pass ~2.6x faster than fp32 (measured on a 2-core Xeon with AMX); elsewhere bf16
+    is emulated and slower, so ``auto`` stays fp32."""
+    cpu = getattr(torch, "cpu", None)
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    try:
+        return any(bool(getattr(cpu, c)()) for c in checks if hasattr(cpu, c))
+    except Exception:  # a private torch helper that changed: be conservative
+        return False
+
+
 def _load(path: Path, device: str | None, dtype: str, threads: int | None) -> tuple[Any, Any, Any]:
     """(model, tokenizer, torch device), or UsageError with one line."""
     import torch
@@ -41,7 +53,7 @@ def _load(path: Path, device: str | None, dtype: str, threads: int | None) -> tu
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise UsageError(f"device {device!r} asked for, but torch sees no CUDA device")
     if dtype == "auto":
-        torch_dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
+        torch_dtype = torch.bfloat16 if dev.type == "cuda" or cpu_has_bf16(torch) else torch.float32
     else:
         torch_dtype = getattr(torch, dtype)
     bars = hf_logging.is_progress_bar_enabled()
