@@ -6,8 +6,11 @@ connections, retries with exponential backoff and full jitter (429, 408, 5xx, co
 malformed bodies), ``Retry-After`` honoured, an AIMD limiter that shrinks on 429 and grows while calls are
 clean, and an optional response cache.
 
-This module is on the hot path of every rollout: a call costs a few dict builds, one ``json.dumps``, one
-``json.loads`` and unvalidated (``model_construct``) result objects.
+This module is on the hot path of every rollout: a call encodes only the messages it has not sent before
+(:class:`~palaestra.models.openai.wire.RequestEncoder`), goes out over a lean keep-alive HTTP/1.1 client
+for ``http://`` servers (:mod:`~palaestra.models.openai.transport`; aiohttp for TLS and streaming), and
+costs one ``json.loads`` and a few pydantic-core validations of the result (cheaper than
+``model_construct``, which runs in Python).
 """
 
 from __future__ import annotations
@@ -38,15 +41,17 @@ from palaestra.models.openai.errors import (
     rejection,
 )
 from palaestra.models.openai.limiter import AdaptiveLimiter
+from palaestra.models.openai.transport import HTTPPool, plain_http
 from palaestra.models.openai.wire import (
     _SSE,
-    _dumps,
+    RequestEncoder,
     _loads,
     _read_stream,
     completion_request,
     parse_arguments,
     parse_completion,
     server_error,
+    stream_body,
     tool_results_as_user,
 )
 from palaestra.types import Message, ToolSpec
@@ -151,6 +156,10 @@ class OpenAIModel:
         self._session_loop: asyncio.AbstractEventLoop | None = None
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self._next_call_id = 0
+        self._encoder = RequestEncoder()
+        self._plain = plain_http(self.url)
+        self._pool: HTTPPool | None = None
+        self._pool_loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
         return f"OpenAIModel({self.model_name!r}, base_url={self.base_url!r})"
@@ -187,8 +196,22 @@ class OpenAIModel:
         self._session_loop = loop
         return self._session
 
+    def _get_pool(self) -> HTTPPool:
+        loop = asyncio.get_running_loop()
+        pool = self._pool
+        if pool is not None and self._pool_loop is loop:
+            return pool
+        if pool is not None:
+            pool.close()  # another (usually finished) loop's connections
+        self._pool = HTTPPool(self.url, self._headers, self.max_concurrency)
+        self._pool_loop = loop
+        return self._pool
+
     async def close(self) -> None:
-        """Close the HTTP session (a later call opens a new one)."""
+        """Close the HTTP connections (a later call opens new ones)."""
+        pool, self._pool, self._pool_loop = self._pool, None, None
+        if pool is not None:
+            pool.close()
         session, self._session = self._session, None
         if session is None:
             return
@@ -235,8 +258,9 @@ class OpenAIModel:
             and any(m.role == "tool" for m in messages)
         ):
             self._tool_role_found = await self._probe_tool_role()
-        payload = self.build_request(messages, tools, config)
-        body = _dumps(payload).encode()
+        body, stream = self._encoder.encode(
+            self.model_name, messages, tools, config, tool_role=self._tool_role_found or self.tool_role
+        )
         key: str | None = None
         cache = self._cache
         if cache is not None and (self._cache_mode == "always" or config.temperature == 0):
@@ -249,7 +273,7 @@ class OpenAIModel:
                     deep=True,
                     update={"latency": 0.0, "retries": 0, "cost": None if hit.cost is None else 0.0},
                 )
-        out = await self._post(body, self._attempt_seconds(config), bool(payload.get("stream")))
+        out = await self._post(body, self._attempt_seconds(config), stream)
         if key is not None and cache is not None:
             cache[key] = out.model_copy(deep=True)
             if len(cache) > self._cache_size:
@@ -280,7 +304,6 @@ class OpenAIModel:
         return "tool"
 
     async def _post(self, body: bytes, seconds: float, stream: bool) -> ModelOutput:
-        session = self._get_session()
         budget = (
             self.call_timeout if self.call_timeout is not None else max(DEFAULT_CALL_TIMEOUT, 2 * seconds)
         )
@@ -299,7 +322,7 @@ class OpenAIModel:
             try:
                 if left <= 0:
                     raise _Retry(f"no time left of the call's {budget:g}s")
-                data, ttft = await self._attempt(session, body, min(seconds, left), stream)
+                data, ttft = await self._attempt(body, min(seconds, left), stream)
                 now = time.perf_counter()
                 out = self._parse(data, now - start, attempts - 1)
                 out.ttft = ttft
@@ -327,23 +350,35 @@ class OpenAIModel:
             await asyncio.sleep(delay)
 
     async def _attempt(
-        self, session: aiohttp.ClientSession, body: bytes, seconds: float, stream: bool
+        self, body: bytes, seconds: float, stream: bool
     ) -> tuple[dict[str, Any], float | None]:
         """One HTTP attempt: the reply as a non-streamed body and the time to its first token.
 
         Raises ``_Retry`` for what is worth retrying, :class:`ModelError` for what is not. Leaving
-        the ``async with`` early (timeout, cancellation) closes the connection, which is how vLLM,
-        SGLang and llama.cpp learn that nobody waits for the reply and stop generating it."""
+        early (timeout, cancellation) closes the connection, which is how vLLM, SGLang and
+        llama.cpp learn that nobody waits for the reply and stop generating it. Plain-HTTP calls
+        that are not streamed go through the lean :class:`HTTPPool`, the rest through aiohttp."""
         began = time.perf_counter()
         try:
-            async with session.post(
-                self.url, data=body, timeout=self._client_timeout(seconds), headers=_SSE if stream else None
-            ) as resp:
-                status = resp.status
-                if 200 <= status < 300 and resp.content_type == "text/event-stream":
-                    return await _read_stream(resp, began)
-                raw = await resp.read()
-                retry_after = resp.headers.get("Retry-After") if status >= 300 else None
+            if self._plain and not stream:
+                async with asyncio.timeout(seconds):
+                    reply = await self._get_pool().post(body)
+                status, raw = reply.status, reply.body
+                if 200 <= status < 300 and reply.content_type == "text/event-stream":
+                    return stream_body(raw, began)
+                retry_after = reply.headers.get("retry-after") if status >= 300 else None
+            else:
+                async with self._get_session().post(
+                    self.url,
+                    data=body,
+                    timeout=self._client_timeout(seconds),
+                    headers=_SSE if stream else None,
+                ) as resp:
+                    status = resp.status
+                    if 200 <= status < 300 and resp.content_type == "text/event-stream":
+                        return await _read_stream(resp, began)
+                    raw = await resp.read()
+                    retry_after = resp.headers.get("Retry-After") if status >= 300 else None
         except (aiohttp.ClientError, OSError) as e:  # OSError includes TimeoutError
             raise _Retry(_describe_exception(e, seconds), congestion=isinstance(e, TimeoutError)) from None
         except _StreamError as e:
