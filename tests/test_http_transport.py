@@ -270,3 +270,29 @@ async def test_the_provider_keeps_its_connections_across_calls() -> None:
         assert model._pool is not None and model._pool.opened == 1
         await model.close()
     assert srv.requests == 5
+
+
+async def test_a_server_that_streams_an_unstreamed_call_is_still_read() -> None:
+    events = [
+        {"choices": [{"delta": {"role": "assistant", "content": "hel"}}]},
+        {"choices": [{"delta": {"content": "lo"}, "finish_reason": "stop"}]},
+        {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2}},
+    ]
+    body = (
+        b"".join(b"data: " + json.dumps(e).encode() + b"\r\n\r\n" for e in events) + b"data: [DONE]\r\n\r\n"
+    )
+
+    def script(req: bytes, i: int) -> list[bytes]:
+        assert b'"stream"' not in req
+        return [
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n",
+            b"Content-Length: %d\r\n\r\n" % len(body),
+            body,
+        ]
+
+    async with raw_server(script) as (url, _):
+        model = OpenAIModel("m", base_url=url.removesuffix("/chat/completions"))
+        out = await model.generate(USER, None, CFG)
+        await model.close()
+    assert out.message.content == "hello" and out.finish_reason == "stop"
+    assert (out.usage.input_tokens, out.usage.output_tokens) == (3, 2)

@@ -156,7 +156,8 @@ class OpenAIModel:
         self._session_loop: asyncio.AbstractEventLoop | None = None
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self._next_call_id = 0
-        self._encoder = RequestEncoder()
+        # room for the conversations in flight (about 32 messages each), not for the whole run's
+        self._encoder = RequestEncoder(size=max(1024, 32 * max_concurrency))
         self._plain = plain_http(self.url)
         self._pool: HTTPPool | None = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
