@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import signal
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from palaestra import RunConfig, Store, run
 from palaestra.errors import UsageError
 from palaestra.records import EpisodeRecord
 from palaestra.runner.run import RunStats, RunStopped
-from palaestra.runner.workers import MAX_LOSSES, Feed
+from palaestra.runner.workers import MAX_LOSSES, Feed, Outcome
 from palaestra.testing import FakeOpenAIServer
 
 
@@ -313,3 +314,47 @@ async def test_the_key_reaches_the_workers_and_never_the_store(tmp_path: Path) -
     assert st.summary(rid)["episodes"] == 4 and st.summary(rid)["errors"] == 0  # no 401 in a worker
     st.close()
     assert key.encode() not in (tmp_path / "s.db").read_bytes()
+
+
+_STATE: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class _ProbeJob:
+    id: str
+
+
+class _Probe:
+    """Reports, from inside a worker, who its parent is and what it sees of this module's state."""
+
+    async def play(self, job: _ProbeJob) -> Outcome[dict[str, Any]]:
+        return Outcome({"ppid": os.getppid(), "flag": _STATE.get("flag")})
+
+    def failed(self, job: _ProbeJob, reason: str) -> dict[str, Any]:
+        return {}
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _probe(_: Any) -> _Probe:
+    return _Probe()
+
+
+async def test_workers_fork_from_a_fork_server_and_inherit_nothing_of_the_run() -> None:
+    from palaestra.runner.workers import ProcessPool, Recipe, worker_context
+
+    assert worker_context().get_start_method() == "forkserver"  # Linux: a fork, not a fresh interpreter
+    _STATE["flag"] = "set in the run's process"
+    pool: ProcessPool[_ProbeJob, dict[str, Any]] = ProcessPool(Recipe(_probe, None), 2)
+    await pool.start()
+    try:
+        outs = [await pool.play(_ProbeJob(f"j{i}")) for i in range(2)]
+    finally:
+        await pool.aclose()
+        _STATE.clear()
+    for out in outs:
+        assert (
+            out.record is not None and out.record["flag"] is None
+        )  # a clean process, not a fork of this one
+        assert out.record["ppid"] != os.getpid()  # forked by the fork server
