@@ -325,10 +325,11 @@ class _ProbeJob:
 
 
 class _Probe:
-    """Reports, from inside a worker, who its parent is and what it sees of this module's state."""
+    """Reports, from inside a worker, its parent and what it sees of this module and the environment."""
 
     async def play(self, job: _ProbeJob) -> Outcome[dict[str, Any]]:
-        return Outcome({"ppid": os.getppid(), "flag": _STATE.get("flag")})
+        seen = {"ppid": os.getppid(), "flag": _STATE.get("flag"), "env": os.environ.get("PALAESTRA_PROBE")}
+        return Outcome(seen)
 
     def failed(self, job: _ProbeJob, reason: str) -> dict[str, Any]:
         return {}
@@ -341,20 +342,30 @@ def _probe(_: Any) -> _Probe:
     return _Probe()
 
 
-async def test_workers_fork_from_a_fork_server_and_inherit_nothing_of_the_run() -> None:
-    from palaestra.runner.workers import ProcessPool, Recipe, worker_context
+async def _probe_workers(n: int) -> list[dict[str, Any]]:
+    from palaestra.runner.workers import ProcessPool, Recipe
 
-    assert worker_context().get_start_method() == "forkserver"  # Linux: a fork, not a fresh interpreter
-    _STATE["flag"] = "set in the run's process"
-    pool: ProcessPool[_ProbeJob, dict[str, Any]] = ProcessPool(Recipe(_probe, None), 2)
+    pool: ProcessPool[_ProbeJob, dict[str, Any]] = ProcessPool(Recipe(_probe, None), n)
     await pool.start()
     try:
-        outs = [await pool.play(_ProbeJob(f"j{i}")) for i in range(2)]
+        outs = [await pool.play(_ProbeJob(f"j{i}")) for i in range(n)]
     finally:
         await pool.aclose()
-        _STATE.clear()
-    for out in outs:
-        assert (
-            out.record is not None and out.record["flag"] is None
-        )  # a clean process, not a fork of this one
-        assert out.record["ppid"] != os.getpid()  # forked by the fork server
+    return [o.record for o in outs if o.record is not None]
+
+
+async def test_workers_fork_from_a_fork_server_and_inherit_nothing_of_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from palaestra.runner.workers import worker_context
+
+    assert worker_context().get_start_method() == "forkserver"  # Linux: a fork, not a fresh interpreter
+    await _probe_workers(1)  # the fork server runs from here on
+    monkeypatch.setitem(_STATE, "flag", "set in the run's process")
+    monkeypatch.setenv("PALAESTRA_PROBE", "set after the fork server started")
+    records = await _probe_workers(2)
+    assert len(records) == 2
+    for rec in records:
+        assert rec["flag"] is None  # a clean process, not a fork of this one
+        assert rec["ppid"] != os.getpid()  # forked by the fork server
+        assert rec["env"] == "set after the fork server started"  # the environment as it is now

@@ -342,7 +342,10 @@ class ProcessPool(Generic[J, R]):
     def _spawn(self) -> None:
         loop = asyncio.get_running_loop()
         mine, theirs = self._ctx.Pipe()
-        process = self._ctx.Process(target=_process_main, args=(theirs, self.recipe), name="palaestra-worker")
+        # a fork of the fork server has the environment of when that started: send today's
+        process = self._ctx.Process(
+            target=_process_main, args=(theirs, self.recipe, dict(os.environ)), name="palaestra-worker"
+        )
         process.start()
         theirs.close()
         w = _Worker(process, mine, _Sender(mine), loop.create_future())
@@ -452,9 +455,12 @@ class ProcessPool(Generic[J, R]):
         self.workers.clear()
 
 
-def _process_main(conn: Connection, recipe: Recipe[Any, Any]) -> None:
-    """A worker process: play what the parent sends until it says stop or goes away."""
+def _process_main(conn: Connection, recipe: Recipe[Any, Any], environ: dict[str, str]) -> None:
+    """A worker process: play what the parent sends until it says stop or goes away. It takes the
+    parent's environment as it is now (``OPENAI_API_KEY`` set after the fork server started)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    os.environ.clear()
+    os.environ.update(environ)
     asyncio.run(_serve(conn, recipe))
 
 
