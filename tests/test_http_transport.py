@@ -216,6 +216,14 @@ async def test_a_connection_the_server_closed_is_not_reused() -> None:
         pool.close()
     assert pool.opened == 3
 
+    replies = [ok(b"kept", b"Connection: keep-alive\r\n"), ok(b"closes")]
+    http10 = [[part.replace(b"HTTP/1.1", b"HTTP/1.0") for part in r] for r in replies]
+    async with raw_server(lambda req, i: http10[i] if i < 2 else None) as (url, per_conn):
+        pool = HTTPPool(url, {}, 4)  # HTTP/1.0 keeps a connection only when it says keep-alive
+        assert [(await post(pool, b"{}")).body for _ in range(3)] == [b"kept", b"closes", b"kept"]
+        pool.close()
+    assert per_conn == [2, 1]
+
 
 @pytest.mark.parametrize(
     ("answer", "error"),
@@ -255,6 +263,7 @@ def test_only_plain_http_urls_and_clean_headers() -> None:
     assert plain_http("http://127.0.0.1:8000/v1/chat/completions")
     assert not plain_http("https://api.openai.com/v1/chat/completions")
     assert not plain_http("http://user:pw@host/v1/chat/completions")
+    assert not plain_http("http://host:port/v1/chat/completions")  # left to aiohttp to report
     with pytest.raises(UsageError):
         HTTPPool("https://x/v1", {}, 1)
     with pytest.raises(UsageError, match="line break"):

@@ -56,6 +56,10 @@ class Reply:
 def plain_http(url: str) -> bool:
     """Whether this client can talk to ``url``: ``http://`` without credentials in the URL."""
     parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return False  # aiohttp reports it
     return parts.scheme == "http" and bool(parts.hostname) and "@" not in parts.netloc
 
 
@@ -143,8 +147,8 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self._buf = bytearray()
         self._waiter: asyncio.Future[tuple[Reply, bool]] | None = None
-        self._head: tuple[int, dict[str, str], int] | None = None
-        """Status, headers and where the body starts, once the head is in."""
+        self._head: tuple[int, dict[str, str], int, bool] | None = None
+        """Status, headers, where the body starts and whether the reply is HTTP/1.0, once the head is in."""
         self._eof = False
         self._lost: BaseException | None = None
 
@@ -211,7 +215,7 @@ class _Connection(asyncio.Protocol):
             self._head = _parse_head(self._buf)
             if self._head is None:
                 return None
-        status, headers, start = self._head
+        status, headers, start, old = self._head
         if status == 204 or status == 304:
             body: bytes | None = b""
         elif "chunked" in headers.get("transfer-encoding", "").lower():
@@ -224,13 +228,15 @@ class _Connection(asyncio.Protocol):
             return None if body is None else (Reply(status, headers, body), False)
         if body is None:
             return None
-        keep = "close" not in headers.get("connection", "").lower() and not self._eof
+        connection = headers.get("connection", "").lower()
+        keep = ("keep-alive" in connection if old else "close" not in connection) and not self._eof
         return Reply(status, headers, body), keep
 
 
-def _parse_head(buf: bytearray) -> tuple[int, dict[str, str], int] | None:
-    """Status, headers and the offset of the body, once the whole head is in ``buf``; interim
-    (1xx) replies before it are skipped."""
+def _parse_head(buf: bytearray) -> tuple[int, dict[str, str], int, bool] | None:
+    """Status, headers, the offset of the body and whether the reply is HTTP/1.0 (which closes
+    the connection unless it says ``keep-alive``), once the whole head is in ``buf``; interim (1xx)
+    replies before it are skipped."""
     while True:
         end = buf.find(b"\r\n\r\n")
         if end < 0:
@@ -252,7 +258,7 @@ def _parse_head(buf: bytearray) -> tuple[int, dict[str, str], int] | None:
             if not sep:
                 raise BadResponse(f"malformed header line: {line[:80]!r}")
             headers[name.strip().lower()] = value.strip()
-        return status, headers, end + 4
+        return status, headers, end + 4, version == "HTTP/1.0"
 
 
 def _length(value: str) -> int:
