@@ -7,10 +7,10 @@ malformed bodies), ``Retry-After`` honoured, an AIMD limiter that shrinks on 429
 clean, and an optional response cache.
 
 This module is on the hot path of every rollout: a call encodes only the messages it has not sent before
-(:class:`~palaestra.models.openai.wire.RequestEncoder`), goes out over a lean keep-alive HTTP/1.1 client
-for ``http://`` servers (:mod:`~palaestra.models.openai.transport`; aiohttp for TLS and streaming), and
-costs one ``json.loads`` and a few pydantic-core validations of the result (cheaper than
-``model_construct``, which runs in Python).
+(:class:`~palaestra.models.openai.wire.RequestEncoder`), POSTs those bytes through one aiohttp session
+per model (keep-alive connections sized to the concurrency, no cookie jar, no compression), reads the
+reply once and costs one ``json.loads`` and a few pydantic-core validations of the result (cheaper
+than ``model_construct``, which runs in Python).
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ from palaestra.models.openai.errors import (
     rejection,
 )
 from palaestra.models.openai.limiter import AdaptiveLimiter
-from palaestra.models.openai.transport import HTTPPool, plain_http
 from palaestra.models.openai.wire import (
     _SSE,
     RequestEncoder,
@@ -51,7 +50,6 @@ from palaestra.models.openai.wire import (
     parse_arguments,
     parse_completion,
     server_error,
-    stream_body,
     tool_results_as_user,
 )
 from palaestra.types import Message, ToolSpec
@@ -158,9 +156,6 @@ class OpenAIModel:
         self._next_call_id = 0
         # room for the conversations in flight (about 32 messages each), not for the whole run's
         self._encoder = RequestEncoder(size=max(1024, 32 * max_concurrency))
-        self._plain = plain_http(self.url)
-        self._pool: HTTPPool | None = None
-        self._pool_loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
         return f"OpenAIModel({self.model_name!r}, base_url={self.base_url!r})"
@@ -186,33 +181,20 @@ class OpenAIModel:
         connector = aiohttp.TCPConnector(
             limit=self.max_concurrency, limit_per_host=self.max_concurrency, keepalive_timeout=60.0
         )
-        # No cookie jar and no response decompression bookkeeping: an API client needs neither, and
-        # both cost CPU on every call (this is the hot path of every run).
+        # No cookie jar, no User-Agent and no Accept-Encoding (so servers send JSON uncompressed and
+        # nothing is inflated): an API client needs none of them, and each costs CPU on every call
+        # (this is the hot path of every run). A server that compresses anyway is still decoded.
         self._session = aiohttp.ClientSession(
             connector=connector,
             headers=self._headers,
             cookie_jar=aiohttp.DummyCookieJar(),
-            skip_auto_headers=("User-Agent",),
+            skip_auto_headers=("User-Agent", "Accept-Encoding"),
         )
         self._session_loop = loop
         return self._session
 
-    def _get_pool(self) -> HTTPPool:
-        loop = asyncio.get_running_loop()
-        pool = self._pool
-        if pool is not None and self._pool_loop is loop:
-            return pool
-        if pool is not None:
-            pool.close()  # another (usually finished) loop's connections
-        self._pool = HTTPPool(self.url, self._headers, self.max_concurrency)
-        self._pool_loop = loop
-        return self._pool
-
     async def close(self) -> None:
-        """Close the HTTP connections (a later call opens new ones)."""
-        pool, self._pool, self._pool_loop = self._pool, None, None
-        if pool is not None:
-            pool.close()
+        """Close the HTTP session (a later call opens a new one)."""
         session, self._session = self._session, None
         if session is None:
             return
@@ -305,6 +287,7 @@ class OpenAIModel:
         return "tool"
 
     async def _post(self, body: bytes, seconds: float, stream: bool) -> ModelOutput:
+        session = self._get_session()
         budget = (
             self.call_timeout if self.call_timeout is not None else max(DEFAULT_CALL_TIMEOUT, 2 * seconds)
         )
@@ -323,7 +306,7 @@ class OpenAIModel:
             try:
                 if left <= 0:
                     raise _Retry(f"no time left of the call's {budget:g}s")
-                data, ttft = await self._attempt(body, min(seconds, left), stream)
+                data, ttft = await self._attempt(session, body, min(seconds, left), stream)
                 now = time.perf_counter()
                 out = self._parse(data, now - start, attempts - 1)
                 out.ttft = ttft
@@ -351,35 +334,24 @@ class OpenAIModel:
             await asyncio.sleep(delay)
 
     async def _attempt(
-        self, body: bytes, seconds: float, stream: bool
+        self, session: aiohttp.ClientSession, body: bytes, seconds: float, stream: bool
     ) -> tuple[dict[str, Any], float | None]:
         """One HTTP attempt: the reply as a non-streamed body and the time to its first token.
 
         Raises ``_Retry`` for what is worth retrying, :class:`ModelError` for what is not. Leaving
-        early (timeout, cancellation) closes the connection, which is how vLLM, SGLang and
-        llama.cpp learn that nobody waits for the reply and stop generating it. Plain-HTTP calls
-        that are not streamed go through the lean :class:`HTTPPool`, the rest through aiohttp."""
+        the ``async with`` early (timeout, cancellation) closes the connection, which is how vLLM,
+        SGLang and llama.cpp learn that nobody waits for the reply and stop generating it. The body
+        is the encoder's bytes as they are (the session's headers say it is JSON)."""
         began = time.perf_counter()
         try:
-            if self._plain and not stream:
-                async with asyncio.timeout(seconds):
-                    reply = await self._get_pool().post(body)
-                status, raw = reply.status, reply.body
-                if 200 <= status < 300 and reply.content_type == "text/event-stream":
-                    return stream_body(raw, began)
-                retry_after = reply.headers.get("retry-after") if status >= 300 else None
-            else:
-                async with self._get_session().post(
-                    self.url,
-                    data=body,
-                    timeout=self._client_timeout(seconds),
-                    headers=_SSE if stream else None,
-                ) as resp:
-                    status = resp.status
-                    if 200 <= status < 300 and resp.content_type == "text/event-stream":
-                        return await _read_stream(resp, began)
-                    raw = await resp.read()
-                    retry_after = resp.headers.get("Retry-After") if status >= 300 else None
+            async with session.post(
+                self.url, data=body, timeout=self._client_timeout(seconds), headers=_SSE if stream else None
+            ) as resp:
+                status = resp.status
+                if 200 <= status < 300 and resp.content_type == "text/event-stream":
+                    return await _read_stream(resp, began)
+                raw = await resp.read()
+                retry_after = resp.headers.get("Retry-After") if status >= 300 else None
         except (aiohttp.ClientError, OSError) as e:  # OSError includes TimeoutError
             raise _Retry(_describe_exception(e, seconds), congestion=isinstance(e, TimeoutError)) from None
         except _StreamError as e:

@@ -326,41 +326,18 @@ async def _read_stream(resp: aiohttp.ClientResponse, began: float) -> tuple[dict
 
     Returns it with the seconds from ``began`` to the first event that carried generated text or a
     tool call (time to first token)."""
-    events = StreamReply(began)
+    text: list[str] = []
+    calls: dict[int, dict[str, Any]] = {}
+    entries: list[Any] = []
+    finish: Any = None
+    ttft: float | None = None
+    reply: dict[str, Any] = {}
     async for line in resp.content:
-        if not events.feed(line):
-            break
-    return events.result()
-
-
-def stream_body(body: bytes, began: float) -> tuple[dict[str, Any], float | None]:
-    """A streamed chat completion read whole (``body``) into the shape of a non-streamed one."""
-    events = StreamReply(began)
-    for line in body.splitlines():
-        if not events.feed(line):
-            break
-    return events.result()
-
-
-class StreamReply:
-    """A streamed chat completion assembled from its server-sent event lines, as they arrive."""
-
-    def __init__(self, began: float) -> None:
-        self.began = began
-        self.text: list[str] = []
-        self.calls: dict[int, dict[str, Any]] = {}
-        self.entries: list[Any] = []
-        self.finish: Any = None
-        self.ttft: float | None = None
-        self.reply: dict[str, Any] = {}
-
-    def feed(self, line: bytes) -> bool:
-        """Take one line; False once the stream says it is done (``[DONE]``)."""
         if not line.startswith(b"data:"):
-            return True
+            continue
         event = line[5:].strip()
         if event == b"[DONE]":
-            return False
+            break
         try:
             chunk = _loads(event)
         except ValueError:
@@ -368,42 +345,33 @@ class StreamReply:
                 f"malformed stream event: {_one_line(event[:120].decode('utf-8', 'replace'))!r}"
             ) from None
         if not isinstance(chunk, dict):
-            return True
+            continue
         if "error" in chunk:
             raise _StreamError(_error_from(chunk))
         for k in ("usage", "model", "prompt_token_ids"):
             if chunk.get(k) is not None:
-                self.reply[k] = chunk[k]
+                reply[k] = chunk[k]
         choices = chunk.get("choices")
         choice = choices[0] if isinstance(choices, list) and choices else None
         if not isinstance(choice, dict):
-            return True
+            continue
         delta = choice.get("delta")
         if isinstance(delta, dict):
-            got = _merge_delta(delta, self.text, self.calls)
-            if got and self.ttft is None:
-                self.ttft = time.perf_counter() - self.began
+            got = _merge_delta(delta, text, calls)
+            if got and ttft is None:
+                ttft = time.perf_counter() - began
         lp = choice.get("logprobs")
         if isinstance(lp, dict) and isinstance(lp.get("content"), list):
-            self.entries.extend(lp["content"])
+            entries.extend(lp["content"])
         if choice.get("finish_reason") is not None:
-            self.finish = choice["finish_reason"]
-        return True
-
-    def result(self) -> tuple[dict[str, Any], float | None]:
-        """The reply in the non-streamed shape, and the time to its first token."""
-        message: dict[str, Any] = {"role": "assistant", "content": "".join(self.text)}
-        if self.calls:
-            message["tool_calls"] = [self.calls[i] for i in sorted(self.calls)]
-        entries = self.entries
-        self.reply["choices"] = [
-            {
-                "message": message,
-                "finish_reason": self.finish,
-                "logprobs": {"content": entries} if entries else None,
-            }
-        ]
-        return self.reply, self.ttft
+            finish = choice["finish_reason"]
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(text)}
+    if calls:
+        message["tool_calls"] = [calls[i] for i in sorted(calls)]
+    reply["choices"] = [
+        {"message": message, "finish_reason": finish, "logprobs": {"content": entries} if entries else None}
+    ]
+    return reply, ttft
 
 
 def _merge_delta(delta: dict[str, Any], text: list[str], calls: dict[int, dict[str, Any]]) -> bool:
