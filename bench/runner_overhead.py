@@ -12,10 +12,14 @@ in step with the others, so their end-of-episode work (store write, next task, e
 one burst that delays the whole wave: the worst case. ``--jitter`` varies the latency around the
 same mean, as real servers do, which breaks that lockstep. Each ``--workers`` value is a run of its
 own against the same server, one after the other: 1 plays in this process, N in N worker processes
-(their CPU counts as the client's, their start included).
+(their CPU counts as the client's, their start and the fork server's included).
 
 cpu: a CPU-bound workload (the expert on heavier envs, no model), with each ``--workers`` value in
 turn; prints each one's throughput and its ratio to the first.
+
+``--compare REF`` runs the same command for the sources of git revision REF and for this tree,
+alternately, ``--rounds`` times, each in a fresh process, so both see the same machine load (the
+fake server of each run is that tree's too).
 
 memory: the resident set size of this process while a run of `large` episodes plays (sampled as it
 goes), against the one after a run of `small` episodes in the same store, through the whole runner
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing.forkserver
 import os
 import random
 import re
@@ -133,9 +138,20 @@ def overhead_run(args: argparse.Namespace, url: str, workers: int, server_pid: i
 
 
 def client_cpu() -> float:
-    """CPU seconds of this process and of its children that ended (the worker processes)."""
+    """CPU seconds of this process, of its children that ended, and of the fork server with the
+    worker processes it forked and reaped (the workers are its children, not this process's)."""
     me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime + forkserver_cpu()
+
+
+def forkserver_cpu() -> float:
+    """CPU seconds of the fork server (its own and its reaped children's), 0 before it starts."""
+    pid = getattr(multiprocessing.forkserver._forkserver, "_forkserver_pid", None)
+    if not pid:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
 
 
 def cpu(args: argparse.Namespace) -> None:
@@ -178,6 +194,24 @@ def memory(args: argparse.Namespace) -> None:
     )
 
 
+def compare(ref: str, rounds: int) -> None:
+    """This command, without ``--compare``, for REF's ``src`` and this tree's, alternately."""
+    argv = list(sys.argv[1:])
+    i = argv.index("--compare")
+    del argv[i : i + 2]
+    argv = [a for j, a in enumerate(argv) if a != "--rounds" and (j == 0 or argv[j - 1] != "--rounds")]
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as d:
+        archive = subprocess.run(["git", "archive", ref, "src"], cwd=root, capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", d], input=archive.stdout, check=True)
+        trees = {ref: Path(d) / "src", "this tree": root / "src"}
+        for r in range(rounds):
+            for label, src in trees.items():
+                print(f"== {label} (round {r + 1} of {rounds})", flush=True)
+                env = {**os.environ, "PYTHONPATH": str(src)}
+                subprocess.run([sys.executable, __file__, *argv], env=env, check=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("mode", nargs="?", default="overhead", choices=["overhead", "cpu", "memory", "serve"])
@@ -192,7 +226,12 @@ def main() -> None:
     ap.add_argument("--envs", nargs="+", default=["planning", "travel"], help="cpu: the envs")
     ap.add_argument("--small", type=int, default=1000)
     ap.add_argument("--large", type=int, default=100_000)
+    ap.add_argument("--compare", metavar="REF", help="run REF's sources and this tree's alternately")
+    ap.add_argument("--rounds", type=int, default=2, help="--compare: how many times each")
     args = ap.parse_args()
+    if args.compare:
+        compare(args.compare, args.rounds)
+        return
     modes = {
         "overhead": overhead,
         "cpu": cpu,

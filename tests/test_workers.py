@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import signal
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from palaestra import RunConfig, Store, run
 from palaestra.errors import UsageError
 from palaestra.records import EpisodeRecord
 from palaestra.runner.run import RunStats, RunStopped
-from palaestra.runner.workers import MAX_LOSSES, Feed
+from palaestra.runner.workers import MAX_LOSSES, Feed, Outcome
 from palaestra.testing import FakeOpenAIServer
 
 
@@ -313,3 +314,58 @@ async def test_the_key_reaches_the_workers_and_never_the_store(tmp_path: Path) -
     assert st.summary(rid)["episodes"] == 4 and st.summary(rid)["errors"] == 0  # no 401 in a worker
     st.close()
     assert key.encode() not in (tmp_path / "s.db").read_bytes()
+
+
+_STATE: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class _ProbeJob:
+    id: str
+
+
+class _Probe:
+    """Reports, from inside a worker, its parent and what it sees of this module and the environment."""
+
+    async def play(self, job: _ProbeJob) -> Outcome[dict[str, Any]]:
+        seen = {"ppid": os.getppid(), "flag": _STATE.get("flag"), "env": os.environ.get("PALAESTRA_PROBE")}
+        return Outcome(seen)
+
+    def failed(self, job: _ProbeJob, reason: str) -> dict[str, Any]:
+        return {}
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _probe(_: Any) -> _Probe:
+    return _Probe()
+
+
+async def _probe_workers(n: int) -> list[dict[str, Any]]:
+    from palaestra.runner.workers import ProcessPool, Recipe
+
+    pool: ProcessPool[_ProbeJob, dict[str, Any]] = ProcessPool(Recipe(_probe, None), n)
+    await pool.start()
+    try:
+        outs = [await pool.play(_ProbeJob(f"j{i}")) for i in range(n)]
+    finally:
+        await pool.aclose()
+    return [o.record for o in outs if o.record is not None]
+
+
+async def test_workers_fork_from_a_fork_server_and_inherit_nothing_of_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from palaestra.runner.workers import worker_context
+
+    assert worker_context().get_start_method() == "forkserver"  # Linux: a fork, not a fresh interpreter
+    await _probe_workers(1)  # the fork server runs from here on
+    monkeypatch.setitem(_STATE, "flag", "set in the run's process")
+    monkeypatch.setenv("PALAESTRA_PROBE", "set after the fork server started")
+    records = await _probe_workers(2)
+    assert len(records) == 2
+    for rec in records:
+        assert rec["flag"] is None  # a clean process, not a fork of this one
+        assert rec["ppid"] != os.getpid()  # forked by the fork server
+        assert rec["env"] == "set after the fork server started"  # the environment as it is now

@@ -30,7 +30,7 @@ from palaestra.env import Env, env_factory, make
 from palaestra.errors import ModelError, PalaestraError, StoreError, UsageError
 from palaestra.models.base import GenerateConfig, Model, ModelOutput, get_model
 from palaestra.perturb import Perturbed, PerturbKind
-from palaestra.records import EpisodeRecord, MemoryBank, PoisonsMemory, RunStore
+from palaestra.records import EpisodeRecord, MemoryBank, MemoryEntry, RunStore
 from palaestra.runner.episode import RecordingModel, rollout
 from palaestra.runner.settings import StoredConfig
 from palaestra.runner.workers import (
@@ -133,11 +133,13 @@ def episode_specs(config: RunConfig) -> Iterator[EpisodeSpec]:
 def plant_memories(store: object, env: Env, task: Task) -> None:
     """Write what an attacker with access to the agents' memory planted for ``task`` into the run's
     bank (AgentPoison, :class:`~palaestra.records.PoisonsMemory`), each forged task's entries once."""
-    if not (isinstance(env, PoisonsMemory) and isinstance(store, MemoryBank)):
+    # what isinstance(env, PoisonsMemory) checks, without the protocol check's cost (about 20 us in
+    # Python 3.11) on every episode of every run
+    attacker_memories = getattr(env, "attacker_memories", None)
+    if not callable(attacker_memories) or not isinstance(store, MemoryBank):
         return
-    new = [
-        e for e in env.attacker_memories(task) if not store.recall(e.env, e.kind, task_id=e.task_id, limit=1)
-    ]
+    planted: list[MemoryEntry] = attacker_memories(task)
+    new = [e for e in planted if not store.recall(e.env, e.kind, task_id=e.task_id, limit=1)]
     store.remember(new)
 
 

@@ -6,8 +6,11 @@ connections, retries with exponential backoff and full jitter (429, 408, 5xx, co
 malformed bodies), ``Retry-After`` honoured, an AIMD limiter that shrinks on 429 and grows while calls are
 clean, and an optional response cache.
 
-This module is on the hot path of every rollout: a call costs a few dict builds, one ``json.dumps``, one
-``json.loads`` and unvalidated (``model_construct``) result objects.
+This module is on the hot path of every rollout: a call encodes only the messages it has not sent before
+(:class:`~palaestra.models.openai.wire.RequestEncoder`), POSTs those bytes through one aiohttp session
+per model (keep-alive connections sized to the concurrency, no cookie jar, no compression), reads the
+reply once and costs one ``json.loads`` and a few pydantic-core validations of the result (cheaper
+than ``model_construct``, which runs in Python).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from palaestra.models.openai.errors import (
 from palaestra.models.openai.limiter import AdaptiveLimiter
 from palaestra.models.openai.wire import (
     _SSE,
-    _dumps,
+    RequestEncoder,
     _loads,
     _read_stream,
     completion_request,
@@ -151,6 +154,8 @@ class OpenAIModel:
         self._session_loop: asyncio.AbstractEventLoop | None = None
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self._next_call_id = 0
+        # room for the conversations in flight (about 32 messages each), not for the whole run's
+        self._encoder = RequestEncoder(size=max(1024, 32 * max_concurrency))
 
     def __repr__(self) -> str:
         return f"OpenAIModel({self.model_name!r}, base_url={self.base_url!r})"
@@ -176,13 +181,14 @@ class OpenAIModel:
         connector = aiohttp.TCPConnector(
             limit=self.max_concurrency, limit_per_host=self.max_concurrency, keepalive_timeout=60.0
         )
-        # No cookie jar and no response decompression bookkeeping: an API client needs neither, and
-        # both cost CPU on every call (this is the hot path of every run).
+        # No cookie jar, no User-Agent and no Accept-Encoding (so servers send JSON uncompressed and
+        # nothing is inflated): an API client needs none of them, and each costs CPU on every call
+        # (this is the hot path of every run). A server that compresses anyway is still decoded.
         self._session = aiohttp.ClientSession(
             connector=connector,
             headers=self._headers,
             cookie_jar=aiohttp.DummyCookieJar(),
-            skip_auto_headers=("User-Agent",),
+            skip_auto_headers=("User-Agent", "Accept-Encoding"),
         )
         self._session_loop = loop
         return self._session
@@ -235,8 +241,9 @@ class OpenAIModel:
             and any(m.role == "tool" for m in messages)
         ):
             self._tool_role_found = await self._probe_tool_role()
-        payload = self.build_request(messages, tools, config)
-        body = _dumps(payload).encode()
+        body, stream = self._encoder.encode(
+            self.model_name, messages, tools, config, tool_role=self._tool_role_found or self.tool_role
+        )
         key: str | None = None
         cache = self._cache
         if cache is not None and (self._cache_mode == "always" or config.temperature == 0):
@@ -249,7 +256,7 @@ class OpenAIModel:
                     deep=True,
                     update={"latency": 0.0, "retries": 0, "cost": None if hit.cost is None else 0.0},
                 )
-        out = await self._post(body, self._attempt_seconds(config), bool(payload.get("stream")))
+        out = await self._post(body, self._attempt_seconds(config), stream)
         if key is not None and cache is not None:
             cache[key] = out.model_copy(deep=True)
             if len(cache) > self._cache_size:
@@ -333,7 +340,8 @@ class OpenAIModel:
 
         Raises ``_Retry`` for what is worth retrying, :class:`ModelError` for what is not. Leaving
         the ``async with`` early (timeout, cancellation) closes the connection, which is how vLLM,
-        SGLang and llama.cpp learn that nobody waits for the reply and stop generating it."""
+        SGLang and llama.cpp learn that nobody waits for the reply and stop generating it. The body
+        is the encoder's bytes as they are (the session's headers say it is JSON)."""
         began = time.perf_counter()
         try:
             async with session.post(

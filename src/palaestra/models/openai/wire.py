@@ -1,18 +1,20 @@
 """What the ``openai`` provider sends and reads: the request body, the reply (streamed replies
 assembled from their server-sent events), tool-call arguments, usage counts and error bodies.
 
-Hot path: a few dict builds, one ``json.dumps``, one ``json.loads`` and unvalidated result objects.
+Hot path: the messages a call has not sent before are encoded (:class:`RequestEncoder`), one
+``json.loads``, and the result objects validated by pydantic-core.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import operator
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from palaestra.chat import chat_messages
+from palaestra.chat import chat_message, chat_messages
 from palaestra.models.base import GenerateConfig, ModelOutput
 from palaestra.models.openai.errors import ServerError, _one_line, _Retry, _StreamError
 from palaestra.types import Message, ToolCall, ToolSpec, Usage
@@ -126,8 +128,14 @@ def completion_request(
     payload: dict[str, Any] = {"model": model_name, "messages": wire}
     if tools:
         payload["tools"] = [t.openai() for t in tools]
-        if config.tool_choice is not None:
-            payload["tool_choice"] = config.tool_choice
+    return _request_options(payload, bool(tools), config)
+
+
+def _request_options(payload: dict[str, Any], tools: bool, config: GenerateConfig) -> dict[str, Any]:
+    """``payload`` with the sampling and call settings of ``config`` added, in the order a request
+    has them (after the model, the messages and the tools)."""
+    if tools and config.tool_choice is not None:
+        payload["tool_choice"] = config.tool_choice
     if config.temperature is not None:
         payload["temperature"] = config.temperature
     if config.top_p is not None:
@@ -149,6 +157,72 @@ def completion_request(
     else:
         payload.pop("stream", None)
     return payload
+
+
+_HEAD_KEYS = frozenset({"model", "messages", "tools"})
+
+
+class RequestEncoder:
+    """Encodes request bodies byte for byte as ``_dumps(completion_request(...))`` does, reusing
+    the encoded JSON of every message (and tool) it has encoded before.
+
+    An agent re-sends its whole conversation on every call, so without this each call re-converts
+    and re-encodes every earlier message: the cost of a call would grow with the episode. A
+    fragment is reused only for the very object it was made from, and only while the fields that
+    make it are the same objects (a message whose ``content`` or ``tool_calls`` was replaced is
+    encoded afresh). The cache holds at most ``size`` fragments, then starts over. One event loop
+    at a time, like the model that owns it.
+    """
+
+    def __init__(self, size: int = 1 << 16) -> None:
+        self.size = size
+        self._fragments: dict[int, tuple[Any, tuple[Any, ...], str]] = {}
+        self.hits = 0
+
+    def encode(
+        self,
+        model_name: str,
+        messages: list[Message],
+        tools: list[ToolSpec] | None,
+        config: GenerateConfig,
+        *,
+        tool_role: str,
+    ) -> tuple[bytes, bool]:
+        """The request body, and whether it asks for a streamed reply."""
+        if tool_role == "user" or (config.extra and not _HEAD_KEYS.isdisjoint(config.extra)):
+            payload = completion_request(model_name, messages, tools, config, tool_role=tool_role)
+            return _dumps(payload).encode(), bool(payload.get("stream"))
+        parts = [
+            '{"model":',
+            _dumps(model_name),
+            ',"messages":[',
+            ",".join(map(self._message, messages)),
+            "]",
+        ]
+        if tools:
+            parts += [',"tools":[', ",".join(map(self._tool, tools)), "]"]
+        options = _request_options({}, bool(tools), config)
+        parts.append("," + _dumps(options)[1:] if options else "}")
+        return "".join(parts).encode(), bool(options.get("stream"))
+
+    def _message(self, m: Message) -> str:
+        key = (m.role, m.content, m.tool_calls, m.tool_call_id, m.name)
+        return self._fragment(m, key, lambda: chat_message(m, arguments="json"))
+
+    def _tool(self, t: ToolSpec) -> str:
+        return self._fragment(t, (t.name, t.description, t.parameters), t.openai)
+
+    def _fragment(self, obj: Any, key: tuple[Any, ...], shape: Callable[[], Any]) -> str:
+        hit = self._fragments.get(id(obj))
+        # the entry holds ``obj`` itself, so its id cannot have been reused by another object
+        if hit is not None and hit[0] is obj and all(map(operator.is_, hit[1], key)):
+            self.hits += 1
+            return hit[2]
+        text: str = _dumps(shape())
+        if len(self._fragments) >= self.size:
+            self._fragments.clear()
+        self._fragments[id(obj)] = (obj, key, text)
+        return text
 
 
 def parse_completion(
