@@ -9,6 +9,11 @@ from typing import Any
 
 import pytest
 
+# Local models and training run in float32 in tests whatever the CPU (auto picks bf16 on CPUs with
+# AMX): the tests compare log-probabilities and greedy outputs with float32 references, and their
+# results must not depend on the machine. Subprocesses inherit it.
+os.environ["PALAESTRA_CPU_BF16"] = "0"
+
 from palaestra import Env, EnvSpec, Policy, ToolError, action, register, tool
 from palaestra.types import Message, Observation, Task
 

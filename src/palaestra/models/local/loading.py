@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,11 @@ def _cache_kw(model: Any) -> str:
 def cpu_has_bf16(torch: Any) -> bool:
     """Whether this CPU computes in bfloat16 natively (AMX or AVX512-BF16): there bf16 runs a small
     model's forward pass ~2.6x faster than fp32 (measured on a 2-core Xeon with AMX); elsewhere bf16
-    is emulated and slower, so ``auto`` stays fp32."""
+    is emulated and slower, so ``auto`` stays fp32. ``PALAESTRA_CPU_BF16=0`` (or ``1``) overrides the
+    check, e.g. for results comparable across machines."""
+    forced = os.environ.get("PALAESTRA_CPU_BF16")
+    if forced in ("0", "1"):
+        return forced == "1"
     cpu = getattr(torch, "cpu", None)
     checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
     try:
