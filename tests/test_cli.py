@@ -42,7 +42,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], messa
 def test_foreign_store_is_refused_untouched(tmp_path: Path) -> None:
     p = tmp_path / "thesis.tex"
     p.write_text("\\documentclass{article}\n")
-    r = cli("run", "guess", "--store", str(p))
+    r = cli("run", "guess", "--agent", "expert", "--store", str(p))
     assert r.returncode == 2 and "not a SQLite database" in r.stderr
     assert p.read_text() == "\\documentclass{article}\n"
 
@@ -110,16 +110,16 @@ def test_store_path_with_uri_characters(tmp_path: Path) -> None:
 
 def test_unknown_run_in_an_existing_store(tmp_path: Path) -> None:
     db = str(tmp_path / "s.db")
-    assert cli("run", "guess", "-n", "1", "--store", db).returncode == 0
+    assert cli("run", "guess", "--agent", "expert", "-n", "1", "--store", db).returncode == 0
     r = cli("show", "no-such-run", "--store", db)
     assert r.returncode == 2 and "no run 'no-such-run'" in r.stderr and "recent runs:" in r.stderr
 
 
 def test_env_args_reach_the_environment(tmp_path: Path) -> None:
     db = str(tmp_path / "s.db")
-    bad = cli("run", "deduction", "--env-arg", "deduction.nope=1", "--store", db)
+    bad = cli("run", "deduction", "--agent", "expert", "--env-arg", "deduction.nope=1", "--store", db)
     assert bad.returncode == 2 and "deduction takes no 'nope'" in bad.stderr and "answerer" in bad.stderr
-    bad = cli("run", "guess", "--env-arg", "answerer=mock", "--store", db)
+    bad = cli("run", "guess", "--agent", "expert", "--env-arg", "answerer=mock", "--store", db)
     assert bad.returncode == 2 and "none of guess takes 'answerer'" in bad.stderr
     # a model answerer that fails: the deduction episode ends as an error, guess is unaffected
     script = tmp_path / "down.jsonl"

@@ -419,7 +419,7 @@ def test_the_ctrl_c_hint_pastes_as_printed(tmp_path: Path) -> None:
     db = tmp_path / "a dir" / "c.db"
     db.parent.mkdir()
     proc = subprocess.Popen(
-        [*slow, "run", "slow", "-n", "40", "--concurrency", "2", "--store", str(db)],
+        [*slow, "run", "slow", "--agent", "expert", "-n", "40", "--concurrency", "2", "--store", str(db)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

