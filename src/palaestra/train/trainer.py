@@ -370,7 +370,9 @@ def save_adapter(model: Any, out: Path, base: str | Path, base_dir: Path) -> Non
     """Write ``model``'s LoRA adapter (not merged) to ``out``, its ``adapter_config.json`` naming the
     base the local provider loads it on: a built-in name as given (``smollm2``: portable), else the
     base's absolute directory."""
-    model.save_pretrained(out)
+    # save_embedding_layers=False: the adapter never trains embeddings, and "auto" makes PEFT look the
+    # base up by name, on the Hugging Face Hub when the name is not a directory (smollm2)
+    model.save_pretrained(out, save_embedding_layers=False)
     f = out / ADAPTER_CONFIG
     config = json.loads(f.read_text())
     name = str(base)
