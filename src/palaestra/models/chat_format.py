@@ -195,7 +195,7 @@ def resolve_model_dir(name: str) -> Path:
     if name == LEARNED:
         learned = learned_dir()
         if not (learned / ADAPTER_CONFIG).is_file():
-            raise UsageError(f"this install of palaestra has no learned default adapter in {learned}")
+            raise UsageError(f"this install of palaestra has no local:{LEARNED} adapter in {learned}")
         return learned
     if name in ("", *BUILTIN):
         from palaestra.models.local.smollm2 import model_dir

@@ -262,22 +262,17 @@ def build_policy(cfg: GrpoConfig, base: Path, device: str, resume: Path | None) 
     import torch
     import transformers
 
-    from palaestra.models.chat_format import adapter_base, resolve_model_dir
+    from palaestra.models.local.loading import put_adapter, split_adapter
 
     tokenizer = transformers.AutoTokenizer.from_pretrained(base, local_files_only=True)
     # a LoRA adapter as the start: its base's weights, the adapter trained further (one adapter
     # relative to that base comes out, as small as the one that went in)
-    start = adapter_base(base)
-    weights = resolve_model_dir(start) if start is not None else base
+    start, weights = split_adapter(base)
     source = resume / "model" if resume is not None and not cfg.lora else weights
     auto: Any = transformers.AutoModelForCausalLM
     model = auto.from_pretrained(source, local_files_only=True, dtype=torch.float32).to(device)
     if start is not None and (resume is None or cfg.lora):
-        import peft
-
-        model = peft.PeftModel.from_pretrained(model, base, is_trainable=cfg.lora, local_files_only=True)
-        if not cfg.lora:
-            model = model.merge_and_unload()
+        model = put_adapter(model, base, trainable=cfg.lora)
     if not cfg.lora:
         return model, tokenizer
     import peft
@@ -581,7 +576,8 @@ def _reference(cfg: GrpoConfig, base: Path, device: str) -> Any:
 def _write_model(policy: Any, tokenizer: Any, base: Path, work: Path, cfg: GrpoConfig) -> None:
     """``work/model``: the trained weights as a plain model (LoRA merged); ``work/adapter`` with LoRA
     (relative to the base model: when the run started from an adapter, that adapter's base)."""
-    from palaestra.models.chat_format import SETTINGS_FILE, adapter_base, resolve_model_dir
+    from palaestra.models.chat_format import SETTINGS_FILE
+    from palaestra.models.local.loading import split_adapter
     from palaestra.train.trainer import save_adapter
 
     out, tmp = work / "model", work / ".model.tmp"
@@ -589,8 +585,7 @@ def _write_model(policy: Any, tokenizer: Any, base: Path, work: Path, cfg: GrpoC
     if cfg.lora:
         adapter = work / "adapter"
         shutil.rmtree(adapter, ignore_errors=True)
-        start = adapter_base(base)
-        weights = resolve_model_dir(start) if start is not None else base
+        start, weights = split_adapter(base)
         save_adapter(policy, adapter, start if start is not None else cfg.model, weights)
         merged = policy.merge_and_unload()
     else:

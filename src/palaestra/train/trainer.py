@@ -27,7 +27,6 @@ from palaestra.models.chat_format import (
     BUILTIN,
     DEFAULT_BASE,
     SETTINGS_FILE,
-    adapter_base,
     model_settings,
     resolve_model_dir,
 )
@@ -231,8 +230,9 @@ def _train(
     transformers.set_seed(cfg.seed)
     # a LoRA adapter as the base: its own base's weights, and with --lora the adapter trained further
     # (warm start: one adapter relative to that base comes out); without, the adapter merged first
-    start = adapter_base(base_dir)
-    weights_dir = resolve_model_dir(start) if start is not None else base_dir
+    from palaestra.models.local.loading import put_adapter, split_adapter
+
+    start, weights_dir = split_adapter(base_dir)
     save_dtype = _save_dtype(torch, weights_dir)
     load_dtype = (
         torch.bfloat16 if device == "cuda" and save_dtype == torch.bfloat16 and bf16 else torch.float32
@@ -241,11 +241,7 @@ def _train(
         weights_dir, local_files_only=True, dtype=load_dtype
     )
     if start is not None:
-        import peft
-
-        model = peft.PeftModel.from_pretrained(model, base_dir, is_trainable=cfg.lora, local_files_only=True)
-        if not cfg.lora:
-            model = model.merge_and_unload()
+        model = put_adapter(model, base_dir, trainable=cfg.lora)
 
     peft_config = None
     if cfg.lora and start is None:

@@ -44,6 +44,24 @@ def cpu_has_bf16(torch: Any) -> bool:
         return False
 
 
+def split_adapter(path: Path) -> tuple[str | None, Path]:
+    """``(base, weights)`` of a model directory: for a LoRA adapter, the base it names and that base's
+    directory (the weights to load under it); for a whole model, ``(None, path)``."""
+    base = adapter_base(path)
+    return base, resolve_model_dir(base) if base is not None else path
+
+
+def put_adapter(model: Any, adapter: Path, *, trainable: bool) -> Any:
+    """``model`` (the adapter's base) with the LoRA adapter at ``adapter`` on it: trainable, so that
+    training goes on with that adapter (warm start), or else merged into the weights."""
+    import peft
+
+    with warnings.catch_warnings():  # PEFT's own use of a deprecated transformers name
+        warnings.simplefilter("ignore", FutureWarning)
+        model = peft.PeftModel.from_pretrained(model, adapter, is_trainable=trainable, local_files_only=True)
+    return model if trainable else model.merge_and_unload()
+
+
 def _load(path: Path, device: str | None, dtype: str, threads: int | None) -> tuple[Any, Any, Any]:
     """(model, tokenizer, torch device), or UsageError with one line."""
     import torch
@@ -65,8 +83,7 @@ def _load(path: Path, device: str | None, dtype: str, threads: int | None) -> tu
         torch_dtype = getattr(torch, dtype)
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # no progress bar over a run's own display
-    base = adapter_base(path)
-    weights = resolve_model_dir(base) if base is not None else path
+    base, weights = split_adapter(path)
     if base is not None and importlib.util.find_spec("peft") is None:
         raise UsageError(f"{path} is a LoRA adapter; loading it needs peft: pip install 'palaestra[local]'")
     try:
@@ -77,11 +94,7 @@ def _load(path: Path, device: str | None, dtype: str, threads: int | None) -> tu
         tokenizer.model_max_length = 2**62
         model: Any = AutoModelForCausalLM.from_pretrained(weights, local_files_only=True, dtype=torch_dtype)
         if base is not None:
-            from peft import PeftModel
-
-            with warnings.catch_warnings():  # PEFT's own use of a deprecated transformers name
-                warnings.simplefilter("ignore", FutureWarning)
-                model = PeftModel.from_pretrained(model, path, local_files_only=True).merge_and_unload()
+            model = put_adapter(model, path, trainable=False)
         model = model.to(dev).eval()
     except Exception as e:
         raise UsageError(f"cannot load the local model at {str(path)!r}: {_describe(e)}") from None
